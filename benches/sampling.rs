@@ -1,0 +1,78 @@
+//! Routed sampling cost: one expert alone vs top-1, top-2 and full routing over 8 experts, on the same batch and
+//! number of Euler steps. Top-1 must cost at most 1.5x one expert (only the selected expert runs per sample).
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ddmsim::diffusion::{Denoiser, DenoiserModel, Objective, sampler};
+use ddmsim::nn::TimeNet;
+use ddmsim::rng::{Stream, derive};
+use ddmsim::routing::{Full, RoutedMixture, RouterModel, RoutingPolicy, TopK};
+use ndarray::Array2;
+use rand::Rng as _;
+use std::hint::black_box;
+
+const EXPERTS: usize = 8;
+const SAMPLES: usize = 2000;
+const STEPS: usize = 5;
+
+/// A network with random weights everywhere (including the output layer, so routing is spread over experts).
+fn random_params(net: &TimeNet, tag: u64) -> Vec<f32> {
+    let rng = &mut derive(0, Stream::Init, &[tag]);
+    (0..net.mlp.param_count())
+        .map(|_| rng.random_range(-0.2..0.2))
+        .collect()
+}
+
+fn bench_routed_sampling(c: &mut Criterion) {
+    let experts: Vec<DenoiserModel> = (0..EXPERTS as u64)
+        .map(|j| {
+            let net = TimeNet::new(2, 32, &[256, 256, 256], 2, false);
+            let params = random_params(&net, j);
+            DenoiserModel { net, params }
+        })
+        .collect();
+    let rnet = TimeNet::new(2, 32, &[128, 128], EXPERTS, false);
+    let router = RouterModel {
+        params: random_params(&rnet, 99),
+        net: rnet,
+        temperature: 1.0,
+    };
+    let rng = &mut derive(0, Stream::Sampling, &[]);
+    let x1 = Array2::from_shape_simple_fn((SAMPLES, 2), || rng.random_range(-3.0f32..3.0));
+    let objective = Objective::Flow;
+    let mut group = c.benchmark_group("routed_sampling");
+    group.sample_size(20);
+    group.bench_function("one_expert", |b| {
+        b.iter(|| black_box(sampler::sample(&experts[0] as &dyn Denoiser, &objective, &x1, STEPS)))
+    });
+    let policies: [(&str, Box<dyn RoutingPolicy>); 3] = [
+        (
+            "top1_of_8",
+            Box::new(TopK {
+                k: 1,
+                renormalize: true,
+            }),
+        ),
+        (
+            "top2_of_8",
+            Box::new(TopK {
+                k: 2,
+                renormalize: true,
+            }),
+        ),
+        ("full_of_8", Box::new(Full)),
+    ];
+    for (name, policy) in &policies {
+        let mixture = RoutedMixture {
+            experts: &experts,
+            router: Some(&router),
+            policy: policy.as_ref(),
+        };
+        group.bench_function(*name, |b| {
+            b.iter(|| black_box(sampler::sample(&mixture, &objective, &x1, STEPS)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_routed_sampling);
+criterion_main!(benches);

@@ -1,0 +1,154 @@
+//! Data sets: synthetic with known density, 2-D toys, bundled digits and user CSV; and the train/test split.
+
+pub mod csv;
+pub mod digits;
+mod gmm;
+pub mod toys;
+
+pub use gmm::Gmm;
+
+use crate::error::Result;
+use crate::rng::{Stream, derive};
+use crate::scenario::{DataConfig, GmmLayout};
+use ndarray::{Array2, Axis};
+use rand::seq::SliceRandom;
+use std::path::Path;
+
+/// Points (one row each, f32 for training) with optional class labels.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// The points. Shape [n, dim].
+    pub x: Array2<f32>,
+    /// Class label of each point, when the data has classes.
+    pub labels: Option<Vec<usize>>,
+}
+
+impl Dataset {
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.x.nrows()
+    }
+
+    /// True when there are no points.
+    pub fn is_empty(&self) -> bool {
+        self.x.nrows() == 0
+    }
+
+    /// Dimension of the points.
+    pub fn dim(&self) -> usize {
+        self.x.ncols()
+    }
+
+    /// The points at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Dataset {
+        Dataset {
+            x: self.x.select(Axis(0), indices),
+            labels: self.labels.as_ref().map(|l| indices.iter().map(|&i| l[i]).collect()),
+        }
+    }
+
+    /// Number of distinct classes (largest label + 1), if labelled.
+    pub fn num_classes(&self) -> Option<usize> {
+        self.labels.as_ref().map(|l| l.iter().max().map_or(0, |m| m + 1))
+    }
+}
+
+/// Train and test splits, plus the true density when the data is a known mixture.
+#[derive(Debug, Clone)]
+pub struct DataSplit {
+    /// Points the clients hold.
+    pub train: Dataset,
+    /// Held-out points: the metrics' reference set.
+    pub test: Dataset,
+    /// The generating mixture, for likelihood-based metrics.
+    pub density: Option<Gmm>,
+}
+
+/// Builds (or loads) the data set described by `config` and splits it; relative CSV paths resolve against
+/// `base_dir`.
+pub fn load(config: &DataConfig, base_dir: &Path, seed: u64) -> Result<DataSplit> {
+    let mut rng = derive(seed, Stream::Data, &[]);
+    let mut density = None;
+    let (x, labels, test_fraction) = match config {
+        DataConfig::Gmm {
+            components,
+            dim,
+            radius,
+            std,
+            layout,
+            weights,
+            samples,
+            test_fraction,
+        } => {
+            let gmm = match layout {
+                GmmLayout::Circle => Gmm::circle(*components, *dim, *radius, *std, weights),
+                GmmLayout::Random => Gmm::random(*components, *dim, *radius, *std, weights, &mut rng),
+            };
+            let (x, labels) = gmm.sample(*samples, &mut rng);
+            density = Some(gmm);
+            (x, Some(labels), *test_fraction)
+        }
+        DataConfig::Moons {
+            samples,
+            noise,
+            test_fraction,
+        } => {
+            let (x, l) = toys::moons(*samples, *noise, &mut rng);
+            (x, Some(l), *test_fraction)
+        }
+        DataConfig::Rings {
+            rings,
+            samples,
+            noise,
+            test_fraction,
+        } => {
+            let (x, l) = toys::rings(*samples, *rings, *noise, &mut rng);
+            (x, Some(l), *test_fraction)
+        }
+        DataConfig::Checkerboard { samples, test_fraction } => {
+            let (x, l) = toys::checkerboard(*samples, &mut rng);
+            (x, Some(l), *test_fraction)
+        }
+        DataConfig::Spirals {
+            arms,
+            samples,
+            noise,
+            test_fraction,
+        } => {
+            let (x, l) = toys::spirals(*samples, *arms, *noise, &mut rng);
+            (x, Some(l), *test_fraction)
+        }
+        DataConfig::Digits { test_fraction } => {
+            let (x, l) = digits::load()?;
+            (x, Some(l), *test_fraction)
+        }
+        DataConfig::Csv {
+            path,
+            label_column,
+            test_fraction,
+        } => {
+            let full = base_dir.join(path);
+            let (x, l) = csv::load(&full, label_column.as_deref())?;
+            (x, l, *test_fraction)
+        }
+    };
+    let all = Dataset { x, labels };
+    if all.len() < 4 {
+        return Err(crate::error::Error::invalid(
+            "data",
+            format!("needs at least 4 points to split, got {}", all.len()),
+        ));
+    }
+    let (train, test) = split(&all, test_fraction, seed);
+    Ok(DataSplit { train, test, density })
+}
+
+/// Shuffles (seeded) and holds out `test_fraction` of the points (at least one point on each side).
+pub fn split(all: &Dataset, test_fraction: f64, seed: u64) -> (Dataset, Dataset) {
+    let n = all.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut derive(seed, Stream::Split, &[]));
+    let n_test = ((n as f64 * test_fraction).round() as usize).clamp(1, n - 1);
+    let (test_idx, train_idx) = order.split_at(n_test);
+    (all.select(train_idx), all.select(test_idx))
+}

@@ -1,0 +1,66 @@
+//! A trained denoiser network, and its training task (the objective's regression loss on a client's points).
+
+use super::{Denoiser, NoisedBatch, Objective};
+use crate::federated::Task;
+use crate::nn::{Cache, TimeNet};
+use crate::rng::Rng;
+use ndarray::{Array2, ArrayView2, Axis};
+
+/// A denoiser network with its (EMA) weights.
+#[derive(Debug, Clone)]
+pub struct DenoiserModel {
+    /// Architecture.
+    pub net: TimeNet,
+    /// Flat parameters.
+    pub params: Vec<f32>,
+}
+
+impl Denoiser for DenoiserModel {
+    fn predict(&self, x: ArrayView2<f32>, t: f64) -> Array2<f32> {
+        self.net.infer(&self.params, x, t)
+    }
+}
+
+/// Noises the training points `rows` of `data` at random times and runs `net` on them (keeping `cache` for the
+/// backward pass). Returns the network output [rows, output] and the noised batch with its targets.
+pub fn forward_noised(
+    net: &TimeNet,
+    params: &[f32],
+    objective: &Objective,
+    data: &Array2<f32>,
+    rows: &[usize],
+    rng: &mut Rng,
+    cache: &mut Cache<f32>,
+) -> (Array2<f32>, NoisedBatch) {
+    let x0 = data.select(Axis(0), rows);
+    let batch = objective.noise(x0.view(), rng);
+    let input = net.input(batch.xt.view(), |i| batch.time[i]);
+    (net.mlp.forward(params, input.view(), cache), batch)
+}
+
+/// Mean squared error of the denoiser's prediction against the objective's target on noised training points.
+pub struct DenoiserTask<'a> {
+    /// Architecture being trained.
+    pub net: TimeNet,
+    /// Noising process and target.
+    pub objective: Objective,
+    /// All training points; clients refer to rows of it. Shape [n, dim].
+    pub data: &'a Array2<f32>,
+}
+
+impl Task for DenoiserTask<'_> {
+    fn param_count(&self) -> usize {
+        self.net.mlp.param_count()
+    }
+
+    fn loss_and_grad(&self, params: &[f32], rows: &[usize], rng: &mut Rng, grad: &mut [f32]) -> f32 {
+        let mut cache = Cache::default();
+        let (y, batch) = forward_noised(&self.net, params, &self.objective, self.data, rows, rng, &mut cache);
+        let diff = y - &batch.target;
+        let count = diff.len() as f32;
+        let loss = diff.iter().map(|d| d * d).sum::<f32>() / count;
+        let dy = diff * (2.0 / count);
+        self.net.mlp.backward(params, &cache, dy.view(), grad);
+        loss
+    }
+}

@@ -1,0 +1,27 @@
+//! ddmsim simulates decentralized diffusion models (DDMs) trained by federations of clients with non-IID data.
+//!
+//! A scenario ([`scenario`]) describes the data ([`data`]), its clusters ([`cluster`]), how it is spread over
+//! clients and how clients form experts ([`partition`]). Experts, a router and a monolithic baseline are trained
+//! with federated averaging ([`federated`], [`ensemble`]) from hand-written networks ([`nn`]) on a diffusion
+//! objective ([`diffusion`]). Samples are drawn with many routing policies ([`routing`]) and scored ([`metrics`]);
+//! [`experiment::run`] is the whole pipeline in one function, and [`report`] writes its tables.
+
+pub mod cluster;
+pub mod data;
+pub mod diffusion;
+pub mod ensemble;
+pub mod error;
+pub mod experiment;
+pub mod federated;
+pub mod metrics;
+pub mod nn;
+pub mod output;
+pub mod partition;
+pub mod progress;
+pub mod report;
+pub mod rng;
+pub mod routing;
+pub mod scenario;
+
+pub use error::{Error, Result};
+pub use experiment::{RunOptions, RunOutcome, run};

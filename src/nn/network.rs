@@ -1,0 +1,44 @@
+//! A network on (x, t): the MLP applied to [x, sinusoidal embedding of t]; used by denoisers and the router.
+
+use super::embedding::embed_time;
+use super::{Mlp, Scalar};
+use ndarray::{Array2, ArrayView2, s};
+
+/// Architecture of a time-conditioned MLP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeNet {
+    /// The MLP on [x, emb(t)].
+    pub mlp: Mlp,
+    /// Dimension of x.
+    pub dim: usize,
+    /// Size of the time embedding.
+    pub embedding: usize,
+}
+
+impl TimeNet {
+    /// A network with input x of `dim`, time embedding of `embedding`, the given hidden widths and `output`.
+    pub fn new(dim: usize, embedding: usize, hidden: &[usize], output: usize, residual: bool) -> Self {
+        TimeNet {
+            mlp: Mlp::new(dim + embedding, hidden, output, residual),
+            dim,
+            embedding,
+        }
+    }
+
+    /// The MLP's input [x, emb(t_i)] for per-row times `t`. Shapes: x [n, dim] -> [n, dim + embedding].
+    pub fn input<F: Scalar>(&self, x: ArrayView2<F>, t: impl Fn(usize) -> f64) -> Array2<F> {
+        let n = x.nrows();
+        let mut input = Array2::zeros((n, self.dim + self.embedding));
+        input.slice_mut(s![.., ..self.dim]).assign(&x);
+        for i in 0..n {
+            embed_time(t(i), input.slice_mut(s![i, self.dim..]));
+        }
+        input
+    }
+
+    /// Output for a batch at one common time `t`. Shapes: x [n, dim] -> [n, output].
+    pub fn infer(&self, params: &[f32], x: ArrayView2<f32>, t: f64) -> Array2<f32> {
+        let input = self.input(x, |_| t);
+        self.mlp.infer(params, input.view())
+    }
+}

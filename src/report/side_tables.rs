@@ -1,0 +1,89 @@
+//! Side tables of a run: client x cluster counts, expert purity, per-round training log, and sample files.
+
+use crate::error::Result;
+use crate::federated::RoundLog;
+use crate::output::write_csv;
+use crate::partition::ExpertGroups;
+use ndarray::{Array2, ArrayView2};
+use std::path::Path;
+
+/// `client_cluster_counts.csv`: one row per client with its expert (empty if idle) and its count per cluster.
+pub fn write_client_counts(path: &Path, counts: &[Vec<usize>], groups: &ExpertGroups) -> Result<()> {
+    let k = counts.first().map_or(0, Vec::len);
+    let mut header = vec!["client".to_string(), "expert".to_string()];
+    header.extend((0..k).map(|c| format!("cluster_{c}")));
+    let expert_of = groups.expert_of_client(counts.len());
+    write_csv(
+        path,
+        &header,
+        counts.iter().enumerate().map(|(client, row)| {
+            let mut cells = vec![
+                client.to_string(),
+                expert_of[client].map(|e| e.to_string()).unwrap_or_default(),
+            ];
+            cells.extend(row.iter().map(usize::to_string));
+            cells
+        }),
+    )
+}
+
+/// `expert_purity.csv`: P[j, c], the share of expert j's data from cluster c, with the expert's cluster and size.
+pub fn write_purity(path: &Path, purity: &Array2<f64>, groups: &ExpertGroups, counts: &[Vec<usize>]) -> Result<()> {
+    let mut header = vec![
+        "expert".to_string(),
+        "cluster".to_string(),
+        "clients".to_string(),
+        "points".to_string(),
+    ];
+    header.extend((0..purity.ncols()).map(|c| format!("cluster_{c}")));
+    write_csv(
+        path,
+        &header,
+        groups.experts.iter().enumerate().map(|(j, g)| {
+            let points: usize = g.clients.iter().map(|&c| counts[c].iter().sum::<usize>()).sum();
+            let mut cells = vec![
+                j.to_string(),
+                g.cluster.map(|c| c.to_string()).unwrap_or_default(),
+                g.clients.len().to_string(),
+                points.to_string(),
+            ];
+            cells.extend(purity.row(j).iter().map(|v| format!("{v:.6}")));
+            cells
+        }),
+    )
+}
+
+/// `training_loss.csv`: one row per model and round.
+pub fn write_training_log(path: &Path, log: &[RoundLog]) -> Result<()> {
+    let header: Vec<String> = ["model", "round", "participants", "bytes_sent", "bytes_received", "loss"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    write_csv(
+        path,
+        &header,
+        log.iter().map(|r| {
+            vec![
+                r.model.clone(),
+                r.round.to_string(),
+                r.participants.to_string(),
+                r.bytes_sent.to_string(),
+                r.bytes_received.to_string(),
+                format!("{}", r.loss),
+            ]
+        }),
+    )
+}
+
+/// A sample file: header `x0,x1,...`, one point per row.
+pub fn write_points<T: std::fmt::Display + Copy>(path: &Path, points: ArrayView2<T>) -> Result<()> {
+    let header: Vec<String> = (0..points.ncols()).map(|j| format!("x{j}")).collect();
+    write_csv(
+        path,
+        &header,
+        points
+            .rows()
+            .into_iter()
+            .map(|r| r.iter().map(|v| format!("{v}")).collect()),
+    )
+}

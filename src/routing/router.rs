@@ -1,0 +1,85 @@
+//! The router: an MLP classifier on (x_t, t) predicting which expert's shard a noisy point came from
+//! (DDM Algorithm 1), trained with cross-entropy; at sampling time softmax(logits / temperature).
+
+use crate::diffusion::{Objective, forward_noised};
+use crate::federated::Task;
+use crate::nn::{Cache, TimeNet};
+use crate::rng::Rng;
+use ndarray::{Array2, ArrayView2};
+
+/// A trained router.
+#[derive(Debug, Clone)]
+pub struct RouterModel {
+    /// Architecture (output = number of experts).
+    pub net: TimeNet,
+    /// Flat parameters.
+    pub params: Vec<f32>,
+    /// Softmax temperature.
+    pub temperature: f32,
+}
+
+/// Row-wise softmax of `logits / temperature`, computed stably. Shapes: [n, e] -> [n, e].
+pub fn softmax(mut logits: Array2<f32>, temperature: f32) -> Array2<f32> {
+    for mut row in logits.rows_mut() {
+        let max = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        row.mapv_inplace(|v| ((v - max) / temperature).exp());
+        let sum = row.sum();
+        row.mapv_inplace(|v| v / sum);
+    }
+    logits
+}
+
+impl RouterModel {
+    /// Expert probabilities for a batch at network time `t`. Shapes: x [n, dim] -> [n, experts].
+    pub fn probs(&self, x: ArrayView2<f32>, t: f64) -> Array2<f32> {
+        softmax(self.net.infer(&self.params, x, t), self.temperature)
+    }
+}
+
+/// Cross-entropy of the router against the expert id of each training point, on noised points.
+pub struct RouterTask<'a> {
+    /// Architecture being trained.
+    pub net: TimeNet,
+    /// Noising process (the same as the experts').
+    pub objective: Objective,
+    /// All training points. Shape [n, dim].
+    pub data: &'a Array2<f32>,
+    /// Expert id of every training point (the expert of the client holding it).
+    pub labels: &'a [usize],
+}
+
+impl Task for RouterTask<'_> {
+    fn param_count(&self) -> usize {
+        self.net.mlp.param_count()
+    }
+
+    fn loss_and_grad(&self, params: &[f32], rows: &[usize], rng: &mut Rng, grad: &mut [f32]) -> f32 {
+        let mut cache = Cache::default();
+        let (logits, _) = forward_noised(&self.net, params, &self.objective, self.data, rows, rng, &mut cache);
+        let mut d = softmax(logits, 1.0);
+        let n = rows.len() as f32;
+        let mut loss = 0.0;
+        for (i, &r) in rows.iter().enumerate() {
+            let label = self.labels[r];
+            loss -= d[[i, label]].max(1e-30).ln();
+            d[[i, label]] -= 1.0;
+        }
+        d /= n;
+        self.net.mlp.backward(params, &cache, d.view(), grad);
+        loss / n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_rows_sum_to_one_and_temperature_flattens() {
+        let l = ndarray::array![[1.0f32, 2.0, 3.0]];
+        let p1 = softmax(l.clone(), 1.0);
+        let p4 = softmax(l, 4.0);
+        assert!((p1.sum() - 1.0).abs() < 1e-6 && (p4.sum() - 1.0).abs() < 1e-6);
+        assert!(p4[[0, 2]] < p1[[0, 2]]);
+    }
+}

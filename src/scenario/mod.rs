@@ -1,0 +1,106 @@
+//! Scenario files: parse the YAML (rejecting unknown keys), fill in documented defaults, validate ranges.
+
+mod file;
+mod validate;
+
+pub use file::*;
+pub use validate::validate;
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// A scenario loaded from disk, validated, with the folder its relative paths resolve against.
+#[derive(Debug, Clone)]
+pub struct LoadedScenario {
+    /// The validated scenario with every default filled in.
+    pub scenario: Scenario,
+    /// Folder of the scenario file; relative data paths are resolved against it.
+    pub base_dir: PathBuf,
+}
+
+/// Reads, parses and validates the scenario file at `path`.
+pub fn load(path: &Path) -> Result<LoadedScenario> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let scenario = parse(&text).map_err(|message| Error::Yaml {
+        file: path.to_path_buf(),
+        message,
+    })?;
+    validate(&scenario)?;
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok(LoadedScenario { scenario, base_dir })
+}
+
+/// Parses scenario YAML; the error text carries line and column where the parser knows them.
+pub fn parse(text: &str) -> std::result::Result<Scenario, String> {
+    serde_norway::from_str(text).map_err(|e| {
+        let message = e.to_string();
+        match e.location() {
+            Some(loc) if !message.contains("line ") => {
+                format!("{message} at line {} column {}", loc.line(), loc.column())
+            }
+            _ => message,
+        }
+    })
+}
+
+/// Serialises the resolved scenario (every default filled in) as YAML.
+pub fn to_yaml(scenario: &Scenario) -> String {
+    serde_norway::to_string(scenario).expect("a scenario always serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_file_gets_every_default() {
+        let s = parse("name: t\n").unwrap();
+        assert_eq!(s.federation.rounds, 40);
+        assert_eq!(s.routing.len(), 4);
+        validate(&s).unwrap();
+        let again = parse(&to_yaml(&s)).unwrap();
+        assert_eq!(again, s);
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_name() {
+        let err = parse("name: t\nfederation:\n  roundz: 3\n").unwrap_err();
+        assert!(err.contains("roundz"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_inside_tagged_section_is_rejected() {
+        let err = parse("name: t\ndata: { kind: gmm, radius: 2, colour: red }\n").unwrap_err();
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn negative_alpha_names_the_path_and_range() {
+        let s = parse("name: t\nclients: { partition: { kind: dirichlet, alpha: -1 } }\n").unwrap();
+        let err = validate(&s).unwrap_err().to_string();
+        assert_eq!(err, "clients.partition.alpha: must be > 0 and finite, got -1");
+    }
+
+    #[test]
+    fn nan_is_rejected() {
+        let s = parse("name: t\ndata: { kind: gmm, std: .nan }\n").unwrap();
+        assert!(
+            validate(&s)
+                .unwrap_err()
+                .to_string()
+                .starts_with("data.std: must be > 0")
+        );
+    }
+
+    #[test]
+    fn top_k_larger_than_clusters_is_rejected() {
+        let s = parse("name: t\nrouting: [ { policy: top_k, k: 9 } ]\n").unwrap();
+        assert!(
+            validate(&s)
+                .unwrap_err()
+                .to_string()
+                .starts_with("routing[0].k: must be <= ")
+        );
+    }
+}

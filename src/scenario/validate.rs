@@ -1,0 +1,257 @@
+//! Range and consistency checks of a parsed scenario; every error names the dotted path and the allowed range.
+
+use super::file::{
+    DataConfig, GmmLayout, MetricsConfig, ModelConfig, OptimizerConfig, PartitionConfig, RouterConfig, RoutingConfig,
+    Scenario,
+};
+use crate::error::{Error, Result};
+
+/// Checks every value of `scenario`; returns the first problem found, in file order.
+pub fn validate(scenario: &Scenario) -> Result<()> {
+    let s = scenario;
+    if s.name.is_empty()
+        || !s
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(Error::invalid(
+            "name",
+            format!(
+                "must be non-empty and use only letters, digits, '-', '_' and '.', got {:?}",
+                s.name
+            ),
+        ));
+    }
+    validate_data(&s.data)?;
+    at_least("clusters.k", s.clusters.k, 1)?;
+    at_least("clusters.max_iterations", s.clusters.max_iterations, 1)?;
+    at_least("clients.count", s.clients.count, 1)?;
+    match &s.clients.partition {
+        PartitionConfig::Iid => {}
+        PartitionConfig::Dirichlet { alpha, .. } => positive("clients.partition.alpha", *alpha)?,
+        PartitionConfig::Pathological { clusters_per_client } => {
+            at_least("clients.partition.clusters_per_client", *clusters_per_client, 1)?;
+        }
+    }
+    let f = &s.federation;
+    at_least("federation.rounds", f.rounds, 1)?;
+    if !(f.clients_per_round > 0.0 && f.clients_per_round <= 1.0) {
+        return Err(Error::invalid(
+            "federation.clients_per_round",
+            format!("must be in (0, 1], got {}", f.clients_per_round),
+        ));
+    }
+    at_least("federation.local_steps", f.local_steps, 1)?;
+    at_least("federation.batch_size", f.batch_size, 1)?;
+    validate_model(&s.model)?;
+    validate_router(&s.router)?;
+    at_least("sampling.steps", s.sampling.steps, 1)?;
+    at_least("sampling.samples", s.sampling.samples, 2)?;
+    validate_routing(&s.routing, s.clusters.k)?;
+    validate_metrics(&s.metrics)
+}
+
+fn validate_data(data: &DataConfig) -> Result<()> {
+    match data {
+        DataConfig::Gmm {
+            components,
+            dim,
+            radius,
+            std,
+            layout,
+            weights,
+            samples,
+            test_fraction,
+        } => {
+            at_least("data.components", *components, 1)?;
+            at_least("data.dim", *dim, 1)?;
+            if *layout == GmmLayout::Circle && *dim < 2 {
+                return Err(Error::invalid(
+                    "data.layout",
+                    format!("`circle` needs dim >= 2, got dim {dim}; use `random`"),
+                ));
+            }
+            non_negative("data.radius", *radius)?;
+            positive("data.std", *std)?;
+            if !weights.is_empty() {
+                if weights.len() != *components {
+                    return Err(Error::invalid(
+                        "data.weights",
+                        format!(
+                            "must have one weight per component ({components}), got {}",
+                            weights.len()
+                        ),
+                    ));
+                }
+                for (i, w) in weights.iter().enumerate() {
+                    positive(&format!("data.weights[{i}]"), *w)?;
+                }
+            }
+            sample_count(*samples)?;
+            fraction(*test_fraction)
+        }
+        DataConfig::Moons {
+            samples,
+            noise,
+            test_fraction,
+        } => {
+            sample_count(*samples)?;
+            non_negative("data.noise", *noise)?;
+            fraction(*test_fraction)
+        }
+        DataConfig::Checkerboard { samples, test_fraction } => {
+            sample_count(*samples)?;
+            fraction(*test_fraction)
+        }
+        DataConfig::Rings {
+            rings,
+            samples,
+            noise,
+            test_fraction,
+        } => {
+            at_least("data.rings", *rings, 1)?;
+            sample_count(*samples)?;
+            non_negative("data.noise", *noise)?;
+            fraction(*test_fraction)
+        }
+        DataConfig::Spirals {
+            arms,
+            samples,
+            noise,
+            test_fraction,
+        } => {
+            at_least("data.arms", *arms, 1)?;
+            sample_count(*samples)?;
+            non_negative("data.noise", *noise)?;
+            fraction(*test_fraction)
+        }
+        DataConfig::Digits { test_fraction } => fraction(*test_fraction),
+        DataConfig::Csv {
+            path, test_fraction, ..
+        } => {
+            if path.is_empty() {
+                return Err(Error::invalid("data.path", "must name a CSV file"));
+            }
+            fraction(*test_fraction)
+        }
+    }
+}
+
+fn validate_model(m: &ModelConfig) -> Result<()> {
+    widths("model.hidden", &m.hidden)?;
+    embedding("model.time_embedding", m.time_embedding)?;
+    if !(0.0..1.0).contains(&m.ema) {
+        return Err(Error::invalid("model.ema", format!("must be in [0, 1), got {}", m.ema)));
+    }
+    optimizer("model.optimizer", &m.optimizer)
+}
+
+fn validate_router(r: &RouterConfig) -> Result<()> {
+    widths("router.hidden", &r.hidden)?;
+    embedding("router.time_embedding", r.time_embedding)?;
+    positive("router.temperature", r.temperature)?;
+    at_least("router.rounds", r.rounds, 1)?;
+    at_least("router.local_steps", r.local_steps, 1)?;
+    optimizer("router.optimizer", &r.optimizer)
+}
+
+fn validate_routing(routing: &[RoutingConfig], clusters: usize) -> Result<()> {
+    if routing.is_empty() {
+        return Err(Error::invalid("routing", "must list at least one policy"));
+    }
+    let mut labels = Vec::new();
+    for (i, r) in routing.iter().enumerate() {
+        if let RoutingConfig::TopK { k, .. } = r {
+            at_least(&format!("routing[{i}].k"), *k, 1)?;
+            if *k > clusters {
+                return Err(Error::invalid(
+                    format!("routing[{i}].k"),
+                    format!("must be <= the number of clusters ({clusters}), got {k}"),
+                ));
+            }
+        }
+        let label = crate::routing::label(r);
+        if labels.contains(&label) {
+            return Err(Error::invalid(
+                format!("routing[{i}]"),
+                format!("policy `{label}` is listed twice"),
+            ));
+        }
+        labels.push(label);
+    }
+    Ok(())
+}
+
+fn validate_metrics(m: &MetricsConfig) -> Result<()> {
+    at_least("metrics.nearest_k", m.nearest_k, 1)?;
+    at_least("metrics.projections", m.projections, 1)?;
+    at_least("metrics.max_reference", m.max_reference, m.nearest_k + 1)
+}
+
+fn optimizer(path: &str, o: &OptimizerConfig) -> Result<()> {
+    positive(&format!("{path}.lr"), o.lr)?;
+    non_negative(&format!("{path}.grad_clip"), o.grad_clip)?;
+    non_negative(&format!("{path}.weight_decay"), o.weight_decay)?;
+    for (name, b) in [("beta1", o.beta1), ("beta2", o.beta2), ("momentum", o.momentum)] {
+        if !(0.0..1.0).contains(&b) {
+            return Err(Error::invalid(
+                format!("{path}.{name}"),
+                format!("must be in [0, 1), got {b}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn widths(path: &str, hidden: &[usize]) -> Result<()> {
+    if hidden.is_empty() {
+        return Err(Error::invalid(path, "must list at least one hidden width"));
+    }
+    for (i, &w) in hidden.iter().enumerate() {
+        at_least(&format!("{path}[{i}]"), w, 1)?;
+    }
+    Ok(())
+}
+
+fn embedding(path: &str, size: usize) -> Result<()> {
+    if size < 2 || !size.is_multiple_of(2) {
+        return Err(Error::invalid(path, format!("must be an even number >= 2, got {size}")));
+    }
+    Ok(())
+}
+
+fn sample_count(samples: usize) -> Result<()> {
+    at_least("data.samples", samples, 10)
+}
+
+fn fraction(test_fraction: f64) -> Result<()> {
+    if !(test_fraction > 0.0 && test_fraction < 1.0) {
+        return Err(Error::invalid(
+            "data.test_fraction",
+            format!("must be in (0, 1), got {test_fraction}"),
+        ));
+    }
+    Ok(())
+}
+
+fn at_least(path: &str, value: usize, min: usize) -> Result<()> {
+    if value < min {
+        return Err(Error::invalid(path, format!("must be >= {min}, got {value}")));
+    }
+    Ok(())
+}
+
+fn positive(path: &str, value: f64) -> Result<()> {
+    if !(value > 0.0 && value.is_finite()) {
+        return Err(Error::invalid(path, format!("must be > 0 and finite, got {value}")));
+    }
+    Ok(())
+}
+
+fn non_negative(path: &str, value: f64) -> Result<()> {
+    if !(value >= 0.0 && value.is_finite()) {
+        return Err(Error::invalid(path, format!("must be >= 0 and finite, got {value}")));
+    }
+    Ok(())
+}

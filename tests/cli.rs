@@ -1,0 +1,169 @@
+//! End-to-end tests of the `ddmsim` binary: a full run, resolved scenarios, and one-line errors on bad input that
+//! leave no output folder behind.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn tiny() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny.yaml")
+}
+
+fn ddmsim() -> Command {
+    Command::cargo_bin("ddmsim").unwrap()
+}
+
+/// Runs `ddmsim run` on a scenario text written into a fresh folder; returns (folder, output folder, stderr).
+fn run_failing(scenario: &str, extra_files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in extra_files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let path = dir.path().join("s.yaml");
+    std::fs::write(&path, scenario).unwrap();
+    let out = dir.path().join("out");
+    let assert = ddmsim()
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .assert()
+        .failure();
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    (dir, out, stderr)
+}
+
+/// The error is one line, and nothing was left in the folder besides the inputs.
+fn assert_clean_failure(dir: &Path, out: &Path, stderr: &str, inputs: usize) {
+    assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(!out.exists(), "an output folder was left behind");
+    assert_eq!(
+        std::fs::read_dir(dir).unwrap().count(),
+        inputs,
+        "stray files were left behind"
+    );
+}
+
+#[test]
+fn unknown_key_names_the_key_and_line() {
+    let (dir, out, err) = run_failing("name: t\nfederation:\n  rounds: 2\n  roundz: 3\n", &[]);
+    assert!(err.contains("roundz") && err.contains("line 4"), "{err}");
+    assert_clean_failure(dir.path(), &out, &err, 1);
+}
+
+#[test]
+fn negative_alpha_names_the_path_and_range() {
+    let (dir, out, err) = run_failing("name: t\nclients: { partition: { kind: dirichlet, alpha: -1 } }\n", &[]);
+    assert_eq!(
+        err.trim_end(),
+        "error: clients.partition.alpha: must be > 0 and finite, got -1"
+    );
+    assert_clean_failure(dir.path(), &out, &err, 1);
+}
+
+#[test]
+fn missing_data_file_names_the_file() {
+    let (dir, out, err) = run_failing("name: t\ndata: { kind: csv, path: nowhere.csv }\n", &[]);
+    assert!(err.contains("nowhere.csv") && err.contains("No such file"), "{err}");
+    assert_clean_failure(dir.path(), &out, &err, 1);
+}
+
+#[test]
+fn malformed_csv_row_names_line_and_column() {
+    let csv = "a,b,label\n0.1,0.2,x\n0.3,oops,y\n";
+    let (dir, out, err) = run_failing(
+        "name: t\ndata: { kind: csv, path: d.csv, label_column: label }\n",
+        &[("d.csv", csv)],
+    );
+    assert!(err.contains("d.csv:3:2:") && err.contains("oops"), "{err}");
+    assert_clean_failure(dir.path(), &out, &err, 2);
+}
+
+#[test]
+fn yaml_syntax_error_gives_line_and_column() {
+    let (dir, out, err) = run_failing("name: t\ndata: { kind: gmm\nseed: 1\n", &[]);
+    assert!(err.contains("line") && err.contains("column"), "{err}");
+    assert_clean_failure(dir.path(), &out, &err, 1);
+}
+
+#[test]
+fn validate_prints_every_default() {
+    let assert = ddmsim().args(["validate"]).arg(tiny()).assert().success();
+    let text = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    for key in [
+        "grad_clip: 1.0",
+        "clients_per_round: 0.5",
+        "nearest_k: 5",
+        "renormalize: false",
+        "kind: dirichlet",
+    ] {
+        assert!(text.contains(key), "missing {key:?} in\n{text}");
+    }
+}
+
+#[test]
+fn a_run_writes_every_output_and_a_failed_rerun_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    ddmsim()
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(tiny())
+        .assert()
+        .success();
+    for file in [
+        "scenario.resolved.yaml",
+        "run.json",
+        "results.csv",
+        "results.parquet",
+        "training_loss.csv",
+        "client_cluster_counts.csv",
+        "expert_purity.csv",
+        "samples/reference_test.csv",
+        "samples/top_k_k_1.csv",
+        "samples/top_k_k_2_raw.csv",
+        "samples/full.csv",
+        "samples/uniform.csv",
+        "samples/monolith.csv",
+        "models/router.safetensors",
+        "models/monolith.safetensors",
+        "models/expert_0.safetensors",
+    ] {
+        assert!(out.join(file).is_file(), "missing {file}");
+    }
+    let results = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let mut lines = results.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "policy,seed,fd,mmd,swd,precision,recall,density,coverage,loglik,modes_covered,mode_tv"
+    );
+    let policies: Vec<&str> = lines.map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(
+        policies,
+        [
+            "reference:data",
+            "reference:noise",
+            "top_k:k=1",
+            "top_k:k=2:raw",
+            "full",
+            "uniform",
+            "monolith"
+        ]
+    );
+    let samples = std::fs::read_to_string(out.join("samples/full.csv")).unwrap();
+    assert_eq!(samples.lines().next().unwrap(), "x0,x1");
+    assert_eq!(samples.lines().count(), 301);
+
+    // A rerun that fails (here: a bad value) must not touch the finished folder.
+    let bad = dir.path().join("bad.yaml");
+    let text = std::fs::read_to_string(tiny())
+        .unwrap()
+        .replace("rounds: 3, clients_per_round: 0.5", "rounds: 3, clients_per_round: 1.5");
+    std::fs::write(&bad, text).unwrap();
+    ddmsim()
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&bad)
+        .assert()
+        .failure();
+    assert_eq!(std::fs::read_to_string(out.join("results.csv")).unwrap(), results);
+}

@@ -1,0 +1,70 @@
+//! Metrics and schedules against golden values from an independent numpy/scipy reference
+//! (`tests/data/make_golden.py`, which wrote `tests/data/golden.json`).
+
+use ddmsim::diffusion::schedule::cosine_alpha_bar;
+use ddmsim::metrics::{frechet_distance, knn_radii, median_distance, mmd2, prdc};
+use ndarray::Array2;
+use serde_json::Value;
+
+fn golden() -> Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn matrix(v: &Value) -> Array2<f64> {
+    let rows: Vec<Vec<f64>> = serde_json::from_value(v.clone()).unwrap();
+    let (n, d) = (rows.len(), rows[0].len());
+    Array2::from_shape_vec((n, d), rows.into_iter().flatten().collect()).unwrap()
+}
+
+fn rel(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs().max(1e-300)
+}
+
+#[test]
+fn frechet_distance_matches_scipy_sqrtm_to_1e_6() {
+    let g = golden();
+    let fd = frechet_distance(matrix(&g["a"]).view(), matrix(&g["b"]).view());
+    let expected = g["fd"].as_f64().unwrap();
+    assert!(rel(fd, expected) < 1e-6, "ours {fd}, scipy {expected}");
+}
+
+#[test]
+fn mmd_and_bandwidth_match_numpy() {
+    let g = golden();
+    let (a, b) = (matrix(&g["a"]), matrix(&g["b"]));
+    let h = median_distance(b.view());
+    assert!(rel(h, g["bandwidth"].as_f64().unwrap()) < 1e-12);
+    let m = mmd2(a.view(), b.view(), h);
+    assert!(rel(m, g["mmd2"].as_f64().unwrap()) < 1e-9, "ours {m}");
+}
+
+#[test]
+fn precision_recall_density_coverage_match_the_reference_definitions() {
+    let g = golden();
+    let rows = |v: &Value| -> Vec<Vec<f64>> { serde_json::from_value(v.clone()).unwrap() };
+    let (real, fake) = (rows(&g["real"]), rows(&g["fake"]));
+    let k = g["k"].as_u64().unwrap() as usize;
+    let p = prdc(&real, &knn_radii(&real, k), &fake, k);
+    let e = &g["prdc"];
+    for (ours, name) in [
+        (p.precision, "precision"),
+        (p.recall, "recall"),
+        (p.density, "density"),
+        (p.coverage, "coverage"),
+    ] {
+        let expected = e[name].as_f64().unwrap();
+        assert!(rel(ours, expected) < 1e-12, "{name}: ours {ours}, numpy {expected}");
+    }
+}
+
+#[test]
+fn cosine_schedule_matches_improved_diffusion() {
+    let g = golden();
+    let ours = cosine_alpha_bar(1000);
+    let idx: Vec<usize> = serde_json::from_value(g["cosine_index"].clone()).unwrap();
+    let expected: Vec<f64> = serde_json::from_value(g["cosine_alpha_bar"].clone()).unwrap();
+    for (i, e) in idx.iter().zip(expected) {
+        assert!(rel(ours[*i], e) < 1e-12, "abar[{i}] = {} vs {e}", ours[*i]);
+    }
+}
