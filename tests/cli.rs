@@ -151,7 +151,7 @@ fn a_run_writes_every_output_and_a_failed_rerun_keeps_it() {
     );
     let samples = std::fs::read_to_string(out.join("samples/full.csv")).unwrap();
     assert_eq!(samples.lines().next().unwrap(), "x0,x1");
-    assert_eq!(samples.lines().count(), 301);
+    assert_eq!(samples.lines().count(), 1101);
 
     // A rerun that fails (here: a bad value) must not touch the finished folder.
     let bad = dir.path().join("bad.yaml");

@@ -4,8 +4,9 @@ use super::{Denoiser, Objective};
 use ndarray::{Array2, Axis, s};
 use rayon::prelude::*;
 
-/// Rows per independent chunk; fixed so that results do not depend on the number of threads.
-pub const CHUNK: usize = 256;
+/// Rows per independent chunk; fixed so that results do not depend on the number of threads, and large enough
+/// that routed sub-batches (a chunk split among experts) still make efficient matrix products.
+pub const CHUNK: usize = 512;
 
 /// The network times (in [0, 1]) at which the sampler evaluates the denoiser, from noise to data.
 pub fn timesteps(objective: &Objective, steps: usize) -> Vec<f64> {

@@ -2,7 +2,7 @@
 
 use super::embedding::embed_time;
 use super::{Mlp, Scalar};
-use ndarray::{Array2, ArrayView2, s};
+use ndarray::{Array1, Array2, ArrayView2, s};
 
 /// Architecture of a time-conditioned MLP.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +38,12 @@ impl TimeNet {
 
     /// Output for a batch at one common time `t`. Shapes: x [n, dim] -> [n, output].
     pub fn infer(&self, params: &[f32], x: ArrayView2<f32>, t: f64) -> Array2<f32> {
-        let input = self.input(x, |_| t);
+        // One time for the whole batch: embed once and broadcast, instead of once per row.
+        let mut emb = Array1::zeros(self.embedding);
+        embed_time(t, emb.view_mut());
+        let mut input = Array2::zeros((x.nrows(), self.dim + self.embedding));
+        input.slice_mut(s![.., ..self.dim]).assign(&x);
+        input.slice_mut(s![.., self.dim..]).assign(&emb);
         self.mlp.infer(params, input.view())
     }
 }

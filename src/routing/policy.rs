@@ -27,15 +27,22 @@ impl RoutingPolicy for TopK {
 
     fn weights(&self, probs: ArrayView2<f32>) -> Array2<f32> {
         let mut w = Array2::zeros(probs.raw_dim());
-        let mut order: Vec<usize> = Vec::with_capacity(probs.ncols());
+        let mut kept: Vec<usize> = Vec::with_capacity(self.k);
         for (i, row) in probs.rows().into_iter().enumerate() {
-            order.clear();
-            order.extend(0..row.len());
-            // Stable sort: ties go to the lower expert id.
-            order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
-            let kept = &order[..self.k.min(order.len())];
+            // k passes of argmax (k is small); ties go to the lower expert id.
+            kept.clear();
+            for _ in 0..self.k.min(row.len()) {
+                let best = (0..row.len())
+                    .filter(|j| !kept.contains(j))
+                    .fold(None, |best: Option<usize>, j| match best {
+                        Some(b) if row[b] >= row[j] => Some(b),
+                        _ => Some(j),
+                    })
+                    .expect("k <= number of experts");
+                kept.push(best);
+            }
             let mass: f32 = kept.iter().map(|&j| row[j]).sum();
-            for &j in kept {
+            for &j in &kept {
                 w[[i, j]] = if self.renormalize && mass > 0.0 {
                     row[j] / mass
                 } else {
