@@ -89,7 +89,7 @@ pub fn train_ensemble(
         .map(|id| Client { id, rows: &parts[id] })
         .collect();
     let expert_steps: usize = expert_per_round.iter().sum::<usize>() * f.rounds * f.local_steps;
-    let router_per_round = per_round(f.clients_per_round, active.len());
+    let router_per_round = per_round(s.router.clients_per_round, active.len());
     let router_steps = router_per_round * s.router.rounds * s.router.local_steps;
     let total = expert_steps as u64
         + if needs.monolith { expert_steps as u64 } else { 0 }

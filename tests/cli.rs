@@ -167,3 +167,16 @@ fn a_run_writes_every_output_and_a_failed_rerun_keeps_it() {
         .failure();
     assert_eq!(std::fs::read_to_string(out.join("results.csv")).unwrap(), results);
 }
+
+#[test]
+fn diverging_training_names_model_client_and_round() {
+    let scenario = std::fs::read_to_string(tiny()).unwrap().replace(
+        "model: { hidden: [32, 32], time_embedding: 8 }",
+        "model: { hidden: [32, 32], time_embedding: 8, optimizer: { kind: sgd, lr: 1.0e30, grad_clip: 0 } }",
+    );
+    assert!(scenario.contains("1.0e30"));
+    let (dir, out, err) = run_failing(&scenario, &[]);
+    assert!(err.contains("training diverged: "), "{err}");
+    assert!(err.contains(", client ") && err.contains(", round "), "{err}");
+    assert_clean_failure(dir.path(), &out, &err, 1);
+}

@@ -606,6 +606,9 @@ pub struct RouterConfig {
     /// Communication rounds of router training.
     #[serde(default = "d_rounds")]
     pub rounds: usize,
+    /// Fraction of all clients that train the router in each round (at least one client).
+    #[serde(default = "d_router_clients_per_round")]
+    pub clients_per_round: f64,
     /// Local optimizer steps per selected client and round.
     #[serde(default = "d_local_steps")]
     pub local_steps: usize,
@@ -617,6 +620,11 @@ pub struct RouterConfig {
 /// Two layers of 128: the router solves an easier problem than the denoiser.
 fn d_router_hidden() -> Vec<usize> {
     vec![128, 128]
+}
+/// Every client, every round: DESIGN's "trained by all clients together", and a classifier under label skew
+/// suffers most when each round sees only some of the labels.
+fn d_router_clients_per_round() -> f64 {
+    1.0
 }
 /// The router's calibrated posterior.
 fn d_temperature() -> f64 {
@@ -631,6 +639,7 @@ impl Default for RouterConfig {
             time_embedding: d_time_embedding(),
             temperature: d_temperature(),
             rounds: d_rounds(),
+            clients_per_round: d_router_clients_per_round(),
             local_steps: d_local_steps(),
             optimizer: OptimizerConfig::default(),
         }

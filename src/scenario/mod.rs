@@ -94,6 +94,22 @@ mod tests {
     }
 
     #[test]
+    fn participation_fractions_must_be_in_range() {
+        let s = parse("name: t\nrouter: { clients_per_round: 0 }\n").unwrap();
+        assert_eq!(
+            validate(&s).unwrap_err().to_string(),
+            "router.clients_per_round: must be in (0, 1], got 0"
+        );
+        let s = parse("name: t\nfederation: { clients_per_round: 1.5 }\n").unwrap();
+        assert!(
+            validate(&s)
+                .unwrap_err()
+                .to_string()
+                .starts_with("federation.clients_per_round: must be in (0, 1]")
+        );
+    }
+
+    #[test]
     fn top_k_larger_than_clusters_is_rejected() {
         let s = parse("name: t\nrouting: [ { policy: top_k, k: 9 } ]\n").unwrap();
         assert!(

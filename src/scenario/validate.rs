@@ -151,6 +151,12 @@ fn validate_router(r: &RouterConfig) -> Result<()> {
     widths("router.hidden", &r.hidden)?;
     embedding("router.time_embedding", r.time_embedding)?;
     positive("router.temperature", r.temperature)?;
+    if !(r.clients_per_round > 0.0 && r.clients_per_round <= 1.0) {
+        return Err(Error::invalid(
+            "router.clients_per_round",
+            format!("must be in (0, 1], got {}", r.clients_per_round),
+        ));
+    }
     at_least("router.rounds", r.rounds, 1)?;
     at_least("router.local_steps", r.local_steps, 1)?;
     optimizer("router.optimizer", &r.optimizer)
