@@ -64,12 +64,11 @@ fn toys_with_ddpm_pathological_partition_and_label_clusters() {
 
 #[test]
 fn gmm_in_higher_dimension_pooled_with_random_grouping() {
-    let (dir, records) = run_yaml(
+    let (_dir, records) = run_yaml(
         "name: g\ndata: { kind: gmm, components: 3, dim: 5, layout: random, radius: 3, samples: 900 }\n\
          clusters: { k: 3 }\nclients: { count: 9, partition: { kind: iid } }\nexperts: { grouping: random }\n\
          federation: { mode: pooled }\nrouting: [ { policy: full }, { policy: monolith } ]",
     );
-    let _ = dir;
     assert!(finite(&records, "loglik") && finite(&records, "mode_tv"));
     let data = &records[0];
     assert_eq!(data.policy, "reference:data");

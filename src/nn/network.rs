@@ -27,10 +27,8 @@ impl TimeNet {
 
     /// The MLP's input [x, emb(t_i)] for per-row times `t`. Shapes: x [n, dim] -> [n, dim + embedding].
     pub fn input<F: Scalar>(&self, x: ArrayView2<F>, t: impl Fn(usize) -> f64) -> Array2<F> {
-        let n = x.nrows();
-        let mut input = Array2::zeros((n, self.dim + self.embedding));
-        input.slice_mut(s![.., ..self.dim]).assign(&x);
-        for i in 0..n {
+        let mut input = self.with_x(x);
+        for i in 0..x.nrows() {
             embed_time(t(i), input.slice_mut(s![i, self.dim..]));
         }
         input
@@ -41,9 +39,15 @@ impl TimeNet {
         // One time for the whole batch: embed once and broadcast, instead of once per row.
         let mut emb = Array1::zeros(self.embedding);
         embed_time(t, emb.view_mut());
-        let mut input = Array2::zeros((x.nrows(), self.dim + self.embedding));
-        input.slice_mut(s![.., ..self.dim]).assign(&x);
+        let mut input = self.with_x(x);
         input.slice_mut(s![.., self.dim..]).assign(&emb);
         self.mlp.infer(params, input.view())
+    }
+
+    /// An input matrix [n, dim + embedding] holding x, with the embedding columns still zero.
+    fn with_x<F: Scalar>(&self, x: ArrayView2<F>) -> Array2<F> {
+        let mut input = Array2::zeros((x.nrows(), self.dim + self.embedding));
+        input.slice_mut(s![.., ..self.dim]).assign(&x);
+        input
     }
 }

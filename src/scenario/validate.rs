@@ -36,12 +36,7 @@ pub fn validate(scenario: &Scenario) -> Result<()> {
     }
     let f = &s.federation;
     at_least("federation.rounds", f.rounds, 1)?;
-    if !(f.clients_per_round > 0.0 && f.clients_per_round <= 1.0) {
-        return Err(Error::invalid(
-            "federation.clients_per_round",
-            format!("must be in (0, 1], got {}", f.clients_per_round),
-        ));
-    }
+    participation("federation.clients_per_round", f.clients_per_round)?;
     at_least("federation.local_steps", f.local_steps, 1)?;
     at_least("federation.batch_size", f.batch_size, 1)?;
     validate_model(&s.model)?;
@@ -151,12 +146,7 @@ fn validate_router(r: &RouterConfig) -> Result<()> {
     widths("router.hidden", &r.hidden)?;
     embedding("router.time_embedding", r.time_embedding)?;
     positive("router.temperature", r.temperature)?;
-    if !(r.clients_per_round > 0.0 && r.clients_per_round <= 1.0) {
-        return Err(Error::invalid(
-            "router.clients_per_round",
-            format!("must be in (0, 1], got {}", r.clients_per_round),
-        ));
-    }
+    participation("router.clients_per_round", r.clients_per_round)?;
     at_least("router.rounds", r.rounds, 1)?;
     at_least("router.local_steps", r.local_steps, 1)?;
     optimizer("router.optimizer", &r.optimizer)
@@ -237,6 +227,14 @@ fn fraction(test_fraction: f64) -> Result<()> {
             "data.test_fraction",
             format!("must be in (0, 1), got {test_fraction}"),
         ));
+    }
+    Ok(())
+}
+
+/// A share of clients taking part in a round: in (0, 1].
+fn participation(path: &str, value: f64) -> Result<()> {
+    if !(value > 0.0 && value <= 1.0) {
+        return Err(Error::invalid(path, format!("must be in (0, 1], got {value}")));
     }
     Ok(())
 }
