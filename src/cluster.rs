@@ -22,6 +22,11 @@ impl Clustering {
     pub fn k(&self) -> usize {
         self.centroids.nrows()
     }
+
+    /// The cluster with the nearest centroid for each row of `x` (for points outside the training set).
+    pub fn nearest(&self, x: ndarray::ArrayView2<f32>) -> Vec<usize> {
+        x.rows().into_iter().map(|r| nearest(r, &self.centroids).0).collect()
+    }
 }
 
 /// Clusters `data` as configured.

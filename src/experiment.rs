@@ -3,7 +3,8 @@
 //! scenario -> data -> clusters -> partition -> expert groups -> federated training -> routed sampling
 //! -> metrics -> records.
 
-use crate::cluster::cluster;
+use crate::analysis::{AnalysisSetup, HeldOut, StabilitySettings, Subject, analyse_policy, cluster_owners, held_out};
+use crate::cluster::{Clustering, cluster};
 use crate::data;
 use crate::diffusion::{Denoiser, Objective, sampler};
 use crate::ensemble::{Needs, train_ensemble};
@@ -15,11 +16,12 @@ use crate::partition::{self, client_cluster_counts, mean_pairwise_tv, purity};
 use crate::progress::Progress;
 use crate::report::{self, Record};
 use crate::rng::{Stream, derive};
-use crate::routing::{self, Built, RoutedMixture};
-use crate::scenario::{LoadedScenario, RoutingConfig, to_yaml};
-use ndarray::{Array2, Axis};
+use crate::routing::{self, BuildContext, Built, ExpertData, RoutedMixture};
+use crate::scenario::{LoadedScenario, RoutingConfig, Scenario, to_yaml};
+use ndarray::{Array2, ArrayView2, Axis};
 use rand_distr::{Distribution, StandardNormal};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// How to run: where to write and whether to show progress.
@@ -66,16 +68,7 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
             message: "no client holds any data, so there is no expert to train".into(),
         });
     }
-    for (i, r) in s.routing.iter().enumerate() {
-        if let RoutingConfig::TopK { k, .. } = r
-            && *k > experts
-        {
-            return Err(Error::invalid(
-                format!("routing[{i}].k"),
-                format!("must be <= the number of experts that have clients ({experts}), got {k}"),
-            ));
-        }
-    }
+    check_k_against_experts(&s.routing, experts)?;
     time("data_and_partition", &mut timings);
 
     let staging = Staging::create(&options.out_dir)?;
@@ -85,10 +78,36 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
     let purity = purity(&groups, &counts, k);
     report::write_purity(&out.join("expert_purity.csv"), &purity, &groups, &counts)?;
 
+    let expert_rows: Vec<Vec<usize>> = groups
+        .experts
+        .iter()
+        .map(|g| {
+            let mut rows: Vec<usize> = g.clients.iter().flat_map(|&c| parts[c].iter().copied()).collect();
+            rows.sort_unstable();
+            rows
+        })
+        .collect();
+    let expert_data = Arc::new(ExpertData::new(
+        &split.train.x,
+        &expert_rows,
+        s.metrics.alignment_points,
+        s.metrics.alignment_neighbors,
+        &mut derive(seed, Stream::Metrics, &[4]),
+    ));
+    let objective = Objective::new(s.model.objective);
     let built: Vec<(String, Built)> = s
         .routing
         .iter()
-        .map(|r| (routing::label(r), routing::build(r)))
+        .enumerate()
+        .map(|(index, r)| {
+            let context = BuildContext {
+                seed,
+                index,
+                data: Arc::clone(&expert_data),
+                objective: objective.clone(),
+            };
+            (routing::label(r), routing::build(r, &context))
+        })
         .collect();
     let needs = Needs {
         router: built
@@ -155,42 +174,100 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
     });
     time("reference_metrics", &mut timings);
 
-    let objective = Objective::new(s.model.objective);
     let x1 = gaussian(n, dim, &mut derive(seed, Stream::Sampling, &[]));
+    let held = s.metrics.alignment.then(|| {
+        let experts: Vec<&dyn Denoiser> = ensemble.experts.iter().map(|e| e as &dyn Denoiser).collect();
+        held_out_points(s, &split.test, &clusters, &counts, &groups, &experts, &objective)
+    });
+    let badness = |x: ArrayView2<f32>| match gmm {
+        Some(g) => x
+            .rows()
+            .into_iter()
+            .map(|r| -g.log_density(r.mapv(f64::from).view()))
+            .collect(),
+        None => nearest_distance(x, reference.points().view()),
+    };
+    let setup = AnalysisSetup {
+        objective: &objective,
+        x1: &x1,
+        steps: s.sampling.steps,
+        stability: s.metrics.stability.then(|| StabilitySettings {
+            small: s.metrics.perturbation_small,
+            large: s.metrics.perturbation_large,
+            data_scale: data_scale(&split.train.x),
+            seed,
+        }),
+        alignment: held.as_ref().map(|h| (expert_data.as_ref(), h)),
+        badness: &badness,
+    };
     let mut sampling_times = serde_json::Map::new();
+    let mut analysis_times = serde_json::Map::new();
+    let mut analyses = Vec::new();
     let bar = progress.bar(built.len() as u64, "sampling");
     for (label, policy) in &built {
         bar.set_message(label.clone());
         let t0 = Instant::now();
-        let samples = match policy {
+        let mixture;
+        let mono;
+        let subject = match policy {
             Built::Monolith => {
-                let mono = ensemble.monolith.as_ref().expect("trained when a policy needs it");
-                sampler::sample(mono as &dyn Denoiser, &objective, &x1, s.sampling.steps)
+                mono = ensemble.monolith.as_ref().expect("trained when a policy needs it");
+                Subject::Single(mono as &dyn Denoiser)
             }
             Built::Routed(p) => {
-                let mixture = RoutedMixture {
+                mixture = RoutedMixture {
                     experts: &ensemble.experts,
                     router: ensemble.router.as_ref(),
                     policy: p.as_ref(),
                 };
-                sampler::sample(&mixture, &objective, &x1, s.sampling.steps)
+                Subject::Routed(&mixture)
             }
         };
-        sampling_times.insert(label.clone(), t0.elapsed().as_secs_f64().into());
+        let samples = sampler::sample(subject.denoiser(), &objective, &x1, s.sampling.steps);
         report::write_points(
             &out.join(format!("samples/{}.csv", routing::file_stem(label))),
             samples.view(),
         )?;
+        let mut values = reference.quality(samples.view(), gmm);
+        sampling_times.insert(label.clone(), t0.elapsed().as_secs_f64().into());
+        let t1 = Instant::now();
+        let analysis = analyse_policy(subject, &setup);
+        analysis_times.insert(label.clone(), t1.elapsed().as_secs_f64().into());
+        values.extend(analysis.values.clone());
         records.push(Record {
             policy: label.clone(),
             seed,
-            values: reference.quality(samples.view(), gmm),
+            values,
         });
+        analyses.push((label.clone(), analysis));
         bar.inc(1);
     }
     bar.finish_and_clear();
     time("sampling_and_metrics", &mut timings);
     report::write_results(&out, &records)?;
+    let tables = |f: &dyn Fn(&crate::analysis::PolicyAnalysis) -> bool| -> Vec<usize> {
+        (0..analyses.len()).filter(|&i| f(&analyses[i].1)).collect()
+    };
+    if s.metrics.stability {
+        let rows: Vec<_> = tables(&|a| !a.stability.is_empty())
+            .into_iter()
+            .map(|i| (analyses[i].0.as_str(), seed, analyses[i].1.stability.as_slice()))
+            .collect();
+        report::write_stability_by_step(&out.join("stability_by_step.csv"), &rows)?;
+    }
+    if let Some(h) = &held {
+        let rows: Vec<_> = tables(&|a| !a.alignment.is_empty())
+            .into_iter()
+            .map(|i| (analyses[i].0.as_str(), seed, analyses[i].1.alignment.as_slice()))
+            .collect();
+        report::write_alignment_by_step(&out.join("alignment_by_step.csv"), &rows)?;
+        let rows: Vec<_> = tables(&|a| !a.errors.is_empty())
+            .into_iter()
+            .map(|i| (analyses[i].0.as_str(), seed, analyses[i].1.errors.as_slice()))
+            .collect();
+        report::write_routing_error(&out.join("routing_error_by_bin.csv"), &rows)?;
+        report::write_expert_error(&out.join("expert_error.csv"), seed, &h.matrix())?;
+    }
 
     timings.insert("total".into(), started.elapsed().as_secs_f64().into());
     let run_info = serde_json::json!({
@@ -213,11 +290,98 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
         },
         "timings_seconds": timings,
         "sampling_seconds": sampling_times,
+        "analysis_seconds": analysis_times,
     });
     let json = serde_json::to_string_pretty(&run_info).expect("json");
     write_atomic(&out.join("run.json"), json.as_bytes())?;
     let out_dir = staging.commit()?;
     Ok(RunOutcome { out_dir, records })
+}
+
+/// Rejects a `k` above the number of experts that actually have clients (known only after grouping).
+fn check_k_against_experts(routing: &[RoutingConfig], experts: usize) -> Result<()> {
+    for (i, r) in routing.iter().enumerate() {
+        let ks: Vec<(String, usize)> = match r {
+            RoutingConfig::TopK { k, .. } | RoutingConfig::Random { k } => vec![(format!("routing[{i}].k"), *k)],
+            RoutingConfig::Schedule { stages, .. } => stages
+                .iter()
+                .enumerate()
+                .map(|(j, st)| (format!("routing[{i}].stages[{j}].k"), st.k))
+                .collect(),
+            _ => vec![],
+        };
+        for (path, k) in ks {
+            if k > experts {
+                return Err(Error::invalid(
+                    path,
+                    format!("must be <= the number of experts that have clients ({experts}), got {k}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Root mean per-coordinate variance of the training data: the unit of the stability perturbations.
+fn data_scale(x: &Array2<f32>) -> f64 {
+    let x = x.mapv(f64::from);
+    (x.var_axis(Axis(0), 0.0).mean().unwrap_or(1.0)).sqrt()
+}
+
+/// Distance from each row of `x` to its nearest reference point.
+fn nearest_distance(x: ArrayView2<f32>, reference: ArrayView2<f64>) -> Vec<f64> {
+    x.rows()
+        .into_iter()
+        .map(|r| {
+            reference
+                .rows()
+                .into_iter()
+                .map(|q| r.iter().zip(q).map(|(&a, &b)| (a as f64 - b).powi(2)).sum::<f64>())
+                .fold(f64::INFINITY, f64::min)
+                .sqrt()
+        })
+        .collect()
+}
+
+/// Held-out test points (seeded subsample), their clusters and cluster owners, noised per bin and scored by
+/// every expert.
+fn held_out_points(
+    s: &Scenario,
+    test: &data::Dataset,
+    clusters: &Clustering,
+    counts: &[Vec<usize>],
+    groups: &partition::ExpertGroups,
+    experts: &[&dyn Denoiser],
+    objective: &Objective,
+) -> HeldOut {
+    let rng = &mut derive(s.seed, Stream::Metrics, &[5]);
+    let m = s.metrics.error_points.min(test.len());
+    let mut idx = rand::seq::index::sample(rng, test.len(), m).into_vec();
+    idx.sort_unstable();
+    let points = test.select(&idx);
+    let ids = match (&s.clusters.method, &points.labels) {
+        (crate::scenario::ClusterMethod::Labels, Some(labels)) => labels.clone(),
+        _ => clusters.nearest(points.x.view()),
+    };
+    let k = clusters.k();
+    let expert_counts: Vec<Vec<usize>> = groups
+        .experts
+        .iter()
+        .map(|g| {
+            (0..k)
+                .map(|c| g.clients.iter().map(|&cl| counts[cl][c]).sum())
+                .collect()
+        })
+        .collect();
+    held_out(
+        experts,
+        objective,
+        points.x.view(),
+        ids,
+        cluster_owners(&expert_counts, k),
+        s.metrics.error_bins,
+        rng,
+    )
 }
 
 /// `n` standard normal points in `dim` dimensions.

@@ -6,6 +6,7 @@
 //! objective ([`diffusion`]). Samples are drawn with many routing policies ([`routing`]) and scored ([`metrics`]);
 //! [`experiment::run`] is the whole pipeline in one function, and [`report`] writes its tables.
 
+pub mod analysis;
 pub mod cluster;
 pub mod data;
 pub mod diffusion;

@@ -127,6 +127,10 @@ fn a_run_writes_every_output_and_a_failed_rerun_keeps_it() {
         "models/router.safetensors",
         "models/monolith.safetensors",
         "models/expert_0.safetensors",
+        "stability_by_step.csv",
+        "alignment_by_step.csv",
+        "expert_error.csv",
+        "routing_error_by_bin.csv",
     ] {
         assert!(out.join(file).is_file(), "missing {file}");
     }
@@ -134,7 +138,10 @@ fn a_run_writes_every_output_and_a_failed_rerun_keeps_it() {
     let mut lines = results.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "policy,seed,fd,mmd,swd,precision,recall,density,coverage,loglik,modes_covered,mode_tv"
+        "policy,seed,fd,mmd,swd,precision,recall,density,coverage,loglik,modes_covered,mode_tv,\
+         l_eff,amp_small,amp_small_p95,amp_large,amp_large_p95,flip_rate,delta_refine,step_gap,\
+         align_gap,align_gap_centroid,align_nearest_rate,err_selected,err_nonselected,err_oracle,err_mixture,\
+         disagreement,angle_deg,disagreement_spearman"
     );
     let policies: Vec<&str> = lines.map(|l| l.split(',').next().unwrap()).collect();
     assert_eq!(
@@ -146,6 +153,12 @@ fn a_run_writes_every_output_and_a_failed_rerun_keeps_it() {
             "top_k:k=2:raw",
             "full",
             "uniform",
+            "threshold:p_min=0.3",
+            "top_p:p=0.8",
+            "sample",
+            "random:k=2",
+            "oracle",
+            "schedule:wide-then-one",
             "monolith"
         ]
     );

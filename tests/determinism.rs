@@ -33,7 +33,14 @@ fn results_are_byte_identical_for_one_and_two_threads() {
         "training_loss.csv",
         "samples/full.csv",
         "samples/top_k_k_1.csv",
+        "samples/sample.csv",
+        "samples/random_k_2.csv",
+        "samples/oracle.csv",
         "models/router.safetensors",
+        "stability_by_step.csv",
+        "alignment_by_step.csv",
+        "expert_error.csv",
+        "routing_error_by_bin.csv",
     ] {
         let a = std::fs::read(one.join(file)).unwrap();
         let b = std::fs::read(two.join(file)).unwrap();

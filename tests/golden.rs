@@ -1,6 +1,7 @@
 //! Metrics and schedules against golden values from an independent numpy/scipy reference
 //! (`tests/data/make_golden.py`, which wrote `tests/data/golden.json`).
 
+use ddmsim::analysis::stats::{quantile, spearman};
 use ddmsim::diffusion::schedule::cosine_alpha_bar;
 use ddmsim::metrics::{frechet_distance, knn_radii, median_distance, mmd2, prdc};
 use ndarray::Array2;
@@ -67,4 +68,17 @@ fn cosine_schedule_matches_improved_diffusion() {
     for (i, e) in idx.iter().zip(expected) {
         assert!(rel(ours[*i], e) < 1e-12, "abar[{i}] = {} vs {e}", ours[*i]);
     }
+}
+
+#[test]
+fn spearman_with_ties_and_quantile_match_scipy_and_numpy() {
+    let g = golden();
+    let u: Vec<f64> = serde_json::from_value(g["rank_u"].clone()).unwrap();
+    let v: Vec<f64> = serde_json::from_value(g["rank_v"].clone()).unwrap();
+    let rho = spearman(&u, &v);
+    let expected = g["spearman"].as_f64().unwrap();
+    assert!(rel(rho, expected) < 1e-12, "spearman {rho} vs scipy {expected}");
+    let q = quantile(&v, 0.95);
+    let expected = g["quantile95"].as_f64().unwrap();
+    assert!(rel(q, expected) < 1e-12, "quantile {q} vs numpy {expected}");
 }

@@ -12,8 +12,32 @@ pub use objective::{NoisedBatch, Objective};
 
 use ndarray::{Array2, ArrayView2};
 
+/// Where in sampling a batch is evaluated: the network time, the sampler step, and the global id of the batch's
+/// first row (rows are consecutive). Stochastic routing keys its draws on (step, row), so a sample's draws do not
+/// depend on how rows are split into chunks or threads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct At {
+    /// Network time in [0, 1].
+    pub t: f64,
+    /// Sampler step (0 = first, at t = 1).
+    pub step: usize,
+    /// Global id of the batch's first row.
+    pub first_row: usize,
+}
+
+impl At {
+    /// Time `t` at step 0 for rows starting at 0 (for callers outside a sampler).
+    pub fn time(t: f64) -> Self {
+        At {
+            t,
+            step: 0,
+            first_row: 0,
+        }
+    }
+}
+
 /// Anything that predicts the objective's target (velocity or epsilon) for a batch at network time t in [0, 1].
 pub trait Denoiser: Sync {
     /// Prediction for every row of `x`. Shapes: x [n, dim] -> [n, dim].
-    fn predict(&self, x: ArrayView2<f32>, t: f64) -> Array2<f32>;
+    fn predict(&self, x: ArrayView2<f32>, at: At) -> Array2<f32>;
 }

@@ -1,6 +1,6 @@
 //! A trained denoiser network, and its training task (the objective's regression loss on a client's points).
 
-use super::{Denoiser, NoisedBatch, Objective};
+use super::{At, Denoiser, NoisedBatch, Objective};
 use crate::federated::Task;
 use crate::nn::{Cache, TimeNet};
 use crate::rng::Rng;
@@ -16,8 +16,8 @@ pub struct DenoiserModel {
 }
 
 impl Denoiser for DenoiserModel {
-    fn predict(&self, x: ArrayView2<f32>, t: f64) -> Array2<f32> {
-        self.net.infer(&self.params, x, t)
+    fn predict(&self, x: ArrayView2<f32>, at: At) -> Array2<f32> {
+        self.net.infer(&self.params, x, at.t)
     }
 }
 

@@ -1,6 +1,6 @@
 //! Deterministic samplers: Euler for flow matching, DDIM (eta = 0) for DDPM. They see only a [`Denoiser`].
 
-use super::{Denoiser, Objective};
+use super::{At, Denoiser, Objective};
 use ndarray::{Array2, Axis, s};
 use rayon::prelude::*;
 
@@ -61,10 +61,16 @@ pub fn sample(denoiser: &dyn Denoiser, objective: &Objective, x1: &Array2<f32>, 
     let chunks: Vec<Array2<f32>> = x1
         .axis_chunks_iter(Axis(0), CHUNK)
         .into_par_iter()
-        .map(|chunk| {
+        .enumerate()
+        .map(|(c, chunk)| {
             let mut x = chunk.to_owned();
             for (i, &t) in times.iter().enumerate() {
-                let pred = denoiser.predict(x.view(), t);
+                let at = At {
+                    t,
+                    step: i,
+                    first_row: c * CHUNK,
+                };
+                let pred = denoiser.predict(x.view(), at);
                 step(objective, &mut x, &pred, i, steps);
             }
             x
@@ -89,8 +95,8 @@ mod tests {
     struct PointMass(f32);
 
     impl Denoiser for PointMass {
-        fn predict(&self, x: ArrayView2<f32>, t: f64) -> Array2<f32> {
-            x.mapv(|v| (v - self.0) / t as f32)
+        fn predict(&self, x: ArrayView2<f32>, at: At) -> Array2<f32> {
+            x.mapv(|v| (v - self.0) / at.t as f32)
         }
     }
 
@@ -98,8 +104,8 @@ mod tests {
     struct PointMassEps(f32, Vec<f64>);
 
     impl Denoiser for PointMassEps {
-        fn predict(&self, x: ArrayView2<f32>, t: f64) -> Array2<f32> {
-            let ab = self.1[(t * self.1.len() as f64).round() as usize];
+        fn predict(&self, x: ArrayView2<f32>, at: At) -> Array2<f32> {
+            let ab = self.1[(at.t * self.1.len() as f64).round() as usize];
             x.mapv(|v| ((v as f64 - ab.sqrt() * self.0 as f64) / (1.0 - ab).sqrt()) as f32)
         }
     }

@@ -1,7 +1,11 @@
-//! Reporting: the results table (CSV, Parquet, terminal) and the run's side tables.
+//! Reporting: the results table (CSV, Parquet, terminal), the run's side tables and the analyses' long tables.
 
+mod long_tables;
 mod side_tables;
 mod table;
 
+pub use long_tables::{
+    PolicyRows, write_alignment_by_step, write_expert_error, write_routing_error, write_stability_by_step,
+};
 pub use side_tables::{write_client_counts, write_points, write_purity, write_training_log};
 pub use table::{Record, frame, render, write_results};

@@ -1,6 +1,7 @@
 //! The results table: one row per policy and reference row, every metric a column; written as CSV and Parquet
 //! with polars, and rendered for the terminal.
 
+use crate::analysis::{ALIGNMENT_COLUMNS, STABILITY_COLUMNS};
 use crate::error::{Error, Result};
 use crate::metrics::{QUALITY_COLUMNS, Values};
 use polars::prelude::*;
@@ -20,7 +21,15 @@ pub struct Record {
     pub values: Values,
 }
 
-/// The records as a polars frame: `policy`, `seed`, then the quality columns.
+/// Every metric column of `results.csv`, in order: quality, stability, alignment.
+pub fn metric_columns() -> impl Iterator<Item = &'static str> {
+    QUALITY_COLUMNS
+        .into_iter()
+        .chain(STABILITY_COLUMNS)
+        .chain(ALIGNMENT_COLUMNS)
+}
+
+/// The records as a polars frame: `policy`, `seed`, then every metric column (empty where not computed).
 pub fn frame(records: &[Record]) -> PolarsResult<DataFrame> {
     let mut columns = vec![
         Column::new(
@@ -29,7 +38,7 @@ pub fn frame(records: &[Record]) -> PolarsResult<DataFrame> {
         ),
         Column::new("seed".into(), records.iter().map(|r| r.seed).collect::<Vec<_>>()),
     ];
-    for name in QUALITY_COLUMNS {
+    for name in metric_columns() {
         let values: Vec<Option<f64>> = records.iter().map(|r| r.values.get(name).copied()).collect();
         columns.push(Column::new(name.into(), values));
     }
@@ -57,26 +66,44 @@ pub fn write_results(dir: &Path, records: &[Record]) -> Result<()> {
     crate::output::write_atomic(&parquet_path, &parquet)
 }
 
-/// A fixed-width text table of the records for the terminal (4 significant digits).
+/// Fixed-width text tables of the records for the terminal (4 decimals): quality, then stability and alignment
+/// where computed, each block showing only the columns that have values.
 pub fn render(records: &[Record]) -> String {
-    let present: Vec<&str> = QUALITY_COLUMNS
+    [&QUALITY_COLUMNS[..], &STABILITY_COLUMNS[..], &ALIGNMENT_COLUMNS[..]]
+        .iter()
+        .map(|block| render_block(records, block))
+        .filter(|b| !b.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One block of [`render`]; empty if none of `columns` has a value.
+fn render_block(records: &[Record], columns: &[&str]) -> String {
+    let present: Vec<&str> = columns
         .iter()
         .copied()
         .filter(|c| records.iter().any(|r| r.values.contains_key(c)))
         .collect();
+    if present.is_empty() {
+        return String::new();
+    }
     let width = records.iter().map(|r| r.policy.len()).max().unwrap_or(6).max(6);
+    let records: Vec<&Record> = records
+        .iter()
+        .filter(|r| present.iter().any(|c| r.values.contains_key(c)))
+        .collect();
     let mut out = format!("{:<width$}", "policy");
     for c in &present {
-        out.push_str(&format!(" {c:>13}"));
+        let w = c.len().max(11);
+        out.push_str(&format!(" {c:>w$}"));
     }
     out.push('\n');
-    for r in records {
+    for r in &records {
         out.push_str(&format!("{:<width$}", r.policy));
         for c in &present {
-            match r.values.get(c) {
-                Some(v) => out.push_str(&format!(" {:>13}", format_value(*v))),
-                None => out.push_str(&format!(" {:>13}", "")),
-            }
+            let w = c.len().max(11);
+            let cell = r.values.get(c).map(|v| format_value(*v)).unwrap_or_default();
+            out.push_str(&format!(" {cell:>w$}"));
         }
         out.push('\n');
     }

@@ -1,8 +1,8 @@
 //! A routed mixture of experts that is itself a [`Denoiser`]: per sample and per step, the policy's weights pick
 //! which experts run, and only those experts are evaluated on those samples.
 
-use super::{RouterModel, RoutingPolicy};
-use crate::diffusion::{Denoiser, DenoiserModel};
+use super::{RouteState, RouterModel, RoutingPolicy};
+use crate::diffusion::{At, Denoiser, DenoiserModel};
 use ndarray::{Array2, ArrayView2, Axis};
 
 /// Experts combined by a routing policy: v(x, t) = sum_j w_j(x, t) v_j(x, t).
@@ -15,39 +15,112 @@ pub struct RoutedMixture<'a> {
     pub policy: &'a dyn RoutingPolicy,
 }
 
+/// Everything the mixture computed for one batch.
+pub struct Evaluation {
+    /// Router probabilities, when the router was run. Shape [n, experts].
+    pub probs: Option<Array2<f32>>,
+    /// The policy's weights (zero = expert not used for that row). Shape [n, experts].
+    pub weights: Array2<f32>,
+    /// Every expert's prediction on every row, when asked for (or needed by the policy). Shapes [n, dim].
+    pub predictions: Option<Vec<Array2<f32>>>,
+    /// The combined prediction sum_j w_j v_j. Shape [n, dim].
+    pub combined: Array2<f32>,
+}
+
 impl RoutedMixture<'_> {
-    /// Mixture weights at (x, t). Shapes: x [n, dim] -> [n, experts].
-    pub fn weights(&self, x: ArrayView2<f32>, t: f64) -> Array2<f32> {
+    /// Evaluates the mixture at (x, at). With `every_expert`, all experts run on all rows and their predictions
+    /// (and the router's probabilities, if there is a router) are returned for analysis; otherwise each expert
+    /// runs only on the rows that give it weight.
+    pub fn evaluate(&self, x: ArrayView2<f32>, at: At, every_expert: bool) -> Evaluation {
         let e = self.experts.len();
-        let probs = match (self.policy.needs_router(), self.router) {
-            (true, Some(router)) => router.probs(x, t),
+        let wants_router = self.policy.needs_router() || (every_expert && self.router.is_some());
+        let probs = match (wants_router, self.router) {
+            (true, Some(router)) => Some(router.probs(x, at.t)),
             (true, None) => panic!("this routing policy needs a router"),
-            (false, _) => Array2::from_elem((x.nrows(), e), 1.0 / e as f32),
+            (false, _) => None,
         };
-        self.policy.weights(probs.view())
+        let uniform;
+        let probs_view = match &probs {
+            Some(p) => p.view(),
+            None => {
+                uniform = Array2::from_elem((x.nrows(), e), 1.0 / e as f32);
+                uniform.view()
+            }
+        };
+        let predictions = (every_expert || self.policy.needs_predictions()).then(|| {
+            self.experts
+                .iter()
+                .map(|expert| expert.predict(x, at))
+                .collect::<Vec<_>>()
+        });
+        let weights = self.policy.weights(&RouteState {
+            probs: probs_view,
+            x,
+            at,
+            predictions: predictions.as_deref(),
+        });
+        let mut combined = Array2::zeros(x.raw_dim());
+        for (j, expert) in self.experts.iter().enumerate() {
+            let rows: Vec<usize> = (0..x.nrows()).filter(|&i| weights[[i, j]] > 0.0).collect();
+            if rows.is_empty() {
+                continue;
+            }
+            // Rows of `pred` are either all rows of x (`compact` false) or only `rows`, in order.
+            let own;
+            let (pred, compact) = match &predictions {
+                Some(all) => (&all[j], false),
+                None if rows.len() == x.nrows() => {
+                    own = expert.predict(x, at);
+                    (&own, false)
+                }
+                None => {
+                    own = expert.predict(x.select(Axis(0), &rows).view(), at);
+                    (&own, true)
+                }
+            };
+            for (k, &i) in rows.iter().enumerate() {
+                let source = if compact { k } else { i };
+                combined.row_mut(i).scaled_add(weights[[i, j]], &pred.row(source));
+            }
+        }
+        Evaluation {
+            probs,
+            weights,
+            predictions,
+            combined,
+        }
     }
 }
 
 impl Denoiser for RoutedMixture<'_> {
-    fn predict(&self, x: ArrayView2<f32>, t: f64) -> Array2<f32> {
-        let w = self.weights(x, t);
-        let mut out = Array2::zeros(x.raw_dim());
-        for (j, expert) in self.experts.iter().enumerate() {
-            let rows: Vec<usize> = (0..x.nrows()).filter(|&i| w[[i, j]] > 0.0).collect();
-            if rows.is_empty() {
-                continue;
-            }
-            let pred = if rows.len() == x.nrows() {
-                expert.predict(x, t)
-            } else {
-                expert.predict(x.select(Axis(0), &rows).view(), t)
-            };
-            for (k, &i) in rows.iter().enumerate() {
-                let weight = w[[i, j]];
-                out.row_mut(i).scaled_add(weight, &pred.row(k));
-            }
-        }
-        out
+    fn predict(&self, x: ArrayView2<f32>, at: At) -> Array2<f32> {
+        self.evaluate(x, at, false).combined
+    }
+}
+
+/// A denoiser made of experts whose routing can be inspected (what the alignment and stability analyses see).
+pub trait Routed: Denoiser {
+    /// Number of experts.
+    fn experts(&self) -> usize;
+
+    /// Whether the policy ranks experts by the router (so "the top routed expert" is meaningful).
+    fn ranks_by_router(&self) -> bool;
+
+    /// The full evaluation at (x, at); see [`RoutedMixture::evaluate`].
+    fn evaluate(&self, x: ArrayView2<f32>, at: At, every_expert: bool) -> Evaluation;
+}
+
+impl Routed for RoutedMixture<'_> {
+    fn experts(&self) -> usize {
+        self.experts.len()
+    }
+
+    fn ranks_by_router(&self) -> bool {
+        self.policy.needs_router()
+    }
+
+    fn evaluate(&self, x: ArrayView2<f32>, at: At, every_expert: bool) -> Evaluation {
+        RoutedMixture::evaluate(self, x, at, every_expert)
     }
 }
 
@@ -88,7 +161,7 @@ mod tests {
             router: Some(&router),
             policy: &Full,
         };
-        assert!((full.predict(x.view(), 0.5)[[0, 0]] - (1.0 + 20.0 + 100.0) / 4.0).abs() < 1e-4);
+        assert!((full.predict(x.view(), At::time(0.5))[[0, 0]] - (1.0 + 20.0 + 100.0) / 4.0).abs() < 1e-4);
         let top1 = RoutedMixture {
             experts: &experts,
             router: Some(&router),
@@ -97,12 +170,12 @@ mod tests {
                 renormalize: true,
             },
         };
-        assert!((top1.predict(x.view(), 0.5)[[2, 0]] - 10.0).abs() < 1e-5);
+        assert!((top1.predict(x.view(), At::time(0.5))[[2, 0]] - 10.0).abs() < 1e-5);
         let uniform = RoutedMixture {
             experts: &experts,
             router: None,
             policy: &Uniform,
         };
-        assert!((uniform.predict(x.view(), 0.5)[[1, 0]] - 37.0).abs() < 1e-4);
+        assert!((uniform.predict(x.view(), At::time(0.5))[[1, 0]] - 37.0).abs() < 1e-4);
     }
 }

@@ -1,14 +1,24 @@
 //! Routing: the router, the policies that turn its probabilities into expert weights, and the routed mixture.
 
+mod expert_data;
 mod mixture;
+mod oracle;
 mod policy;
 mod router;
+mod sparse;
+mod stochastic;
 
-pub use mixture::RoutedMixture;
-pub use policy::{Full, RoutingPolicy, TopK, Uniform};
+pub use expert_data::ExpertData;
+pub use mixture::{Evaluation, Routed, RoutedMixture};
+pub use oracle::Oracle;
+pub use policy::{Full, RouteState, RoutingPolicy, TopK, Uniform};
 pub use router::{RouterModel, RouterTask, softmax};
+pub use sparse::{Schedule, Threshold, TopP};
+pub use stochastic::{RandomK, SampleOne};
 
+use crate::diffusion::Objective;
 use crate::scenario::RoutingConfig;
+use std::sync::Arc;
 
 /// What a routing entry of the scenario evaluates.
 pub enum Built {
@@ -18,14 +28,46 @@ pub enum Built {
     Monolith,
 }
 
+/// What some policies need beyond their own settings.
+pub struct BuildContext {
+    /// Root seed of the run (stochastic policies).
+    pub seed: u64,
+    /// Position of the entry in the scenario's routing list (keeps stochastic policies' draws apart).
+    pub index: usize,
+    /// The experts' training data (the oracle).
+    pub data: Arc<ExpertData>,
+    /// The objective (the oracle's x0_hat).
+    pub objective: Objective,
+}
+
 /// Builds the policy of a scenario routing entry.
-pub fn build(config: &RoutingConfig) -> Built {
-    match *config {
-        RoutingConfig::TopK { k, renormalize } => Built::Routed(Box::new(TopK { k, renormalize })),
-        RoutingConfig::Full => Built::Routed(Box::new(Full)),
-        RoutingConfig::Uniform => Built::Routed(Box::new(Uniform)),
-        RoutingConfig::Monolith => Built::Monolith,
-    }
+pub fn build(config: &RoutingConfig, context: &BuildContext) -> Built {
+    let tag = context.index as u64;
+    let policy: Box<dyn RoutingPolicy> = match config {
+        &RoutingConfig::TopK { k, renormalize } => Box::new(TopK { k, renormalize }),
+        RoutingConfig::Full => Box::new(Full),
+        RoutingConfig::Uniform => Box::new(Uniform),
+        &RoutingConfig::Threshold { p_min } => Box::new(Threshold { p_min: p_min as f32 }),
+        &RoutingConfig::TopP { p } => Box::new(TopP { p: p as f32 }),
+        RoutingConfig::Sample => Box::new(SampleOne {
+            seed: context.seed,
+            tag,
+        }),
+        &RoutingConfig::Random { k } => Box::new(RandomK {
+            k,
+            seed: context.seed,
+            tag,
+        }),
+        RoutingConfig::Oracle => Box::new(Oracle {
+            data: Arc::clone(&context.data),
+            objective: context.objective.clone(),
+        }),
+        RoutingConfig::Schedule { stages, .. } => Box::new(Schedule {
+            stages: stages.iter().map(|s| (s.t_min, s.k)).collect(),
+        }),
+        RoutingConfig::Monolith => return Built::Monolith,
+    };
+    Built::Routed(policy)
 }
 
 /// The stable label of a policy in results, e.g. `top_k:k=2` (DESIGN section 7).
@@ -35,6 +77,12 @@ pub fn label(config: &RoutingConfig) -> String {
         RoutingConfig::TopK { k, renormalize: false } => format!("top_k:k={k}:raw"),
         RoutingConfig::Full => "full".into(),
         RoutingConfig::Uniform => "uniform".into(),
+        RoutingConfig::Threshold { p_min } => format!("threshold:p_min={p_min}"),
+        RoutingConfig::TopP { p } => format!("top_p:p={p}"),
+        RoutingConfig::Sample => "sample".into(),
+        RoutingConfig::Random { k } => format!("random:k={k}"),
+        RoutingConfig::Oracle => "oracle".into(),
+        RoutingConfig::Schedule { name, .. } => format!("schedule:{name}"),
         RoutingConfig::Monolith => "monolith".into(),
     }
 }

@@ -693,8 +693,44 @@ pub enum RoutingConfig {
     Full,
     /// Every expert with equal weight (naive averaging).
     Uniform,
+    /// Experts with router probability at least `p_min`, renormalised; at least the most probable one.
+    Threshold {
+        /// Smallest probability that keeps an expert, in (0, 1].
+        p_min: f64,
+    },
+    /// The smallest set of most probable experts whose mass reaches `p`, renormalised (nucleus routing).
+    TopP {
+        /// Probability mass to reach, in (0, 1].
+        p: f64,
+    },
+    /// One expert per sample and step, drawn from the router's probabilities.
+    Sample,
+    /// k experts per sample and step uniformly at random, equal weights (ignores the router; a control).
+    Random {
+        /// Experts per sample and step.
+        k: usize,
+    },
+    /// The expert whose training data is nearest to the full ensemble's x0_hat (an upper bound, not deployable).
+    Oracle,
+    /// Renormalised top-k with k depending on t: at time t the first stage with `t_min <= t` applies.
+    Schedule {
+        /// Name used in the label `schedule:<name>` (letters, digits, `.`, `-`, `_`).
+        name: String,
+        /// Stages by decreasing `t_min`; the last has `t_min: 0`.
+        stages: Vec<ScheduleStage>,
+    },
     /// One model trained by all clients with matched optimizer steps (baseline, no routing).
     Monolith,
+}
+
+/// One stage of a `schedule` policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleStage {
+    /// The stage applies from this time down to the next stage's `t_min` (t runs from 1 at noise to 0 at data).
+    pub t_min: f64,
+    /// Experts kept (renormalised top-k) in this stage.
+    pub k: usize,
 }
 
 /// Renormalised top-k is DDM's and the common reading.
@@ -702,10 +738,34 @@ fn d_true() -> bool {
     true
 }
 
-/// Settings of the quality metrics.
+/// Settings of the quality, stability and alignment metrics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
+    /// Compute the stability metrics (one-step Lipschitz, amplification, flips, convergence) per policy.
+    #[serde(default = "d_true")]
+    pub stability: bool,
+    /// Compute the alignment analyses (cluster distance, per-expert accuracy, disagreement) per routed policy.
+    #[serde(default = "d_true")]
+    pub alignment: bool,
+    /// Small perturbation, as a multiple of the data scale (root mean per-coordinate variance of the training data).
+    #[serde(default = "d_perturbation_small")]
+    pub perturbation_small: f64,
+    /// Large perturbation, as a multiple of the data scale.
+    #[serde(default = "d_perturbation_large")]
+    pub perturbation_large: f64,
+    /// Nearest training points averaged in the distance from x0_hat to an expert's data.
+    #[serde(default = "d_alignment_neighbors")]
+    pub alignment_neighbors: usize,
+    /// Training points kept per expert for that distance (seeded subsample beyond it).
+    #[serde(default = "d_alignment_points")]
+    pub alignment_points: usize,
+    /// Timestep bins of the per-expert error on noised held-out data.
+    #[serde(default = "d_error_bins")]
+    pub error_bins: usize,
+    /// Held-out points used for the per-expert error (seeded subsample of the test split beyond it).
+    #[serde(default = "d_error_points")]
+    pub error_points: usize,
     /// k of the k-nearest-neighbour manifolds of precision, recall, density and coverage (Naeem et al. use 5).
     #[serde(default = "d_nearest_k")]
     pub nearest_k: usize,
@@ -721,6 +781,30 @@ pub struct MetricsConfig {
 fn d_nearest_k() -> usize {
     5
 }
+/// 1e-3 of the data scale: the smooth part of the dynamics (DESIGN section 6).
+fn d_perturbation_small() -> f64 {
+    1e-3
+}
+/// 1e-1 of the data scale: large enough to cross routing boundaries (DESIGN section 6).
+fn d_perturbation_large() -> f64 {
+    1e-1
+}
+/// Mean distance to the 5 nearest training points (DESIGN section 6).
+fn d_alignment_neighbors() -> usize {
+    5
+}
+/// 1,000 points per expert keep the distance exact to a few percent and cheap at every step.
+fn d_alignment_points() -> usize {
+    1000
+}
+/// Ten bins of width 0.1 in t.
+fn d_error_bins() -> usize {
+    10
+}
+/// 2,000 held-out points: 200 per bin and at least dozens per cluster.
+fn d_error_points() -> usize {
+    2000
+}
 /// 128 directions estimate SW2 to about 1 % in low dimension.
 fn d_projections() -> usize {
     128
@@ -731,9 +815,17 @@ fn d_max_reference() -> usize {
 }
 
 impl Default for MetricsConfig {
-    /// k = 5, 128 projections, at most 4,000 reference points.
+    /// Stability and alignment on; k = 5, 128 projections, at most 4,000 reference points.
     fn default() -> Self {
         MetricsConfig {
+            stability: true,
+            alignment: true,
+            perturbation_small: d_perturbation_small(),
+            perturbation_large: d_perturbation_large(),
+            alignment_neighbors: d_alignment_neighbors(),
+            alignment_points: d_alignment_points(),
+            error_bins: d_error_bins(),
+            error_points: d_error_points(),
             nearest_k: d_nearest_k(),
             projections: d_projections(),
             max_reference: d_max_reference(),

@@ -2,7 +2,7 @@
 
 use super::file::{
     DataConfig, GmmLayout, MetricsConfig, ModelConfig, OptimizerConfig, PartitionConfig, RouterConfig, RoutingConfig,
-    Scenario,
+    Scenario, ScheduleStage,
 };
 use crate::error::{Error, Result};
 
@@ -36,7 +36,7 @@ pub fn validate(scenario: &Scenario) -> Result<()> {
     }
     let f = &s.federation;
     at_least("federation.rounds", f.rounds, 1)?;
-    participation("federation.clients_per_round", f.clients_per_round)?;
+    share("federation.clients_per_round", f.clients_per_round)?;
     at_least("federation.local_steps", f.local_steps, 1)?;
     at_least("federation.batch_size", f.batch_size, 1)?;
     validate_model(&s.model)?;
@@ -146,7 +146,7 @@ fn validate_router(r: &RouterConfig) -> Result<()> {
     widths("router.hidden", &r.hidden)?;
     embedding("router.time_embedding", r.time_embedding)?;
     positive("router.temperature", r.temperature)?;
-    participation("router.clients_per_round", r.clients_per_round)?;
+    share("router.clients_per_round", r.clients_per_round)?;
     at_least("router.rounds", r.rounds, 1)?;
     at_least("router.local_steps", r.local_steps, 1)?;
     optimizer("router.optimizer", &r.optimizer)
@@ -158,14 +158,26 @@ fn validate_routing(routing: &[RoutingConfig], clusters: usize) -> Result<()> {
     }
     let mut labels = Vec::new();
     for (i, r) in routing.iter().enumerate() {
-        if let RoutingConfig::TopK { k, .. } = r {
-            at_least(&format!("routing[{i}].k"), *k, 1)?;
-            if *k > clusters {
+        let experts_k = |path: String, k: usize| -> Result<()> {
+            at_least(&path, k, 1)?;
+            if k > clusters {
                 return Err(Error::invalid(
-                    format!("routing[{i}].k"),
+                    path,
                     format!("must be <= the number of clusters ({clusters}), got {k}"),
                 ));
             }
+            Ok(())
+        };
+        match r {
+            RoutingConfig::TopK { k, .. } | RoutingConfig::Random { k } => experts_k(format!("routing[{i}].k"), *k)?,
+            RoutingConfig::Threshold { p_min } => share(&format!("routing[{i}].p_min"), *p_min)?,
+            RoutingConfig::TopP { p } => share(&format!("routing[{i}].p"), *p)?,
+            RoutingConfig::Schedule { name, stages } => schedule(i, name, stages, &experts_k)?,
+            RoutingConfig::Full
+            | RoutingConfig::Uniform
+            | RoutingConfig::Sample
+            | RoutingConfig::Oracle
+            | RoutingConfig::Monolith => {}
         }
         let label = crate::routing::label(r);
         if labels.contains(&label) {
@@ -179,10 +191,69 @@ fn validate_routing(routing: &[RoutingConfig], clusters: usize) -> Result<()> {
     Ok(())
 }
 
+/// A schedule: a usable name, stages with k in range and t_min strictly decreasing down to 0.
+fn schedule(
+    i: usize,
+    name: &str,
+    stages: &[ScheduleStage],
+    experts_k: &dyn Fn(String, usize) -> Result<()>,
+) -> Result<()> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        return Err(Error::invalid(
+            format!("routing[{i}].name"),
+            format!("must be non-empty letters, digits, `.`, `-` or `_`, got {name:?}"),
+        ));
+    }
+    if stages.is_empty() {
+        return Err(Error::invalid(
+            format!("routing[{i}].stages"),
+            "must list at least one stage",
+        ));
+    }
+    for (s, stage) in stages.iter().enumerate() {
+        let path = format!("routing[{i}].stages[{s}]");
+        experts_k(format!("{path}.k"), stage.k)?;
+        if !(0.0..=1.0).contains(&stage.t_min) {
+            return Err(Error::invalid(
+                format!("{path}.t_min"),
+                format!("must be in [0, 1], got {}", stage.t_min),
+            ));
+        }
+        if s > 0 && stage.t_min >= stages[s - 1].t_min {
+            return Err(Error::invalid(
+                format!("{path}.t_min"),
+                format!(
+                    "must be below the previous stage's t_min ({}), got {}",
+                    stages[s - 1].t_min,
+                    stage.t_min
+                ),
+            ));
+        }
+    }
+    let last = stages.last().expect("non-empty").t_min;
+    if last != 0.0 {
+        return Err(Error::invalid(
+            format!("routing[{i}].stages[{}].t_min", stages.len() - 1),
+            format!("the last stage must start at t_min: 0 so every time is covered, got {last}"),
+        ));
+    }
+    Ok(())
+}
+
 fn validate_metrics(m: &MetricsConfig) -> Result<()> {
     at_least("metrics.nearest_k", m.nearest_k, 1)?;
     at_least("metrics.projections", m.projections, 1)?;
-    at_least("metrics.max_reference", m.max_reference, m.nearest_k + 1)
+    at_least("metrics.max_reference", m.max_reference, m.nearest_k + 1)?;
+    positive("metrics.perturbation_small", m.perturbation_small)?;
+    positive("metrics.perturbation_large", m.perturbation_large)?;
+    at_least("metrics.alignment_neighbors", m.alignment_neighbors, 1)?;
+    at_least("metrics.alignment_points", m.alignment_points, m.alignment_neighbors)?;
+    at_least("metrics.error_bins", m.error_bins, 1)?;
+    at_least("metrics.error_points", m.error_points, 1)
 }
 
 fn optimizer(path: &str, o: &OptimizerConfig) -> Result<()> {
@@ -231,8 +302,8 @@ fn fraction(test_fraction: f64) -> Result<()> {
     Ok(())
 }
 
-/// A share of clients taking part in a round: in (0, 1].
-fn participation(path: &str, value: f64) -> Result<()> {
+/// A share or probability: in (0, 1].
+fn share(path: &str, value: f64) -> Result<()> {
     if !(value > 0.0 && value <= 1.0) {
         return Err(Error::invalid(path, format!("must be in (0, 1], got {value}")));
     }

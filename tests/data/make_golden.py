@@ -8,7 +8,7 @@ import json
 import math
 
 import numpy as np
-from scipy import linalg
+from scipy import linalg, stats
 
 
 def frechet_scipy(a, b):
@@ -74,6 +74,10 @@ def main():
     fake = rng.normal(size=(90, 2)) * 1.3 + 0.4
     abar = cosine_alpha_bar(1000)
     idx = [0, 1, 10, 100, 250, 500, 750, 900, 990, 999]
+    # Rank correlation with ties (values rounded to one decimal) and the 95th percentile, drawn after the rest
+    # so that earlier golden values keep their draws.
+    u = np.round(rng.normal(size=200), 1)
+    v = np.round(u**3 + rng.normal(size=200) * 0.5, 1)
     out = dict(
         a=a.tolist(),
         b=b.tolist(),
@@ -86,6 +90,10 @@ def main():
         prdc=prdc(real, fake, 5),
         cosine_index=idx,
         cosine_alpha_bar=[float(abar[i]) for i in idx],
+        rank_u=u.tolist(),
+        rank_v=v.tolist(),
+        spearman=float(stats.spearmanr(u, v).statistic),
+        quantile95=float(np.quantile(v, 0.95)),
     )
     with open("golden.json", "w") as fh:
         json.dump(out, fh, indent=1)

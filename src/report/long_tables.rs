@@ -1,0 +1,138 @@
+//! Long tables of the analyses, one row per policy and step (or bin): stability and alignment by step, the
+//! expert x cluster x bin error matrix, and selected vs non-selected vs oracle error by bin.
+
+use crate::analysis::{BinError, ErrorCell, StepAlignment, StepStability};
+use crate::error::Result;
+use crate::output::write_csv;
+use std::path::Path;
+
+/// Rows of one policy in a long table: its label, the run's seed and the rows.
+pub type PolicyRows<'a, T> = (&'a str, u64, &'a [T]);
+
+fn header(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// Writes a long table: `policy`, `seed`, then the cells `cells(row)` under `names`.
+fn write_policy_rows<T>(
+    path: &Path,
+    names: &[&str],
+    tables: &[PolicyRows<T>],
+    cells: impl Fn(&T) -> Vec<String>,
+) -> Result<()> {
+    let mut head = header(&["policy", "seed"]);
+    head.extend(header(names));
+    write_csv(
+        path,
+        &head,
+        tables.iter().flat_map(|(policy, seed, rows)| {
+            rows.iter().map(|r| {
+                let mut line = vec![policy.to_string(), seed.to_string()];
+                line.extend(cells(r));
+                line
+            })
+        }),
+    )
+}
+
+/// `stability_by_step.csv`.
+pub fn write_stability_by_step(path: &Path, tables: &[PolicyRows<StepStability>]) -> Result<()> {
+    let names = [
+        "step",
+        "t",
+        "lipschitz_small",
+        "lipschitz_large",
+        "flip_small",
+        "flip_large",
+        "separation_small",
+        "separation_large",
+    ];
+    write_policy_rows(path, &names, tables, |r| {
+        vec![
+            r.step.to_string(),
+            r.t.to_string(),
+            r.lipschitz_small.to_string(),
+            r.lipschitz_large.to_string(),
+            opt(r.flip_small),
+            opt(r.flip_large),
+            r.separation_small.to_string(),
+            r.separation_large.to_string(),
+        ]
+    })
+}
+
+/// `alignment_by_step.csv`.
+pub fn write_alignment_by_step(path: &Path, tables: &[PolicyRows<StepAlignment>]) -> Result<()> {
+    let names = [
+        "step",
+        "t",
+        "dist_selected",
+        "dist_nonselected",
+        "align_gap",
+        "centroid_gap",
+        "nearest_rate",
+        "disagreement",
+        "angle_deg",
+    ];
+    write_policy_rows(path, &names, tables, |r| {
+        let gap = r.dist_nonselected.zip(r.dist_selected).map(|(n, s)| n - s);
+        vec![
+            r.step.to_string(),
+            r.t.to_string(),
+            opt(r.dist_selected),
+            opt(r.dist_nonselected),
+            opt(gap),
+            opt(r.centroid_gap),
+            opt(r.nearest_rate),
+            r.disagreement.to_string(),
+            r.angle_deg.to_string(),
+        ]
+    })
+}
+
+/// `expert_error.csv`: the expert x cluster x timestep-bin error matrix.
+pub fn write_expert_error(path: &Path, seed: u64, cells: &[ErrorCell]) -> Result<()> {
+    let names = ["seed", "expert", "cluster", "bin", "t", "mse", "points"];
+    write_csv(
+        path,
+        &header(&names),
+        cells.iter().map(|c| {
+            vec![
+                seed.to_string(),
+                c.expert.to_string(),
+                c.cluster.to_string(),
+                c.bin.to_string(),
+                c.t.to_string(),
+                c.mse.to_string(),
+                c.points.to_string(),
+            ]
+        }),
+    )
+}
+
+/// `routing_error_by_bin.csv`: per policy and bin, the error of selected, non-selected and oracle experts and of
+/// the combined prediction.
+pub fn write_routing_error(path: &Path, tables: &[PolicyRows<BinError>]) -> Result<()> {
+    let names = [
+        "bin",
+        "t",
+        "err_selected",
+        "err_nonselected",
+        "err_oracle",
+        "err_mixture",
+    ];
+    write_policy_rows(path, &names, tables, |r| {
+        vec![
+            r.bin.to_string(),
+            r.t.to_string(),
+            opt(r.selected),
+            opt(r.nonselected),
+            opt(r.oracle),
+            r.mixture.to_string(),
+        ]
+    })
+}
