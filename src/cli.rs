@@ -21,21 +21,40 @@ pub enum Command {
     Run {
         /// The scenario YAML file.
         scenario: PathBuf,
-        /// Output folder (default: reports/<scenario name>).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Worker threads (default: all cores); results are identical for any value.
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Hide progress bars.
-        #[arg(long)]
-        quiet: bool,
+        /// Output folder, threads, progress.
+        #[command(flatten)]
+        run: RunArgs,
+        /// Override one scenario value by dotted path, e.g. `--set seed=1 --set router.temperature=2`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        overrides: Vec<String>,
+    },
+    /// Run a study: a base scenario under several settings and seeds; finished cells are reused.
+    Study {
+        /// The study YAML file.
+        study: PathBuf,
+        /// Output folder, threads, progress.
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Check a scenario and print it with every default filled in.
     Validate {
         /// The scenario YAML file.
         scenario: PathBuf,
     },
+}
+
+/// Options shared by the commands that run simulations.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Output folder (default: reports/<name in the file>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker threads (default: all cores); results are identical for any value.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Hide progress bars.
+    #[arg(long)]
+    quiet: bool,
 }
 
 /// Runs the parsed command.
@@ -46,20 +65,42 @@ pub fn run(cli: Cli) -> Result<()> {
             print!("{}", scenario::to_yaml(&loaded.scenario));
             Ok(())
         }
+        Command::Study {
+            study,
+            run: RunArgs { out, threads, quiet },
+        } => {
+            set_threads(threads)?;
+            let loaded = ddmsim::study::load(&study)?;
+            let out_dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&loaded.study.name));
+            let rows = ddmsim::study::run_study(&loaded, &out_dir, quiet)?;
+            ddmsim::report::write_study_results(&out_dir, &rows)?;
+            let command = format!("cargo run --release -- study {}", study.display());
+            ddmsim::study::write_summary_markdown(
+                &out_dir.join("summary.md"),
+                &loaded.study.name,
+                &command,
+                &loaded.study.seeds,
+                &rows,
+                &loaded.study.policies,
+            )?;
+            println!(
+                "{} cells; summary written to {}",
+                loaded.cells.len(),
+                out_dir.join("summary.md").display()
+            );
+            Ok(())
+        }
         Command::Run {
             scenario,
-            out,
-            threads,
-            quiet,
+            run: RunArgs { out, threads, quiet },
+            overrides,
         } => {
-            if let Some(n) = threads {
-                anyhow::ensure!(n >= 1, "--threads: must be >= 1, got {n}");
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n)
-                    .build_global()
-                    .context("starting the thread pool")?;
+            set_threads(threads)?;
+            let mut loaded = scenario::load(&scenario)?;
+            for text in &overrides {
+                let (path, value) = scenario::parse_assignment(text)?;
+                loaded.scenario = scenario::with_override(&loaded.scenario, &path, &value)?;
             }
-            let loaded = scenario::load(&scenario)?;
             let out_dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&loaded.scenario.name));
             let outcome = ddmsim::run(&loaded, &ddmsim::RunOptions { out_dir, quiet })?;
             print!("{}", ddmsim::report::render(&outcome.records));
@@ -67,4 +108,16 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Starts the global thread pool with `threads` workers (default: all cores).
+fn set_threads(threads: Option<usize>) -> Result<()> {
+    if let Some(n) = threads {
+        anyhow::ensure!(n >= 1, "--threads: must be >= 1, got {n}");
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("starting the thread pool")?;
+    }
+    Ok(())
 }

@@ -23,6 +23,7 @@ pub mod report;
 pub mod rng;
 pub mod routing;
 pub mod scenario;
+pub mod study;
 
 pub use error::{Error, Result};
 pub use experiment::{RunOptions, RunOutcome, run};

@@ -2,6 +2,7 @@
 //! leave no output folder behind.
 
 use assert_cmd::Command;
+use predicates::prelude::*;
 use std::path::{Path, PathBuf};
 
 fn tiny() -> PathBuf {
@@ -192,4 +193,70 @@ fn diverging_training_names_model_client_and_round() {
     assert!(err.contains("training diverged: "), "{err}");
     assert!(err.contains(", client ") && err.contains(", round "), "{err}");
     assert_clean_failure(dir.path(), &out, &err, 1);
+}
+
+#[test]
+fn a_study_runs_every_cell_reuses_finished_ones_and_names_bad_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("tiny.yaml");
+    std::fs::copy(tiny(), &scenario).unwrap();
+    let study = dir.path().join("study.yaml");
+    std::fs::write(
+        &study,
+        "name: s\nscenario: tiny.yaml\nseeds: [1, 2]\nset: { routing: [{ policy: top_k, k: 1 }, { policy: top_k, k: 2 }, { policy: full }] }\n\
+         settings:\n  - { name: base }\n  - { name: t2, set: { router.temperature: 2 } }\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let run = || {
+        ddmsim()
+            .args(["study", "--quiet", "--out"])
+            .arg(&out)
+            .arg(&study)
+            .assert()
+            .success()
+    };
+    run();
+    let table = std::fs::read_to_string(out.join("study.csv")).unwrap();
+    // 2 settings x 2 seeds x (3 policies + 2 reference rows).
+    assert_eq!(table.lines().count(), 1 + 2 * 2 * 5);
+    assert!(table.starts_with("setting,policy,seed,fd,"));
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("| t2 | top_k:k=1 |") && summary.contains("dissociation"),
+        "{summary}"
+    );
+    let cell = out.join("cells/t2/seed-2/results.csv");
+    let resolved = std::fs::read_to_string(out.join("cells/t2/seed-2/scenario.resolved.yaml")).unwrap();
+    assert!(
+        resolved.contains("temperature: 2.0") && resolved.contains("seed: 2"),
+        "{resolved}"
+    );
+    let before = std::fs::metadata(&cell).unwrap().modified().unwrap();
+    run();
+    assert_eq!(
+        std::fs::metadata(&cell).unwrap().modified().unwrap(),
+        before,
+        "a finished cell was run again"
+    );
+    assert_eq!(std::fs::read_to_string(out.join("study.csv")).unwrap(), table);
+
+    std::fs::write(
+        &study,
+        "name: s\nscenario: tiny.yaml\nseeds: [1]\nsettings: [{ name: x, set: { router.temprature: 2 } }]\n",
+    )
+    .unwrap();
+    ddmsim()
+        .args(["study", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&study)
+        .assert()
+        .failure()
+        .stderr(
+            predicates::str::contains("settings[1]")
+                .not()
+                .and(predicates::str::contains(
+                    "settings[0].set: router.temprature: no key `temprature` here",
+                )),
+        );
 }

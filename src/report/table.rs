@@ -5,8 +5,10 @@ use crate::analysis::{ALIGNMENT_COLUMNS, STABILITY_COLUMNS};
 use crate::error::{Error, Result};
 use crate::metrics::{QUALITY_COLUMNS, Values};
 use polars::prelude::*;
+use polars_io::SerReader;
 use polars_io::SerWriter;
 use polars_io::csv::write::CsvWriter;
+use polars_io::parquet::read::ParquetReader;
 use polars_io::parquet::write::ParquetWriter;
 use std::path::Path;
 
@@ -48,12 +50,35 @@ pub fn frame(records: &[Record]) -> PolarsResult<DataFrame> {
 /// Writes `results.csv` and `results.parquet` into `dir`.
 pub fn write_results(dir: &Path, records: &[Record]) -> Result<()> {
     let csv_path = dir.join("results.csv");
-    let parquet_path = dir.join("results.parquet");
-    let fail = |path: &Path, e: PolarsError| Error::Table {
+    let df = frame(records).map_err(|e| table_error(&csv_path, e))?;
+    write_frame(dir, "results", df)
+}
+
+/// Writes `study.csv` and `study.parquet` into `dir`: every cell's rows with a leading `setting` column.
+pub fn write_study_results(dir: &Path, rows: &[(String, Record)]) -> Result<()> {
+    let csv_path = dir.join("study.csv");
+    let records: Vec<Record> = rows.iter().map(|(_, r)| r.clone()).collect();
+    let mut df = frame(&records).map_err(|e| table_error(&csv_path, e))?;
+    let settings = Column::new(
+        "setting".into(),
+        rows.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>(),
+    );
+    df.insert_column(0, settings).map_err(|e| table_error(&csv_path, e))?;
+    write_frame(dir, "study", df)
+}
+
+fn table_error(path: &Path, e: PolarsError) -> Error {
+    Error::Table {
         path: path.to_path_buf(),
         message: e.to_string(),
-    };
-    let mut df = frame(records).map_err(|e| fail(&csv_path, e))?;
+    }
+}
+
+/// Writes `<stem>.csv` and `<stem>.parquet` into `dir`.
+fn write_frame(dir: &Path, stem: &str, mut df: DataFrame) -> Result<()> {
+    let csv_path = dir.join(format!("{stem}.csv"));
+    let parquet_path = dir.join(format!("{stem}.parquet"));
+    let fail = table_error;
     let mut csv = Vec::new();
     CsvWriter::new(&mut csv)
         .finish(&mut df)
@@ -64,6 +89,35 @@ pub fn write_results(dir: &Path, records: &[Record]) -> Result<()> {
         .finish(&mut df)
         .map_err(|e| fail(&parquet_path, e))?;
     crate::output::write_atomic(&parquet_path, &parquet)
+}
+
+/// Reads the records back from a `results.parquet` written by [`write_results`].
+pub fn read_results(path: &Path) -> Result<Vec<Record>> {
+    let fail = |e: PolarsError| Error::Table {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let df = ParquetReader::new(file).finish().map_err(fail)?;
+    let policy = df.column("policy").and_then(|c| c.str().cloned()).map_err(fail)?;
+    let seed = df.column("seed").and_then(|c| c.u64().cloned()).map_err(fail)?;
+    let mut records: Vec<Record> = (0..df.height())
+        .map(|i| Record {
+            policy: policy.get(i).unwrap_or_default().to_string(),
+            seed: seed.get(i).unwrap_or_default(),
+            values: Values::new(),
+        })
+        .collect();
+    for name in metric_columns() {
+        let Ok(column) = df.column(name) else { continue };
+        let values = column.f64().map_err(fail)?;
+        for (record, v) in records.iter_mut().zip(values.iter()) {
+            if let Some(v) = v {
+                record.values.insert(name, v);
+            }
+        }
+    }
+    Ok(records)
 }
 
 /// Fixed-width text tables of the records for the terminal (4 decimals): quality, then stability and alignment

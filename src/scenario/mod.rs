@@ -1,9 +1,11 @@
 //! Scenario files: parse the YAML (rejecting unknown keys), fill in documented defaults, validate ranges.
 
 mod file;
+mod overrides;
 mod validate;
 
 pub use file::*;
+pub use overrides::{parse_assignment, with_override};
 pub use validate::validate;
 
 use crate::error::{Error, Result};
@@ -32,6 +34,11 @@ pub fn load(path: &Path) -> Result<LoadedScenario> {
 
 /// Parses scenario YAML; the error text carries line and column where the parser knows them.
 pub fn parse(text: &str) -> std::result::Result<Scenario, String> {
+    parse_as(text)
+}
+
+/// Parses any YAML document type (scenarios, studies) with line and column in the error text.
+pub fn parse_as<T: serde::de::DeserializeOwned>(text: &str) -> std::result::Result<T, String> {
     serde_norway::from_str(text).map_err(|e| {
         let message = e.to_string();
         match e.location() {

@@ -1,0 +1,67 @@
+//! Overrides of single scenario values by dotted path (`router.temperature=2`, `clients.partition.alpha=1000`),
+//! as given on the command line or by a study's settings. The changed scenario is parsed and validated again.
+
+use super::{Scenario, validate};
+use crate::error::{Error, Result};
+use serde_norway::Value;
+
+/// Splits `path=value` and parses the value as YAML (so `2`, `true`, `[64, 64]` and `pooled` all work).
+pub fn parse_assignment(text: &str) -> Result<(String, Value)> {
+    let (path, value) = text
+        .split_once('=')
+        .ok_or_else(|| Error::invalid("--set", format!("expected PATH=VALUE, got {text:?}")))?;
+    let value: Value = serde_norway::from_str(value)
+        .map_err(|e| Error::invalid(path.trim(), format!("the value {value:?} is not valid YAML: {e}")))?;
+    Ok((path.trim().to_string(), value))
+}
+
+/// The scenario with the value at the dotted `path` replaced by `value`; the path must name an existing key of
+/// the resolved scenario (every default is filled in, so every key exists).
+pub fn with_override(scenario: &Scenario, path: &str, value: &Value) -> Result<Scenario> {
+    let mut root = serde_norway::to_value(scenario).expect("a scenario always serialises");
+    let mut node = &mut root;
+    for key in path.split('.') {
+        let Value::Mapping(map) = node else {
+            return Err(Error::invalid(
+                path,
+                format!("`{key}` is inside a value that has no keys"),
+            ));
+        };
+        let known: Vec<String> = map.keys().filter_map(|k| k.as_str().map(String::from)).collect();
+        node = map
+            .get_mut(key)
+            .ok_or_else(|| Error::invalid(path, format!("no key `{key}` here; known keys: {}", known.join(", "))))?;
+    }
+    *node = value.clone();
+    let changed: Scenario = serde_norway::from_value(root).map_err(|e| Error::invalid(path, e.to_string()))?;
+    validate(&changed)?;
+    Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse;
+
+    #[test]
+    fn overrides_change_one_value_and_are_validated() {
+        let s = parse("name: t\n").unwrap();
+        let (path, value) = parse_assignment("router.temperature=2.5").unwrap();
+        let changed = with_override(&s, &path, &value).unwrap();
+        assert_eq!(changed.router.temperature, 2.5);
+        assert_eq!(changed.federation, s.federation);
+        let (path, value) = parse_assignment("model.hidden=[8, 8]").unwrap();
+        assert_eq!(with_override(&s, &path, &value).unwrap().model.hidden, vec![8, 8]);
+        let err = with_override(&s, "router.temprature", &value).unwrap_err().to_string();
+        assert!(
+            err.starts_with("router.temprature: no key `temprature` here; known keys:"),
+            "{err}"
+        );
+        let (path, value) = parse_assignment("federation.rounds=0").unwrap();
+        assert_eq!(
+            with_override(&s, &path, &value).unwrap_err().to_string(),
+            "federation.rounds: must be >= 1, got 0"
+        );
+        assert!(parse_assignment("seed").is_err());
+    }
+}

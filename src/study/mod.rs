@@ -1,0 +1,129 @@
+//! Studies: a base scenario run under several settings and seeds, each cell an ordinary run in its own folder.
+//! A cell whose folder already holds results for the identical resolved scenario is reused, so an interrupted
+//! study resumes where it stopped. All cells' rows are gathered into one table and summarised.
+
+mod file;
+mod summary;
+
+pub use file::{Setting, StudyFile};
+pub use summary::{SummaryRow, summarise, write_summary_markdown};
+
+use crate::error::{Error, Result};
+use crate::experiment::{RunOptions, run};
+use crate::progress::Progress;
+use crate::report::{Record, read_results};
+use crate::scenario::{self, LoadedScenario, Scenario, to_yaml, with_override};
+use std::path::{Path, PathBuf};
+
+/// A study file loaded with every cell's scenario resolved and validated.
+#[derive(Debug, Clone)]
+pub struct LoadedStudy {
+    /// The study as written.
+    pub study: StudyFile,
+    /// The base scenario file's folder (relative data paths resolve against it).
+    pub base_dir: PathBuf,
+    /// Every cell: setting name, seed and the scenario it runs.
+    pub cells: Vec<(String, u64, Scenario)>,
+}
+
+/// Reads a study file, loads its base scenario and applies every setting's overrides and seed (errors name the
+/// setting and the path).
+pub fn load(path: &Path) -> Result<LoadedStudy> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let study: StudyFile = scenario::parse_as(&text).map_err(|message| Error::Yaml {
+        file: path.to_path_buf(),
+        message,
+    })?;
+    if study.seeds.is_empty() {
+        return Err(Error::invalid("seeds", "must list at least one seed"));
+    }
+    if study.settings.is_empty() {
+        return Err(Error::invalid("settings", "must list at least one setting"));
+    }
+    let base_path = path.parent().unwrap_or(Path::new("")).join(&study.scenario);
+    let base = scenario::load(&base_path)?;
+    let mut common = base.scenario.clone();
+    for (key, value) in &study.set {
+        common = with_override(&common, key, value).map_err(|e| Error::invalid("set", e.to_string()))?;
+    }
+    let mut cells = Vec::new();
+    for (i, setting) in study.settings.iter().enumerate() {
+        let safe = !setting.name.is_empty()
+            && setting
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '='));
+        if !safe {
+            return Err(Error::invalid(
+                format!("settings[{i}].name"),
+                format!(
+                    "must be non-empty letters, digits, `.`, `-`, `_` or `=`, got {:?}",
+                    setting.name
+                ),
+            ));
+        }
+        if study.settings[..i].iter().any(|s| s.name == setting.name) {
+            return Err(Error::invalid(
+                format!("settings[{i}].name"),
+                format!("`{}` is used twice", setting.name),
+            ));
+        }
+        let mut s = common.clone();
+        for (key, value) in &setting.set {
+            s = with_override(&s, key, value)
+                .map_err(|e| Error::invalid(format!("settings[{i}].set"), e.to_string()))?;
+        }
+        for &seed in &study.seeds {
+            let mut cell = s.clone();
+            cell.seed = seed;
+            cells.push((setting.name.clone(), seed, cell));
+        }
+    }
+    Ok(LoadedStudy {
+        study,
+        base_dir: base.base_dir,
+        cells,
+    })
+}
+
+/// The folder of one cell inside the study's output folder.
+pub fn cell_dir(out_dir: &Path, setting: &str, seed: u64) -> PathBuf {
+    out_dir.join("cells").join(setting).join(format!("seed-{seed}"))
+}
+
+/// Whether `dir` already holds the finished results of exactly `scenario`.
+fn cached(dir: &Path, scenario: &Scenario) -> bool {
+    let same = std::fs::read_to_string(dir.join("scenario.resolved.yaml")).is_ok_and(|t| t == to_yaml(scenario));
+    same && dir.join("results.parquet").is_file()
+}
+
+/// Rows of every cell: (setting, record), in cell order.
+pub type StudyRows = Vec<(String, Record)>;
+
+/// Runs (or reuses) every cell of the study and returns all rows.
+pub fn run_study(loaded: &LoadedStudy, out_dir: &Path, quiet: bool) -> Result<StudyRows> {
+    let progress = Progress::new(quiet);
+    let bar = progress.bar(loaded.cells.len() as u64, "cells");
+    let mut rows = Vec::new();
+    for (setting, seed, s) in &loaded.cells {
+        bar.set_message(format!("{setting} seed {seed}"));
+        let dir = cell_dir(out_dir, setting, *seed);
+        let records = if cached(&dir, s) {
+            read_results(&dir.join("results.parquet"))?
+        } else {
+            let cell = LoadedScenario {
+                scenario: s.clone(),
+                base_dir: loaded.base_dir.clone(),
+            };
+            let options = RunOptions {
+                out_dir: dir.clone(),
+                quiet: true,
+            };
+            run(&cell, &options)?.records
+        };
+        rows.extend(records.into_iter().map(|r| (setting.clone(), r)));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(rows)
+}
