@@ -75,6 +75,24 @@ pub fn run(cli: Cli) -> Result<()> {
             let rows = ddmsim::study::run_study(&loaded, &out_dir, quiet)?;
             ddmsim::report::write_study_results(&out_dir, &rows)?;
             let command = format!("cargo run --release -- study {}", study.display());
+            let policies: Vec<String> = if loaded.study.policies.is_empty() {
+                rows.iter()
+                    .map(|(_, r)| r.policy.clone())
+                    .filter(|p| !p.starts_with("reference:"))
+                    .fold(Vec::new(), |mut v, p| {
+                        if !v.contains(&p) {
+                            v.push(p);
+                        }
+                        v
+                    })
+            } else {
+                loaded.study.policies.clone()
+            };
+            let figures = ddmsim::report::write_study_figures(
+                &out_dir.join("figures"),
+                &ddmsim::study::summarise(&rows),
+                &policies,
+            )?;
             ddmsim::study::write_summary_markdown(
                 &out_dir.join("summary.md"),
                 &loaded.study.name,
@@ -82,6 +100,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 &loaded.study.seeds,
                 &rows,
                 &loaded.study.policies,
+                &figures,
             )?;
             println!(
                 "{} cells; summary written to {}",

@@ -1,9 +1,11 @@
 //! Reporting: the results table (CSV, Parquet, terminal), the run's side tables and the analyses' long tables.
 
+mod figures;
 mod long_tables;
 mod side_tables;
 mod table;
 
+pub use figures::write_study_figures;
 pub use long_tables::{
     PolicyRows, write_alignment_by_step, write_expert_error, write_routing_error, write_stability_by_step,
 };

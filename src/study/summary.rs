@@ -177,6 +177,7 @@ pub fn write_summary_markdown(
     seeds: &[u64],
     rows: &[(String, Record)],
     policies: &[String],
+    figures: &[String],
 ) -> Result<()> {
     let summary = &summarise(rows);
     let settings: Vec<String> = summary.iter().fold(Vec::new(), |mut v, r| {
@@ -205,6 +206,10 @@ pub fn write_summary_markdown(
          and the most stable in every seed. fd spread: largest minus smallest mean fd of top-1, top-2 and full.\n\n",
     );
     md.push_str(&dissociation(rows, summary, &settings));
+    md.push_str("\n## Figures\n\n");
+    for stem in figures {
+        let _ = writeln!(md, "![{stem}](figures/{stem}.png) ([SVG](figures/{stem}.svg))\n");
+    }
     md.push_str("\n## Quality and stability\n\n");
     md.push_str(&table(
         &shown,
