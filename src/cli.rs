@@ -55,6 +55,10 @@ pub struct RunArgs {
     /// Hide progress bars.
     #[arg(long)]
     quiet: bool,
+    /// Always train (trained models are otherwise cached in `.ddmsim-cache` beside the output folder and reused
+    /// by runs that differ only in sampling, routing, metrics or router temperature).
+    #[arg(long)]
+    no_cache: bool,
 }
 
 /// Runs the parsed command.
@@ -67,12 +71,19 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Study {
             study,
-            run: RunArgs { out, threads, quiet },
+            run:
+                RunArgs {
+                    out,
+                    threads,
+                    quiet,
+                    no_cache,
+                },
         } => {
             set_threads(threads)?;
             let loaded = ddmsim::study::load(&study)?;
             let out_dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&loaded.study.name));
-            let rows = ddmsim::study::run_study(&loaded, &out_dir, quiet)?;
+            let cache = (!no_cache).then(|| ddmsim::model_cache::default_cache_dir(&out_dir));
+            let rows = ddmsim::study::run_study(&loaded, &out_dir, quiet, cache)?;
             ddmsim::report::write_study_results(&out_dir, &rows)?;
             let command = format!("cargo run --release -- study {}", study.display());
             let policies: Vec<String> = if loaded.study.policies.is_empty() {
@@ -111,7 +122,13 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Run {
             scenario,
-            run: RunArgs { out, threads, quiet },
+            run:
+                RunArgs {
+                    out,
+                    threads,
+                    quiet,
+                    no_cache,
+                },
             overrides,
         } => {
             set_threads(threads)?;
@@ -121,7 +138,8 @@ pub fn run(cli: Cli) -> Result<()> {
                 loaded.scenario = scenario::with_override(&loaded.scenario, &path, &value)?;
             }
             let out_dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&loaded.scenario.name));
-            let outcome = ddmsim::run(&loaded, &ddmsim::RunOptions { out_dir, quiet })?;
+            let cache = (!no_cache).then(|| ddmsim::model_cache::default_cache_dir(&out_dir));
+            let outcome = ddmsim::run(&loaded, &ddmsim::RunOptions { out_dir, quiet, cache })?;
             print!("{}", ddmsim::report::render(&outcome.records));
             println!("results written to {}", outcome.out_dir.display());
             Ok(())

@@ -10,6 +10,7 @@ use crate::diffusion::{Denoiser, Objective, sampler};
 use crate::ensemble::{Needs, train_ensemble};
 use crate::error::{Error, Result};
 use crate::metrics::Reference;
+use crate::model_cache::{ModelCache, training_key};
 use crate::nn::weights;
 use crate::output::{Staging, write_atomic};
 use crate::partition::{self, client_cluster_counts, mean_pairwise_tv, purity};
@@ -31,6 +32,8 @@ pub struct RunOptions {
     pub out_dir: PathBuf,
     /// Hide progress bars.
     pub quiet: bool,
+    /// Where trained models are cached and reused (`None`: always train, store nothing).
+    pub cache: Option<PathBuf>,
 }
 
 /// What a finished run produced.
@@ -115,7 +118,23 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
             .any(|(_, b)| matches!(b, Built::Routed(p) if p.needs_router())),
         monolith: built.iter().any(|(_, b)| matches!(b, Built::Monolith)),
     };
-    let ensemble = train_ensemble(s, &split.train.x, &parts, &groups, needs, &progress)?;
+    let key = training_key(s, &split.train.x, needs);
+    let cache = options.cache.as_ref().map(|dir| ModelCache { dir: dir.clone() });
+    let cached = match &cache {
+        Some(c) => c.load(&key, s, split.train.dim(), experts, needs)?,
+        None => None,
+    };
+    let from_cache = cached.is_some();
+    let ensemble = match cached {
+        Some(e) => e,
+        None => {
+            let trained = train_ensemble(s, &split.train.x, &parts, &groups, needs, &progress)?;
+            if let Some(c) = &cache {
+                c.store(&key, &trained)?;
+            }
+            trained
+        }
+    };
     report::write_training_log(&out.join("training_loss.csv"), &ensemble.log)?;
     for (j, expert) in ensemble.experts.iter().enumerate() {
         let meta = [("role", "expert".to_string()), ("expert", j.to_string())];
@@ -288,6 +307,7 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
             "expert": ensemble.experts[0].params.len(),
             "router": ensemble.router.as_ref().map(|r| r.params.len()),
         },
+        "training": { "key": key, "from_cache": from_cache },
         "timings_seconds": timings,
         "sampling_seconds": sampling_times,
         "analysis_seconds": analysis_times,

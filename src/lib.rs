@@ -15,6 +15,7 @@ pub mod error;
 pub mod experiment;
 pub mod federated;
 pub mod metrics;
+pub mod model_cache;
 pub mod nn;
 pub mod output;
 pub mod partition;

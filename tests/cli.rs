@@ -260,3 +260,42 @@ fn a_study_runs_every_cell_reuses_finished_ones_and_names_bad_settings() {
                 )),
         );
 }
+
+#[test]
+fn trained_models_are_reused_when_only_sampling_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, overrides: &[&str]| -> (String, serde_json::Value) {
+        let out = dir.path().join(name);
+        let mut cmd = ddmsim();
+        cmd.args(["run", "--quiet", "--out"]).arg(&out).arg(tiny());
+        for o in overrides {
+            cmd.args(["--set", o]);
+        }
+        cmd.assert().success();
+        let results = std::fs::read_to_string(out.join("results.csv")).unwrap();
+        let info = serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+        (results, info)
+    };
+    let (first, info) = run("a", &[]);
+    assert_eq!(info["training"]["from_cache"], false);
+    // Same training, other sampling settings: the models come from the cache beside the output folders.
+    let routing = "routing=[{ policy: full }, { policy: monolith }]";
+    let (second, info) = run("b", &[routing]);
+    assert_eq!(info["training"]["from_cache"], true);
+    let (_, info) = run("b2", &["router.temperature=2", "sampling.steps=4"]);
+    assert_eq!(info["training"]["from_cache"], true);
+    let row = |table: &str, policy: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(&format!("{policy},")))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(row(&first, "full"), row(&second, "full"));
+    assert_eq!(row(&first, "monolith"), row(&second, "monolith"));
+    // A change that affects training trains again.
+    let (_, info) = run("c", &["federation.rounds=2"]);
+    assert_eq!(info["training"]["from_cache"], false);
+    let (_, info) = run("d", &["seed=9"]);
+    assert_eq!(info["training"]["from_cache"], false);
+}

@@ -15,7 +15,7 @@ fn run(threads: &str, seed_override: Option<u64>, dir: &Path) -> PathBuf {
     let out = dir.join(format!("out{threads}-{seed_override:?}"));
     Command::cargo_bin("ddmsim")
         .unwrap()
-        .args(["run", "--quiet", "--threads", threads, "--out"])
+        .args(["run", "--quiet", "--no-cache", "--threads", threads, "--out"])
         .arg(&out)
         .arg(&path)
         .assert()

@@ -30,6 +30,7 @@ fn run_yaml(yaml: &str) -> (tempfile::TempDir, Vec<ddmsim::report::Record>) {
         &RunOptions {
             out_dir: dir.path().join("out"),
             quiet: true,
+            cache: None,
         },
     )
     .unwrap();

@@ -46,7 +46,7 @@ pub struct Plan {
 }
 
 /// What one round did.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RoundLog {
     /// Model name.
     pub model: String,

@@ -100,8 +100,8 @@ fn cached(dir: &Path, scenario: &Scenario) -> bool {
 /// Rows of every cell: (setting, record), in cell order.
 pub type StudyRows = Vec<(String, Record)>;
 
-/// Runs (or reuses) every cell of the study and returns all rows.
-pub fn run_study(loaded: &LoadedStudy, out_dir: &Path, quiet: bool) -> Result<StudyRows> {
+/// Runs (or reuses) every cell of the study and returns all rows; trained models are cached in `cache`.
+pub fn run_study(loaded: &LoadedStudy, out_dir: &Path, quiet: bool, cache: Option<PathBuf>) -> Result<StudyRows> {
     let progress = Progress::new(quiet);
     let bar = progress.bar(loaded.cells.len() as u64, "cells");
     let mut rows = Vec::new();
@@ -118,6 +118,7 @@ pub fn run_study(loaded: &LoadedStudy, out_dir: &Path, quiet: bool) -> Result<St
             let options = RunOptions {
                 out_dir: dir.clone(),
                 quiet: true,
+                cache: cache.clone(),
             };
             run(&cell, &options)?.records
         };
