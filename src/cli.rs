@@ -69,50 +69,13 @@ pub fn run(cli: Cli) -> Result<()> {
             print!("{}", scenario::to_yaml(&loaded.scenario));
             Ok(())
         }
-        Command::Study {
-            study,
-            run:
-                RunArgs {
-                    out,
-                    threads,
-                    quiet,
-                    no_cache,
-                },
-        } => {
-            set_threads(threads)?;
+        Command::Study { study, run } => {
+            set_threads(run.threads)?;
             let loaded = ddmsim::study::load(&study)?;
-            let out_dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&loaded.study.name));
-            let cache = (!no_cache).then(|| ddmsim::model_cache::default_cache_dir(&out_dir));
-            let rows = ddmsim::study::run_study(&loaded, &out_dir, quiet, cache)?;
-            ddmsim::report::write_study_results(&out_dir, &rows)?;
+            let (out_dir, cache) = run.places(&loaded.study.name);
+            let rows = ddmsim::study::run_study(&loaded, &out_dir, run.quiet, cache)?;
             let command = format!("cargo run --release -- study {}", study.display());
-            let policies: Vec<String> = if loaded.study.policies.is_empty() {
-                rows.iter()
-                    .map(|(_, r)| r.policy.clone())
-                    .filter(|p| !p.starts_with("reference:"))
-                    .fold(Vec::new(), |mut v, p| {
-                        if !v.contains(&p) {
-                            v.push(p);
-                        }
-                        v
-                    })
-            } else {
-                loaded.study.policies.clone()
-            };
-            let figures = ddmsim::report::write_study_figures(
-                &out_dir.join("figures"),
-                &ddmsim::study::summarise(&rows),
-                &policies,
-            )?;
-            ddmsim::study::write_summary_markdown(
-                &out_dir.join("summary.md"),
-                &loaded.study.name,
-                &command,
-                &loaded.study.seeds,
-                &rows,
-                &loaded.study.policies,
-                &figures,
-            )?;
+            ddmsim::study::write_report(&out_dir, &loaded.study, &rows, &command)?;
             println!(
                 "{} cells; summary written to {}",
                 loaded.cells.len(),
@@ -122,28 +85,35 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Run {
             scenario,
-            run:
-                RunArgs {
-                    out,
-                    threads,
-                    quiet,
-                    no_cache,
-                },
+            run,
             overrides,
         } => {
-            set_threads(threads)?;
+            set_threads(run.threads)?;
             let mut loaded = scenario::load(&scenario)?;
             for text in &overrides {
                 let (path, value) = scenario::parse_assignment(text)?;
                 loaded.scenario = scenario::with_override(&loaded.scenario, &path, &value)?;
             }
-            let out_dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&loaded.scenario.name));
-            let cache = (!no_cache).then(|| ddmsim::model_cache::default_cache_dir(&out_dir));
-            let outcome = ddmsim::run(&loaded, &ddmsim::RunOptions { out_dir, quiet, cache })?;
+            let (out_dir, cache) = run.places(&loaded.scenario.name);
+            let options = ddmsim::RunOptions {
+                out_dir,
+                quiet: run.quiet,
+                cache,
+            };
+            let outcome = ddmsim::run(&loaded, &options)?;
             print!("{}", ddmsim::report::render(&outcome.records));
             println!("results written to {}", outcome.out_dir.display());
             Ok(())
         }
+    }
+}
+
+impl RunArgs {
+    /// The output folder (default `reports/<name>`) and the model cache beside it (none with `--no-cache`).
+    fn places(&self, name: &str) -> (PathBuf, Option<PathBuf>) {
+        let out_dir = self.out.clone().unwrap_or_else(|| PathBuf::from("reports").join(name));
+        let cache = (!self.no_cache).then(|| ddmsim::model_cache::default_cache_dir(&out_dir));
+        (out_dir, cache)
     }
 }
 

@@ -11,7 +11,7 @@ pub use summary::{SummaryRow, summarise, write_summary_markdown};
 use crate::error::{Error, Result};
 use crate::experiment::{RunOptions, run};
 use crate::progress::Progress;
-use crate::report::{Record, read_results};
+use crate::report::{Record, read_results, write_study_figures, write_study_results};
 use crate::scenario::{self, LoadedScenario, Scenario, to_yaml, with_override};
 use std::path::{Path, PathBuf};
 
@@ -127,4 +127,33 @@ pub fn run_study(loaded: &LoadedStudy, out_dir: &Path, quiet: bool, cache: Optio
     }
     bar.finish_and_clear();
     Ok(rows)
+}
+
+/// Writes the study's tables (`study.csv`, `study.parquet`), figures and `summary.md` into `out_dir`; `command`
+/// is the command that regenerates them, quoted in the summary.
+pub fn write_report(out_dir: &Path, study: &StudyFile, rows: &StudyRows, command: &str) -> Result<()> {
+    write_study_results(out_dir, rows)?;
+    let policies: Vec<String> = if study.policies.is_empty() {
+        rows.iter()
+            .map(|(_, r)| r.policy.clone())
+            .filter(|p| !p.starts_with("reference:"))
+            .fold(Vec::new(), |mut v, p| {
+                if !v.contains(&p) {
+                    v.push(p);
+                }
+                v
+            })
+    } else {
+        study.policies.clone()
+    };
+    let figures = write_study_figures(&out_dir.join("figures"), &summarise(rows), &policies)?;
+    write_summary_markdown(
+        &out_dir.join("summary.md"),
+        &study.name,
+        command,
+        &study.seeds,
+        rows,
+        &study.policies,
+        &figures,
+    )
 }
