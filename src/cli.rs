@@ -73,12 +73,16 @@ pub fn run(cli: Cli) -> Result<()> {
             set_threads(run.threads)?;
             let loaded = ddmsim::study::load(&study)?;
             let (out_dir, cache) = run.places(&loaded.study.name);
-            let rows = ddmsim::study::run_study(&loaded, &out_dir, run.quiet, cache)?;
+            let outcome = ddmsim::study::run_study(&loaded, &out_dir, run.quiet, cache)?;
             let command = format!("cargo run --release -- study {}", study.display());
-            ddmsim::study::write_report(&out_dir, &loaded.study, &rows, &command)?;
+            ddmsim::study::write_report(&out_dir, &loaded.study, &outcome, &command)?;
+            for f in &outcome.failures {
+                eprintln!("cell {} seed {} could not run: {}", f.setting, f.seed, f.message);
+            }
             println!(
-                "{} cells; summary written to {}",
+                "{} cells, {} could not run; summary written to {}",
                 loaded.cells.len(),
+                outcome.failures.len(),
                 out_dir.join("summary.md").display()
             );
             Ok(())

@@ -204,7 +204,7 @@ fn a_study_runs_every_cell_reuses_finished_ones_and_names_bad_settings() {
     std::fs::write(
         &study,
         "name: s\nscenario: tiny.yaml\nseeds: [1, 2]\nset: { routing: [{ policy: top_k, k: 1 }, { policy: top_k, k: 2 }, { policy: full }] }\n\
-         settings:\n  - { name: base }\n  - { name: t2, set: { router.temperature: 2 } }\n",
+         settings:\n  - { name: base }\n  - { name: t2, set: { router.temperature: 2 } }\n  - { name: one, set: { clients.count: 1 } }\n",
     )
     .unwrap();
     let out = dir.path().join("out");
@@ -218,7 +218,8 @@ fn a_study_runs_every_cell_reuses_finished_ones_and_names_bad_settings() {
     };
     run();
     let table = std::fs::read_to_string(out.join("study.csv")).unwrap();
-    // 2 settings x 2 seeds x (3 policies + 2 reference rows).
+    // 2 settings x 2 seeds x (3 policies + 2 reference rows); the third setting has one client, so one expert,
+    // and top-2 cannot run: its cells are reported, not fatal.
     assert_eq!(table.lines().count(), 1 + 2 * 2 * 5);
     assert!(table.starts_with("setting,policy,seed,fd,"));
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();

@@ -100,11 +100,34 @@ fn cached(dir: &Path, scenario: &Scenario) -> bool {
 /// Rows of every cell: (setting, record), in cell order.
 pub type StudyRows = Vec<(String, Record)>;
 
-/// Runs (or reuses) every cell of the study and returns all rows; trained models are cached in `cache`.
-pub fn run_study(loaded: &LoadedStudy, out_dir: &Path, quiet: bool, cache: Option<PathBuf>) -> Result<StudyRows> {
+/// A cell that could not run, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellFailure {
+    /// Setting name.
+    pub setting: String,
+    /// Seed.
+    pub seed: u64,
+    /// The error, as a user would see it.
+    pub message: String,
+}
+
+/// What a study produced: the rows of the cells that ran, and the cells that could not.
+#[derive(Debug, Clone, Default)]
+pub struct StudyOutcome {
+    /// Rows of every finished cell.
+    pub rows: StudyRows,
+    /// Cells whose scenario could not run (e.g. a policy needing more experts than the grouping produced).
+    pub failures: Vec<CellFailure>,
+}
+
+/// Runs (or reuses) every cell of the study; trained models are cached in `cache`. A cell whose own scenario
+/// fails (invalid for its data, a diverged training) is recorded and the study goes on; failures to read or
+/// write files stop the study.
+pub fn run_study(loaded: &LoadedStudy, out_dir: &Path, quiet: bool, cache: Option<PathBuf>) -> Result<StudyOutcome> {
     let progress = Progress::new(quiet);
     let bar = progress.bar(loaded.cells.len() as u64, "cells");
     let mut rows = Vec::new();
+    let mut failures = Vec::new();
     for (setting, seed, s) in &loaded.cells {
         bar.set_message(format!("{setting} seed {seed}"));
         let dir = cell_dir(out_dir, setting, *seed);
@@ -120,18 +143,30 @@ pub fn run_study(loaded: &LoadedStudy, out_dir: &Path, quiet: bool, cache: Optio
                 quiet: true,
                 cache: cache.clone(),
             };
-            run(&cell, &options)?.records
+            match run(&cell, &options) {
+                Ok(outcome) => outcome.records,
+                Err(e @ (Error::Io { .. } | Error::Table { .. })) => return Err(e),
+                Err(e) => {
+                    failures.push(CellFailure {
+                        setting: setting.clone(),
+                        seed: *seed,
+                        message: e.to_string(),
+                    });
+                    Vec::new()
+                }
+            }
         };
         rows.extend(records.into_iter().map(|r| (setting.clone(), r)));
         bar.inc(1);
     }
     bar.finish_and_clear();
-    Ok(rows)
+    Ok(StudyOutcome { rows, failures })
 }
 
 /// Writes the study's tables (`study.csv`, `study.parquet`), figures and `summary.md` into `out_dir`; `command`
 /// is the command that regenerates them, quoted in the summary.
-pub fn write_report(out_dir: &Path, study: &StudyFile, rows: &StudyRows, command: &str) -> Result<()> {
+pub fn write_report(out_dir: &Path, study: &StudyFile, outcome: &StudyOutcome, command: &str) -> Result<()> {
+    let rows = &outcome.rows;
     write_study_results(out_dir, rows)?;
     let policies: Vec<String> = if study.policies.is_empty() {
         rows.iter()
@@ -147,13 +182,5 @@ pub fn write_report(out_dir: &Path, study: &StudyFile, rows: &StudyRows, command
         study.policies.clone()
     };
     let figures = write_study_figures(&out_dir.join("figures"), &summarise(rows), &policies)?;
-    write_summary_markdown(
-        &out_dir.join("summary.md"),
-        &study.name,
-        command,
-        &study.seeds,
-        rows,
-        &study.policies,
-        &figures,
-    )
+    write_summary_markdown(&out_dir.join("summary.md"), study, command, outcome, &figures)
 }

@@ -2,6 +2,7 @@
 //! the tables that answer the paper's question (does the full ensemble lose to top-2 in quality while being the
 //! most stable, and where).
 
+use super::{StudyFile, StudyOutcome};
 use crate::error::Result;
 use crate::metrics::Values;
 use crate::output::write_atomic;
@@ -172,13 +173,13 @@ fn dissociation(rows: &[(String, Record)], summary: &[SummaryRow], settings: &[S
 /// Writes `summary.md`: how it was made, the dissociation table, quality and stability, and alignment.
 pub fn write_summary_markdown(
     path: &Path,
-    title: &str,
+    study: &StudyFile,
     command: &str,
-    seeds: &[u64],
-    rows: &[(String, Record)],
-    policies: &[String],
+    outcome: &StudyOutcome,
     figures: &[String],
 ) -> Result<()> {
+    let (title, seeds, policies) = (&study.name, &study.seeds, &study.policies);
+    let (rows, failures) = (&outcome.rows, &outcome.failures);
     let summary = &summarise(rows);
     let settings: Vec<String> = summary.iter().fold(Vec::new(), |mut v, r| {
         if !v.contains(&r.setting) {
@@ -206,6 +207,12 @@ pub fn write_summary_markdown(
          and the most stable in every seed. fd spread: largest minus smallest mean fd of top-1, top-2 and full.\n\n",
     );
     md.push_str(&dissociation(rows, summary, &settings));
+    if !failures.is_empty() {
+        md.push_str("\n## Cells that could not run\n\n| setting | seed | reason |\n|---|---|---|\n");
+        for f in failures {
+            let _ = writeln!(md, "| {} | {} | {} |", f.setting, f.seed, f.message.replace('|', "\\|"));
+        }
+    }
     md.push_str("\n## Figures\n\n");
     for stem in figures {
         let _ = writeln!(md, "![{stem}](figures/{stem}.png) ([SVG](figures/{stem}.svg))\n");
