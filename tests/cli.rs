@@ -283,6 +283,11 @@ fn trained_models_are_reused_when_only_sampling_changes() {
     let routing = "routing=[{ policy: full }, { policy: monolith }]";
     let (second, info) = run("b", &[routing]);
     assert_eq!(info["training"]["from_cache"], true);
+    let log = |name: &str| std::fs::read(dir.path().join(name).join("training_loss.csv")).unwrap();
+    assert!(
+        log("a") == log("b"),
+        "the cached training log differs from the fresh one"
+    );
     let (_, info) = run("b2", &["router.temperature=2", "sampling.steps=4"]);
     assert_eq!(info["training"]["from_cache"], true);
     let row = |table: &str, policy: &str| {
