@@ -3,8 +3,12 @@
 //! A scenario ([`scenario`]) describes the data ([`data`]), its clusters ([`cluster`]), how it is spread over
 //! clients and how clients form experts ([`partition`]). Experts, a router and a monolithic baseline are trained
 //! with federated averaging ([`federated`], [`ensemble`]) from hand-written networks ([`nn`]) on a diffusion
-//! objective ([`diffusion`]). Samples are drawn with many routing policies ([`routing`]) and scored ([`metrics`]);
-//! [`experiment::run`] is the whole pipeline in one function, and [`report`] writes its tables.
+//! objective ([`diffusion`]). Samples are drawn with many routing policies ([`routing`]), scored ([`metrics`]) and
+//! analysed for stability and expert-data alignment ([`analysis`]); [`experiment::run`] is the whole pipeline in
+//! one function, [`model_cache`] reuses trained models, [`study`] runs settings x seeds, and [`report`] writes the
+//! tables and figures.
+
+#![warn(missing_docs)]
 
 pub mod analysis;
 pub mod cluster;
