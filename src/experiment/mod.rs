@@ -3,8 +3,10 @@
 //! scenario -> data -> clusters -> partition -> expert groups -> federated training -> routed sampling
 //! -> metrics -> records.
 
-use crate::analysis::{AnalysisSetup, HeldOut, StabilitySettings, Subject, analyse_policy, cluster_owners, held_out};
-use crate::cluster::{Clustering, cluster};
+mod inputs;
+
+use crate::analysis::{AnalysisSetup, StabilitySettings, Subject, analyse_policy};
+use crate::cluster::cluster;
 use crate::data;
 use crate::diffusion::{Denoiser, Objective, sampler};
 use crate::ensemble::{Needs, train_ensemble};
@@ -18,9 +20,9 @@ use crate::progress::Progress;
 use crate::report::{self, Record};
 use crate::rng::{Stream, derive};
 use crate::routing::{self, BuildContext, Built, ExpertData, RoutedMixture};
-use crate::scenario::{LoadedScenario, RoutingConfig, Scenario, to_yaml};
-use ndarray::{Array2, ArrayView2, Axis};
-use rand_distr::{Distribution, StandardNormal};
+use crate::scenario::{LoadedScenario, to_yaml};
+use inputs::{check_k_against_experts, data_scale, gaussian, held_out_points, nearest_distance};
+use ndarray::{ArrayView2, Axis};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -316,98 +318,4 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
     write_atomic(&out.join("run.json"), json.as_bytes())?;
     let out_dir = staging.commit()?;
     Ok(RunOutcome { out_dir, records })
-}
-
-/// Rejects a `k` above the number of experts that actually have clients (known only after grouping).
-fn check_k_against_experts(routing: &[RoutingConfig], experts: usize) -> Result<()> {
-    for (i, r) in routing.iter().enumerate() {
-        let ks: Vec<(String, usize)> = match r {
-            RoutingConfig::TopK { k, .. } | RoutingConfig::Random { k } => vec![(format!("routing[{i}].k"), *k)],
-            RoutingConfig::Schedule { stages, .. } => stages
-                .iter()
-                .enumerate()
-                .map(|(j, st)| (format!("routing[{i}].stages[{j}].k"), st.k))
-                .collect(),
-            _ => vec![],
-        };
-        for (path, k) in ks {
-            if k > experts {
-                return Err(Error::invalid(
-                    path,
-                    format!("must be <= the number of experts that have clients ({experts}), got {k}"),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Root mean per-coordinate variance of the training data: the unit of the stability perturbations.
-fn data_scale(x: &Array2<f32>) -> f64 {
-    let x = x.mapv(f64::from);
-    (x.var_axis(Axis(0), 0.0).mean().unwrap_or(1.0)).sqrt()
-}
-
-/// Distance from each row of `x` to its nearest reference point.
-fn nearest_distance(x: ArrayView2<f32>, reference: ArrayView2<f64>) -> Vec<f64> {
-    x.rows()
-        .into_iter()
-        .map(|r| {
-            reference
-                .rows()
-                .into_iter()
-                .map(|q| r.iter().zip(q).map(|(&a, &b)| (a as f64 - b).powi(2)).sum::<f64>())
-                .fold(f64::INFINITY, f64::min)
-                .sqrt()
-        })
-        .collect()
-}
-
-/// Held-out test points (seeded subsample), their clusters and cluster owners, noised per bin and scored by
-/// every expert.
-fn held_out_points(
-    s: &Scenario,
-    test: &data::Dataset,
-    clusters: &Clustering,
-    counts: &[Vec<usize>],
-    groups: &partition::ExpertGroups,
-    experts: &[&dyn Denoiser],
-    objective: &Objective,
-) -> HeldOut {
-    let rng = &mut derive(s.seed, Stream::Metrics, &[5]);
-    let m = s.metrics.error_points.min(test.len());
-    let mut idx = rand::seq::index::sample(rng, test.len(), m).into_vec();
-    idx.sort_unstable();
-    let points = test.select(&idx);
-    let ids = match (&s.clusters.method, &points.labels) {
-        (crate::scenario::ClusterMethod::Labels, Some(labels)) => labels.clone(),
-        _ => clusters.nearest(points.x.view()),
-    };
-    let k = clusters.k();
-    let expert_counts: Vec<Vec<usize>> = groups
-        .experts
-        .iter()
-        .map(|g| {
-            (0..k)
-                .map(|c| g.clients.iter().map(|&cl| counts[cl][c]).sum())
-                .collect()
-        })
-        .collect();
-    held_out(
-        experts,
-        objective,
-        points.x.view(),
-        ids,
-        cluster_owners(&expert_counts, k),
-        s.metrics.error_bins,
-        rng,
-    )
-}
-
-/// `n` standard normal points in `dim` dimensions.
-fn gaussian(n: usize, dim: usize, rng: &mut crate::rng::Rng) -> Array2<f32> {
-    Array2::from_shape_simple_fn((n, dim), || {
-        let z: f64 = StandardNormal.sample(rng);
-        z as f32
-    })
 }
