@@ -104,12 +104,13 @@ pub fn held_out(
 impl HeldOut {
     /// The expert x cluster x bin error matrix (cells with no points are left out).
     pub fn matrix(&self) -> Vec<ErrorCell> {
-        let k = self.owner.len();
+        let members: Vec<Vec<usize>> = (0..self.owner.len())
+            .map(|c| (0..self.clusters.len()).filter(|&i| self.clusters[i] == c).collect())
+            .collect();
         let mut cells = Vec::new();
         for (b, ((t, _), per_expert)) in self.bins.iter().zip(&self.mse).enumerate() {
             for (j, errors) in per_expert.iter().enumerate() {
-                for c in 0..k {
-                    let idx: Vec<usize> = (0..errors.len()).filter(|&i| self.clusters[i] == c).collect();
+                for (c, idx) in members.iter().enumerate() {
                     if !idx.is_empty() {
                         cells.push(ErrorCell {
                             expert: j,
@@ -175,17 +176,13 @@ impl HeldOut {
             values.insert("err_selected", sel / both as f64);
             values.insert("err_nonselected", non / both as f64);
         }
-        if owned > 0 && weights_apply(&subject) {
+        // The owner's error describes routed subjects only.
+        if owned > 0 && matches!(subject, Subject::Routed(_)) {
             values.insert("err_oracle", ora / owned as f64);
         }
         values.insert("err_mixture", mix / all as f64);
         (values, rows)
     }
-}
-
-/// Expert errors describe routed subjects only.
-fn weights_apply(subject: &Subject) -> bool {
-    matches!(subject, Subject::Routed(_))
 }
 
 /// Per cluster, the expert whose training data holds most of it (`expert_counts[j][c]`); ties to the lower id.

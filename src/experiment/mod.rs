@@ -5,7 +5,7 @@
 
 mod inputs;
 
-use crate::analysis::{AnalysisSetup, StabilitySettings, Subject, analyse_policy};
+use crate::analysis::{AnalysisSetup, PolicyAnalysis, StabilitySettings, Subject, analyse_policy};
 use crate::cluster::cluster;
 use crate::data;
 use crate::diffusion::{Denoiser, Objective, sampler};
@@ -266,26 +266,14 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
     bar.finish_and_clear();
     time("sampling_and_metrics", &mut timings);
     report::write_results(&out, &records)?;
-    let tables = |f: &dyn Fn(&crate::analysis::PolicyAnalysis) -> bool| -> Vec<usize> {
-        (0..analyses.len()).filter(|&i| f(&analyses[i].1)).collect()
-    };
     if s.metrics.stability {
-        let rows: Vec<_> = tables(&|a| !a.stability.is_empty())
-            .into_iter()
-            .map(|i| (analyses[i].0.as_str(), seed, analyses[i].1.stability.as_slice()))
-            .collect();
+        let rows = policy_rows(&analyses, seed, |a| &a.stability);
         report::write_stability_by_step(&out.join("stability_by_step.csv"), &rows)?;
     }
     if let Some(h) = &held {
-        let rows: Vec<_> = tables(&|a| !a.alignment.is_empty())
-            .into_iter()
-            .map(|i| (analyses[i].0.as_str(), seed, analyses[i].1.alignment.as_slice()))
-            .collect();
+        let rows = policy_rows(&analyses, seed, |a| &a.alignment);
         report::write_alignment_by_step(&out.join("alignment_by_step.csv"), &rows)?;
-        let rows: Vec<_> = tables(&|a| !a.errors.is_empty())
-            .into_iter()
-            .map(|i| (analyses[i].0.as_str(), seed, analyses[i].1.errors.as_slice()))
-            .collect();
+        let rows = policy_rows(&analyses, seed, |a| &a.errors);
         report::write_routing_error(&out.join("routing_error_by_bin.csv"), &rows)?;
         report::write_expert_error(&out.join("expert_error.csv"), seed, &h.matrix())?;
     }
@@ -318,4 +306,17 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
     write_atomic(&out.join("run.json"), json.as_bytes())?;
     let out_dir = staging.commit()?;
     Ok(RunOutcome { out_dir, records })
+}
+
+/// One long table's rows: every policy whose analysis produced rows of the kind `rows` picks.
+fn policy_rows<'a, T>(
+    analyses: &'a [(String, PolicyAnalysis)],
+    seed: u64,
+    rows: impl Fn(&'a PolicyAnalysis) -> &'a Vec<T>,
+) -> Vec<report::PolicyRows<'a, T>> {
+    analyses
+        .iter()
+        .filter(|(_, a)| !rows(a).is_empty())
+        .map(|(label, a)| (label.as_str(), seed, rows(a).as_slice()))
+        .collect()
 }

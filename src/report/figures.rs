@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::output::write_atomic;
-use crate::study::SummaryRow;
+use crate::study::{SummaryRow, distinct_in_order};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -202,12 +202,7 @@ fn quality_vs_stability<DB: DrawingBackend>(
 /// Writes the study's figures into `dir` as PNG and SVG: `fd_by_setting`, `amp_large_p95_by_setting` and
 /// `quality_vs_stability`. Returns the file stems written.
 pub fn write_study_figures(dir: &Path, summary: &[SummaryRow], policies: &[String]) -> Result<Vec<String>> {
-    let settings: Vec<String> = summary.iter().fold(Vec::new(), |mut v, r| {
-        if !v.contains(&r.setting) {
-            v.push(r.setting.clone());
-        }
-        v
-    });
+    let settings = distinct_in_order(summary.iter().map(|r| r.setting.clone()));
     let height = (160 + 34 * settings.len() as u32).max(260);
     let mut stems = Vec::new();
     for (metric, title) in [

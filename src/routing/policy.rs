@@ -71,21 +71,9 @@ impl RoutingPolicy for TopK {
 /// The k most probable experts of every row of `probs`, renormalised or raw.
 pub(super) fn top_k(probs: ArrayView2<f32>, k: usize, renormalize: bool) -> Array2<f32> {
     let mut w = Array2::zeros(probs.raw_dim());
-    let mut kept: Vec<usize> = Vec::with_capacity(k);
     for (i, row) in probs.rows().into_iter().enumerate() {
-        // k passes of argmax (k is small); ties go to the lower expert id.
-        kept.clear();
-        for _ in 0..k.min(row.len()) {
-            let best = (0..row.len())
-                .filter(|j| !kept.contains(j))
-                .fold(None, |best: Option<usize>, j| match best {
-                    Some(b) if row[b] >= row[j] => Some(b),
-                    _ => Some(j),
-                })
-                .expect("k <= number of experts");
-            kept.push(best);
-        }
-        keep(&mut w, i, row, &kept, renormalize);
+        let order = ranked(row);
+        keep(&mut w, i, row, &order[..k.min(row.len())], renormalize);
     }
     w
 }

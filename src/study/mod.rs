@@ -6,7 +6,7 @@ mod file;
 mod summary;
 
 pub use file::{Setting, StudyFile};
-pub use summary::{SummaryRow, summarise, write_summary_markdown};
+pub use summary::{SummaryRow, distinct_in_order, summarise, write_summary_markdown};
 
 use crate::error::{Error, Result};
 use crate::experiment::{RunOptions, run};
@@ -169,15 +169,11 @@ pub fn write_report(out_dir: &Path, study: &StudyFile, outcome: &StudyOutcome, c
     let rows = &outcome.rows;
     write_study_results(out_dir, rows)?;
     let policies: Vec<String> = if study.policies.is_empty() {
-        rows.iter()
-            .map(|(_, r)| r.policy.clone())
-            .filter(|p| !p.starts_with("reference:"))
-            .fold(Vec::new(), |mut v, p| {
-                if !v.contains(&p) {
-                    v.push(p);
-                }
-                v
-            })
+        distinct_in_order(
+            rows.iter()
+                .map(|(_, r)| r.policy.clone())
+                .filter(|p| !p.starts_with("reference:")),
+        )
     } else {
         study.policies.clone()
     };

@@ -11,6 +11,16 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+/// The distinct values of `items`, in order of first appearance.
+pub fn distinct_in_order(items: impl IntoIterator<Item = String>) -> Vec<String> {
+    items.into_iter().fold(Vec::new(), |mut v, x| {
+        if !v.contains(&x) {
+            v.push(x);
+        }
+        v
+    })
+}
+
 /// Mean and sample standard deviation over seeds of one setting and policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummaryRow {
@@ -181,12 +191,7 @@ pub fn write_summary_markdown(
     let (title, seeds, policies) = (&study.name, &study.seeds, &study.policies);
     let (rows, failures) = (&outcome.rows, &outcome.failures);
     let summary = &summarise(rows);
-    let settings: Vec<String> = summary.iter().fold(Vec::new(), |mut v, r| {
-        if !v.contains(&r.setting) {
-            v.push(r.setting.clone());
-        }
-        v
-    });
+    let settings = distinct_in_order(summary.iter().map(|r| r.setting.clone()));
     let shown: Vec<&SummaryRow> = summary
         .iter()
         .filter(|r| !r.policy.starts_with("reference:") && (policies.is_empty() || policies.contains(&r.policy)))
