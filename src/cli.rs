@@ -59,6 +59,10 @@ pub struct RunArgs {
     /// by runs that differ only in sampling, routing, metrics or router temperature).
     #[arg(long)]
     no_cache: bool,
+    /// Cells of a sweep or study run at once (default: the number of worker threads, fewer if available memory
+    /// is short); results are identical for any value.
+    #[arg(long)]
+    jobs: Option<usize>,
 }
 
 /// Runs the parsed command.
@@ -73,7 +77,7 @@ pub fn run(cli: Cli) -> Result<()> {
             set_threads(run.threads)?;
             let loaded = ddmsim::study::load(&study)?;
             let (out_dir, cache) = run.places(&loaded.study.name);
-            let outcome = ddmsim::study::run_study(&loaded, &out_dir, run.quiet, cache)?;
+            let outcome = ddmsim::study::run_study(&loaded, &out_dir, run.quiet, cache, run.jobs())?;
             let command = format!("cargo run --release -- study {}", study.display());
             ddmsim::study::write_report(&out_dir, &loaded.study, &outcome, &command)?;
             for f in &outcome.failures {
@@ -99,10 +103,14 @@ pub fn run(cli: Cli) -> Result<()> {
                 loaded.scenario = scenario::with_override(&loaded.scenario, &path, &value)?;
             }
             let (out_dir, cache) = run.places(&loaded.scenario.name);
+            if !loaded.scenario.sweep.is_empty() {
+                return run_sweep(&loaded, &run, out_dir, cache);
+            }
             let options = ddmsim::RunOptions {
                 out_dir,
                 quiet: run.quiet,
                 cache,
+                skip_infeasible: false,
             };
             let outcome = ddmsim::run(&loaded, &options)?;
             print!("{}", ddmsim::report::render(&outcome.records));
@@ -112,7 +120,35 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Runs a scenario's sweep and prints where its tables are.
+fn run_sweep(loaded: &scenario::LoadedScenario, run: &RunArgs, out_dir: PathBuf, cache: Option<PathBuf>) -> Result<()> {
+    let options = ddmsim::sweep::SweepOptions {
+        out_dir: out_dir.clone(),
+        quiet: run.quiet,
+        cache,
+        parallel: run.jobs(),
+    };
+    let outcome = ddmsim::sweep::run_sweep(loaded, &options)?;
+    for (cell, message) in outcome.failures() {
+        eprintln!("cell {cell} could not run: {message}");
+    }
+    println!(
+        "{} cells, {} could not run; results written to {}",
+        outcome.cells.len(),
+        outcome.failures().len(),
+        out_dir.display()
+    );
+    Ok(())
+}
+
 impl RunArgs {
+    /// Cells at once: `--jobs`, else one per worker thread, at most one per 512 MiB of available memory.
+    fn jobs(&self) -> usize {
+        self.jobs
+            .unwrap_or_else(|| rayon::current_num_threads().min(ddmsim::cells::memory_slots()))
+            .max(1)
+    }
+
     /// The output folder (default `reports/<name>`) and the model cache beside it (none with `--no-cache`).
     fn places(&self, name: &str) -> (PathBuf, Option<PathBuf>) {
         let out_dir = self.out.clone().unwrap_or_else(|| PathBuf::from("reports").join(name));

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod cells;
 pub mod cluster;
 pub mod data;
 pub mod diffusion;
@@ -29,6 +30,7 @@ pub mod rng;
 pub mod routing;
 pub mod scenario;
 pub mod study;
+pub mod sweep;
 
 pub use error::{Error, Result};
 pub use experiment::{RunOptions, RunOutcome, run};

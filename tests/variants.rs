@@ -31,6 +31,7 @@ fn run_yaml(yaml: &str) -> (tempfile::TempDir, Vec<ddmsim::report::Record>) {
             out_dir: dir.path().join("out"),
             quiet: true,
             cache: None,
+            skip_infeasible: false,
         },
     )
     .unwrap();

@@ -38,6 +38,19 @@ pub struct Alignment {
     pub values: Values,
     /// One row per sampler step.
     pub by_step: Vec<StepAlignment>,
+    /// Per sample, in row order: total disagreement over the trajectory and badness of the final sample.
+    pub per_sample: Vec<SampleDisagreement>,
+}
+
+/// One sample's total disagreement along its trajectory and the badness of where it ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleDisagreement {
+    /// Row of the sample (of the starting noise).
+    pub sample: usize,
+    /// Router-weighted dispersion summed over the sampler steps.
+    pub disagreement: f64,
+    /// Badness of the final sample (higher = worse, e.g. minus the true log-density).
+    pub badness: f64,
 }
 
 #[derive(Default, Clone)]
@@ -200,7 +213,21 @@ pub fn alignment(
     if rho.is_finite() {
         values.insert("disagreement_spearman", rho);
     }
-    Alignment { values, by_step }
+    let per_sample = totals
+        .into_iter()
+        .zip(bad)
+        .enumerate()
+        .map(|(sample, (disagreement, badness))| SampleDisagreement {
+            sample,
+            disagreement,
+            badness,
+        })
+        .collect();
+    Alignment {
+        values,
+        by_step,
+        per_sample,
+    }
 }
 
 #[cfg(test)]

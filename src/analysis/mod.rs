@@ -10,7 +10,7 @@ mod subject;
 #[cfg(test)]
 mod testing;
 
-pub use alignment::{Alignment, StepAlignment, alignment};
+pub use alignment::{Alignment, SampleDisagreement, StepAlignment, alignment};
 pub use expert_error::{BinError, ErrorCell, HeldOut, cluster_owners, held_out};
 pub use policy::{AnalysisSetup, PolicyAnalysis, analyse_policy};
 pub use stability::{STABILITY_COLUMNS, Stability, StabilitySettings, StepStability, stability};

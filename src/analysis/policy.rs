@@ -1,7 +1,10 @@
 //! All analyses of one policy row, as switched on in the scenario: stability for every row, alignment and
 //! routing error for routed rows, and the combined prediction's held-out error for every row.
 
-use super::{BinError, HeldOut, StabilitySettings, StepAlignment, StepStability, Subject, alignment, stability};
+use super::{
+    BinError, HeldOut, SampleDisagreement, StabilitySettings, StepAlignment, StepStability, Subject, alignment,
+    stability,
+};
 use crate::diffusion::Objective;
 use crate::metrics::Values;
 use crate::routing::ExpertData;
@@ -34,6 +37,8 @@ pub struct PolicyAnalysis {
     pub alignment: Vec<StepAlignment>,
     /// Routing error by timestep bin.
     pub errors: Vec<BinError>,
+    /// Per sample (routed policies): total disagreement and badness of the final sample.
+    pub per_sample: Vec<SampleDisagreement>,
 }
 
 /// Runs every analysis switched on in `setup` for `subject`.
@@ -49,6 +54,7 @@ pub fn analyse_policy(subject: Subject, setup: &AnalysisSetup) -> PolicyAnalysis
             let a = alignment(routed, setup.objective, setup.x1, setup.steps, data, setup.badness);
             out.values.extend(a.values);
             out.alignment = a.by_step;
+            out.per_sample = a.per_sample;
         }
         let (values, errors) = held_out.routing_error(subject);
         out.values.extend(values);

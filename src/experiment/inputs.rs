@@ -16,25 +16,30 @@ use rand_distr::{Distribution, StandardNormal};
 /// Rejects a `k` above the number of experts that actually have clients (known only after grouping).
 pub(super) fn check_k_against_experts(routing: &[RoutingConfig], experts: usize) -> Result<()> {
     for (i, r) in routing.iter().enumerate() {
-        let ks: Vec<(String, usize)> = match r {
-            RoutingConfig::TopK { k, .. } | RoutingConfig::Random { k } => vec![(format!("routing[{i}].k"), *k)],
-            RoutingConfig::Schedule { stages, .. } => stages
-                .iter()
-                .enumerate()
-                .map(|(j, st)| (format!("routing[{i}].stages[{j}].k"), st.k))
-                .collect(),
-            _ => vec![],
-        };
-        for (path, k) in ks {
-            if k > experts {
-                return Err(Error::invalid(
-                    path,
-                    format!("must be <= the number of experts that have clients ({experts}), got {k}"),
-                ));
-            }
+        if let Some(e) = k_beyond_experts(i, r, experts) {
+            return Err(e);
         }
     }
     Ok(())
+}
+
+/// Why policy `i` cannot run with `experts` experts (it asks for more), or `None` if it can.
+pub(super) fn k_beyond_experts(i: usize, r: &RoutingConfig, experts: usize) -> Option<Error> {
+    let ks: Vec<(String, usize)> = match r {
+        RoutingConfig::TopK { k, .. } | RoutingConfig::Random { k } => vec![(format!("routing[{i}].k"), *k)],
+        RoutingConfig::Schedule { stages, .. } => stages
+            .iter()
+            .enumerate()
+            .map(|(j, st)| (format!("routing[{i}].stages[{j}].k"), st.k))
+            .collect(),
+        _ => vec![],
+    };
+    ks.into_iter().find(|(_, k)| *k > experts).map(|(path, k)| {
+        Error::invalid(
+            path,
+            format!("must be <= the number of experts that have clients ({experts}), got {k}"),
+        )
+    })
 }
 
 /// Root mean per-coordinate variance of the training data: the unit of the stability perturbations.

@@ -21,7 +21,7 @@ use crate::report::{self, Record};
 use crate::rng::{Stream, derive};
 use crate::routing::{self, BuildContext, Built, ExpertData, RoutedMixture};
 use crate::scenario::{LoadedScenario, to_yaml};
-use inputs::{check_k_against_experts, data_scale, gaussian, held_out_points, nearest_distance};
+use inputs::{check_k_against_experts, data_scale, gaussian, held_out_points, k_beyond_experts, nearest_distance};
 use ndarray::{ArrayView2, Axis};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,6 +36,9 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Where trained models are cached and reused (`None`: always train, store nothing).
     pub cache: Option<PathBuf>,
+    /// Skip (and list in `run.json`) the policies that ask for more experts than the grouping produced, instead
+    /// of failing the run; sweeps use this so that, e.g., top-4 at near-IID skew does not sink the whole cell.
+    pub skip_infeasible: bool,
 }
 
 /// What a finished run produced.
@@ -73,7 +76,16 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
             message: "no client holds any data, so there is no expert to train".into(),
         });
     }
-    check_k_against_experts(&s.routing, experts)?;
+    let mut skipped = serde_json::Map::new();
+    if options.skip_infeasible {
+        for (i, r) in s.routing.iter().enumerate() {
+            if let Some(e) = k_beyond_experts(i, r, experts) {
+                skipped.insert(routing::label(r), e.to_string().into());
+            }
+        }
+    } else {
+        check_k_against_experts(&s.routing, experts)?;
+    }
     time("data_and_partition", &mut timings);
 
     let staging = Staging::create(&options.out_dir)?;
@@ -104,6 +116,7 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
         .routing
         .iter()
         .enumerate()
+        .filter(|(_, r)| !skipped.contains_key(&routing::label(r)))
         .map(|(index, r)| {
             let context = BuildContext {
                 seed,
@@ -273,6 +286,8 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
     if let Some(h) = &held {
         let rows = policy_rows(&analyses, seed, |a| &a.alignment);
         report::write_alignment_by_step(&out.join("alignment_by_step.csv"), &rows)?;
+        let rows = policy_rows(&analyses, seed, |a| &a.per_sample);
+        report::write_per_sample(&out.join("per_sample.csv"), &rows)?;
         let rows = policy_rows(&analyses, seed, |a| &a.errors);
         report::write_routing_error(&out.join("routing_error_by_bin.csv"), &rows)?;
         report::write_expert_error(&out.join("expert_error.csv"), seed, &h.matrix())?;
@@ -298,6 +313,7 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
             "router": ensemble.router.as_ref().map(|r| r.params.len()),
         },
         "training": { "key": key, "from_cache": from_cache },
+        "skipped_policies": skipped,
         "timings_seconds": timings,
         "sampling_seconds": sampling_times,
         "analysis_seconds": analysis_times,

@@ -37,12 +37,18 @@ fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-/// Mean of `metric` for a setting and policy, if positive and finite (the axes are logarithmic).
+/// Mean of `metric` for a setting and policy (`-loglik` for the metric `nll`), if positive and finite (the axes
+/// are logarithmic).
 fn value(summary: &[SummaryRow], setting: &str, policy: &str, metric: &str) -> Option<f64> {
+    let (column, sign) = if metric == "nll" {
+        ("loglik", -1.0)
+    } else {
+        (metric, 1.0)
+    };
     summary
         .iter()
         .find(|r| r.setting == setting && r.policy == policy)
-        .and_then(|r| r.mean.get(metric).copied())
+        .and_then(|r| r.mean.get(column).map(|v| sign * v))
         .filter(|v| v.is_finite() && *v > 0.0)
 }
 
@@ -127,7 +133,10 @@ fn by_setting<DB: DrawingBackend>(
         .map_err(err)?;
     chart
         .configure_mesh()
-        .x_desc(format!("{metric} (mean over seeds, log scale)"))
+        .x_desc(match metric {
+            "nll" => "-loglik (mean over seeds, log scale; less = samples in denser regions)".to_string(),
+            _ => format!("{metric} (mean over seeds, log scale)"),
+        })
         .y_desc("setting")
         .y_labels(settings.len() + 2)
         .y_label_formatter(&|i| {
@@ -199,14 +208,15 @@ fn quality_vs_stability<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Writes the study's figures into `dir` as PNG and SVG: `fd_by_setting`, `amp_large_p95_by_setting` and
-/// `quality_vs_stability`. Returns the file stems written.
+/// Writes the study's figures into `dir` as PNG and SVG: `fd_by_setting`, `nll_by_setting` (minus `loglik`),
+/// `amp_large_p95_by_setting` and `quality_vs_stability`. Returns the file stems written.
 pub fn write_study_figures(dir: &Path, summary: &[SummaryRow], policies: &[String]) -> Result<Vec<String>> {
     let settings = distinct_in_order(summary.iter().map(|r| r.setting.clone()));
     let height = (160 + 34 * settings.len() as u32).max(260);
     let mut stems = Vec::new();
     for (metric, title) in [
         ("fd", "Fréchet distance by setting"),
+        ("nll", "Negative log-likelihood under the true density by setting"),
         (
             "amp_large_p95",
             "95th percentile of large-scale amplification by setting",

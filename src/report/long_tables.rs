@@ -1,7 +1,7 @@
 //! Long tables of the analyses, one row per policy and step (or bin): stability and alignment by step, the
 //! expert x cluster x bin error matrix, and selected vs non-selected vs oracle error by bin.
 
-use crate::analysis::{BinError, ErrorCell, StepAlignment, StepStability};
+use crate::analysis::{BinError, ErrorCell, SampleDisagreement, StepAlignment, StepStability};
 use crate::error::Result;
 use crate::output::write_csv;
 use std::path::Path;
@@ -134,5 +134,13 @@ pub fn write_routing_error(path: &Path, tables: &[PolicyRows<BinError>]) -> Resu
             opt(r.oracle),
             r.mixture.to_string(),
         ]
+    })
+}
+
+/// `per_sample.csv`: per routed policy and sample, the total disagreement along the trajectory and the badness
+/// of the final sample (minus the true log-density, or the distance to the nearest reference point).
+pub fn write_per_sample(path: &Path, tables: &[PolicyRows<SampleDisagreement>]) -> Result<()> {
+    write_policy_rows(path, &["sample", "disagreement", "badness"], tables, |r| {
+        vec![r.sample.to_string(), r.disagreement.to_string(), r.badness.to_string()]
     })
 }

@@ -74,8 +74,8 @@ fn table_error(path: &Path, e: PolarsError) -> Error {
     }
 }
 
-/// Writes `<stem>.csv` and `<stem>.parquet` into `dir`.
-fn write_frame(dir: &Path, stem: &str, mut df: DataFrame) -> Result<()> {
+/// Writes `<stem>.csv` and `<stem>.parquet` into `dir`, each atomically.
+pub fn write_frame(dir: &Path, stem: &str, mut df: DataFrame) -> Result<()> {
     let csv_path = dir.join(format!("{stem}.csv"));
     let parquet_path = dir.join(format!("{stem}.parquet"));
     let fail = table_error;
@@ -99,8 +99,14 @@ pub fn read_results(path: &Path) -> Result<Vec<Record>> {
     };
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let df = ParquetReader::new(file).finish().map_err(fail)?;
-    let policy = df.column("policy").and_then(|c| c.str().cloned()).map_err(fail)?;
-    let seed = df.column("seed").and_then(|c| c.u64().cloned()).map_err(fail)?;
+    records_of(&df).map_err(fail)
+}
+
+/// The records of a results frame: its `policy`, `seed` and metric columns (other columns are ignored).
+pub fn records_of(df: &DataFrame) -> PolarsResult<Vec<Record>> {
+    let policy = df.column("policy")?.str()?.clone();
+    let seed = df.column("seed")?.cast(&DataType::UInt64)?;
+    let seed = seed.u64()?;
     let mut records: Vec<Record> = (0..df.height())
         .map(|i| Record {
             policy: policy.get(i).unwrap_or_default().to_string(),
@@ -110,8 +116,8 @@ pub fn read_results(path: &Path) -> Result<Vec<Record>> {
         .collect();
     for name in metric_columns() {
         let Ok(column) = df.column(name) else { continue };
-        let values = column.f64().map_err(fail)?;
-        for (record, v) in records.iter_mut().zip(values.iter()) {
+        let values = column.cast(&DataType::Float64)?;
+        for (record, v) in records.iter_mut().zip(values.f64()?.iter()) {
             if let Some(v) = v {
                 record.values.insert(name, v);
             }

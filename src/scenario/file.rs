@@ -43,6 +43,10 @@ pub struct Scenario {
     /// Settings of the quality metrics.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// Swept values: dotted path -> list of values; the run is their cartesian product (cells), the first path
+    /// varying slowest. Empty (the default): a single run.
+    #[serde(default, skip_serializing_if = "serde_norway::Mapping::is_empty")]
+    pub sweep: serde_norway::Mapping,
 }
 
 /// The paper's comparison: top-1, top-2, the router-weighted full ensemble and the monolith.

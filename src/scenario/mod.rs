@@ -2,10 +2,12 @@
 
 mod file;
 mod overrides;
+mod sweep;
 mod validate;
 
 pub use file::*;
 pub use overrides::{parse_assignment, with_override};
+pub use sweep::{SweepCell, expand, value_text};
 pub use validate::validate;
 
 use crate::error::{Error, Result};

@@ -44,7 +44,11 @@ pub fn validate(scenario: &Scenario) -> Result<()> {
     at_least("sampling.steps", s.sampling.steps, 1)?;
     at_least("sampling.samples", s.sampling.samples, 2)?;
     validate_routing(&s.routing, s.clusters.k)?;
-    validate_metrics(&s.metrics)
+    validate_metrics(&s.metrics)?;
+    if !s.sweep.is_empty() {
+        super::expand(s)?;
+    }
+    Ok(())
 }
 
 fn validate_data(data: &DataConfig) -> Result<()> {

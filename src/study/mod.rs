@@ -8,11 +8,10 @@ mod summary;
 pub use file::{Setting, StudyFile};
 pub use summary::{SummaryRow, distinct_in_order, summarise, write_summary_markdown};
 
+use crate::cells::{CellJob, CellOutcome, CellRunner, run_cells};
 use crate::error::{Error, Result};
-use crate::experiment::{RunOptions, run};
-use crate::progress::Progress;
-use crate::report::{Record, read_results, write_study_figures, write_study_results};
-use crate::scenario::{self, LoadedScenario, Scenario, to_yaml, with_override};
+use crate::report::{Record, write_study_figures, write_study_results};
+use crate::scenario::{self, Scenario, with_override};
 use std::path::{Path, PathBuf};
 
 /// A study file loaded with every cell's scenario resolved and validated.
@@ -91,12 +90,6 @@ pub fn cell_dir(out_dir: &Path, setting: &str, seed: u64) -> PathBuf {
     out_dir.join("cells").join(setting).join(format!("seed-{seed}"))
 }
 
-/// Whether `dir` already holds the finished results of exactly `scenario`.
-fn cached(dir: &Path, scenario: &Scenario) -> bool {
-    let same = std::fs::read_to_string(dir.join("scenario.resolved.yaml")).is_ok_and(|t| t == to_yaml(scenario));
-    same && dir.join("results.parquet").is_file()
-}
-
 /// Rows of every cell: (setting, record), in cell order.
 pub type StudyRows = Vec<(String, Record)>;
 
@@ -120,46 +113,45 @@ pub struct StudyOutcome {
     pub failures: Vec<CellFailure>,
 }
 
-/// Runs (or reuses) every cell of the study; trained models are cached in `cache`. A cell whose own scenario
-/// fails (invalid for its data, a diverged training) is recorded and the study goes on; failures to read or
-/// write files stop the study.
-pub fn run_study(loaded: &LoadedStudy, out_dir: &Path, quiet: bool, cache: Option<PathBuf>) -> Result<StudyOutcome> {
-    let progress = Progress::new(quiet);
-    let bar = progress.bar(loaded.cells.len() as u64, "cells");
+/// Runs (or reuses) every cell of the study, `parallel` at a time; trained models are cached in `cache`. A
+/// cell whose own scenario fails (invalid for its data, a diverged training) is recorded and the study goes on;
+/// failures to read or write files stop the study.
+pub fn run_study(
+    loaded: &LoadedStudy,
+    out_dir: &Path,
+    quiet: bool,
+    cache: Option<PathBuf>,
+    parallel: usize,
+) -> Result<StudyOutcome> {
+    let jobs: Vec<CellJob> = loaded
+        .cells
+        .iter()
+        .map(|(setting, seed, scenario)| CellJob {
+            name: format!("{setting} seed {seed}"),
+            dir: cell_dir(out_dir, setting, *seed),
+            scenario: scenario.clone(),
+        })
+        .collect();
+    let runner = CellRunner {
+        base_dir: loaded.base_dir.clone(),
+        cache,
+        quiet,
+        parallel,
+        skip_infeasible: false,
+    };
+    let outcomes = run_cells(&jobs, &runner, &|_| Ok(()))?;
     let mut rows = Vec::new();
     let mut failures = Vec::new();
-    for (setting, seed, s) in &loaded.cells {
-        bar.set_message(format!("{setting} seed {seed}"));
-        let dir = cell_dir(out_dir, setting, *seed);
-        let records = if cached(&dir, s) {
-            read_results(&dir.join("results.parquet"))?
-        } else {
-            let cell = LoadedScenario {
-                scenario: s.clone(),
-                base_dir: loaded.base_dir.clone(),
-            };
-            let options = RunOptions {
-                out_dir: dir.clone(),
-                quiet: true,
-                cache: cache.clone(),
-            };
-            match run(&cell, &options) {
-                Ok(outcome) => outcome.records,
-                Err(e @ (Error::Io { .. } | Error::Table { .. })) => return Err(e),
-                Err(e) => {
-                    failures.push(CellFailure {
-                        setting: setting.clone(),
-                        seed: *seed,
-                        message: e.to_string(),
-                    });
-                    Vec::new()
-                }
-            }
-        };
-        rows.extend(records.into_iter().map(|r| (setting.clone(), r)));
-        bar.inc(1);
+    for ((setting, seed, _), outcome) in loaded.cells.iter().zip(outcomes) {
+        match outcome {
+            CellOutcome::Done(records) => rows.extend(records.into_iter().map(|r| (setting.clone(), r))),
+            CellOutcome::Failed(message) => failures.push(CellFailure {
+                setting: setting.clone(),
+                seed: *seed,
+                message,
+            }),
+        }
     }
-    bar.finish_and_clear();
     Ok(StudyOutcome { rows, failures })
 }
 

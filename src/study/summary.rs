@@ -114,8 +114,9 @@ fn table(rows: &[&SummaryRow], columns: &[&str]) -> String {
     out
 }
 
-/// Per seed of one setting: the values of `column` for top-1, top-2 and full (seeds with all three only).
-fn per_seed(rows: &[(String, Record)], setting: &str, column: &str) -> Vec<[f64; 3]> {
+/// Per seed of one setting: the values of `column` for top-1, top-2 and the ensemble policy `ensemble` (seeds
+/// with all three only).
+fn per_seed(rows: &[(String, Record)], setting: &str, ensemble: &str, column: &str) -> Vec<[f64; 3]> {
     let mut seeds: Vec<u64> = rows.iter().filter(|(s, _)| s == setting).map(|(_, r)| r.seed).collect();
     seeds.dedup();
     seeds
@@ -126,28 +127,30 @@ fn per_seed(rows: &[(String, Record)], setting: &str, column: &str) -> Vec<[f64;
                     .find(|(s, r)| s == setting && r.seed == seed && r.policy == p)
                     .and_then(|(_, r)| r.values.get(column).copied())
             };
-            Some([get("top_k:k=1")?, get("top_k:k=2")?, get("full")?])
+            Some([get("top_k:k=1")?, get("top_k:k=2")?, get(ensemble)?])
         })
         .collect()
 }
 
-/// The paper's question per setting, seed by seed: in how many seeds is full worse than top-2 on fd and on
-/// loglik, and in how many is it the most stable (lowest 95th-percentile large-scale amplification of top-1,
-/// top-2 and full)? The dissociation holds where full loses on fd or loglik and is the most stable in every seed.
-fn dissociation(rows: &[(String, Record)], summary: &[SummaryRow], settings: &[String]) -> String {
+/// The paper's question per setting, seed by seed, for the ensemble policy `ensemble` (`full` or `uniform`): in
+/// how many seeds is it worse than top-2 on fd and on loglik, and in how many is it the most stable (lowest
+/// 95th-percentile large-scale amplification of top-1, top-2 and itself)? The dissociation holds where it loses
+/// on fd or loglik and is the most stable in every seed.
+fn dissociation(rows: &[(String, Record)], summary: &[SummaryRow], settings: &[String], ensemble: &str) -> String {
     let find = |s: &str, p: &str| summary.iter().find(|r| r.setting == s && r.policy == p);
-    let mut out = String::from(
-        "| setting | fd top-1 | fd top-2 | fd full | loglik top-2 | loglik full | full worse fd | full worse loglik | \
-         amp_large_p95 top-1 / top-2 / full | full most stable | flip_rate top-1 / top-2 | dissociation | \
+    let e = ensemble;
+    let mut out = format!(
+        "| setting | fd top-1 | fd top-2 | fd {e} | loglik top-2 | loglik {e} | {e} worse fd | {e} worse loglik | \
+         amp_large_p95 top-1 / top-2 / {e} | {e} most stable | flip_rate top-1 / top-2 | dissociation | \
          fd spread |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for s in settings {
-        let (Some(t1), Some(t2), Some(full)) = (find(s, "top_k:k=1"), find(s, "top_k:k=2"), find(s, "full")) else {
+        let (Some(t1), Some(t2), Some(full)) = (find(s, "top_k:k=1"), find(s, "top_k:k=2"), find(s, e)) else {
             continue;
         };
-        let fd = per_seed(rows, s, "fd");
-        let loglik = per_seed(rows, s, "loglik");
-        let amp = per_seed(rows, s, "amp_large_p95");
+        let fd = per_seed(rows, s, e, "fd");
+        let loglik = per_seed(rows, s, e, "loglik");
+        let amp = per_seed(rows, s, e, "amp_large_p95");
         let count = |v: &[[f64; 3]], f: &dyn Fn(&[f64; 3]) -> bool| v.iter().filter(|x| f(x)).count();
         let worse_fd = count(&fd, &|x| x[2] > x[1]);
         let worse_loglik = count(&loglik, &|x| x[2] < x[1]);
@@ -211,7 +214,15 @@ pub fn write_summary_markdown(
          full in that seed. The paper's dissociation (**yes**) needs full worse on fd or on loglik in every seed \
          and the most stable in every seed. fd spread: largest minus smallest mean fd of top-1, top-2 and full.\n\n",
     );
-    md.push_str(&dissociation(rows, summary, &settings));
+    md.push_str(&dissociation(rows, summary, &settings, "full"));
+    if summary.iter().any(|r| r.policy == "uniform") {
+        md.push_str(
+            "\n### The same question for the uniform ensemble\n\nThe paper's \"full ensemble\" may mean equal \
+             weights rather than the router's; `uniform` averages every expert with weight 1/n. Same columns, with \
+             uniform in place of full (fd spread over top-1, top-2 and uniform).\n\n",
+        );
+        md.push_str(&dissociation(rows, summary, &settings, "uniform"));
+    }
     if !failures.is_empty() {
         md.push_str("\n## Cells that could not run\n\n| setting | seed | reason |\n|---|---|---|\n");
         for f in failures {
@@ -228,6 +239,8 @@ pub fn write_summary_markdown(
         &[
             "fd",
             "loglik",
+            "precision",
+            "recall",
             "mode_tv",
             "amp_small",
             "amp_small_p95",
@@ -312,7 +325,7 @@ mod tests {
             rows.push(row("mixed", "full", seed, if seed == 0 { 0.9 } else { 0.1 }, 4.0));
         }
         let summary = summarise(&rows);
-        let table = dissociation(&rows, &summary, &["paper".into(), "mixed".into()]);
+        let table = dissociation(&rows, &summary, &["paper".into(), "mixed".into()], "full");
         let lines: Vec<&str> = table.lines().collect();
         assert!(
             lines[2].starts_with("| paper |") && lines[2].contains("| 2/2 | 2/2 |") && lines[2].contains("**yes**"),
