@@ -1,4 +1,4 @@
-//! Command-line interface: `ddmsim run` and `ddmsim validate`.
+//! Command-line interface: `ddmsim run`, `study`, `report` and `validate`.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -36,6 +36,12 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Rebuild the tables (of a sweep, from its cells), figures, summary.md and report.html of an output folder
+    /// from its stored results, without running anything.
+    Report {
+        /// The output folder of a run or sweep.
+        dir: PathBuf,
+    },
     /// Check a scenario and print it with every default filled in.
     Validate {
         /// The scenario YAML file.
@@ -71,6 +77,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Validate { scenario } => {
             let loaded = scenario::load(&scenario)?;
             print!("{}", scenario::to_yaml(&loaded.scenario));
+            Ok(())
+        }
+        Command::Report { dir } => {
+            let figures = ddmsim::sweep::rebuild_report(&dir)?;
+            println!(
+                "{} figures; report written to {}",
+                figures.len(),
+                dir.join("report.html").display()
+            );
             Ok(())
         }
         Command::Study { study, run } => {
@@ -114,7 +129,8 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             let outcome = ddmsim::run(&loaded, &options)?;
             print!("{}", ddmsim::report::render(&outcome.records));
-            println!("results written to {}", outcome.out_dir.display());
+            ddmsim::sweep::rebuild_report(&outcome.out_dir)?;
+            println!("results written to {} (report: report.html)", outcome.out_dir.display());
             Ok(())
         }
     }

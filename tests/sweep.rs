@@ -101,7 +101,6 @@ fn a_sweep_tables_every_cell_with_its_values_for_any_number_of_parallel_cells() 
         .map(String::from)
         .collect();
     assert_eq!(swept_rows, plain_rows);
-
 }
 
 #[test]
@@ -116,11 +115,17 @@ fn a_cell_with_too_few_experts_skips_the_policies_that_need_more_and_says_so() {
     let run_json = std::fs::read_to_string(out.join("cells/count=1/run.json")).unwrap();
     assert!(run_json.contains("\"experts\": 1,"), "{run_json}");
     for skipped in ["top_k:k=2:raw", "random:k=2", "schedule:wide-then-one"] {
-        assert!(run_json.contains(&format!("\"{skipped}\": \"routing[")), "{skipped} not listed: {run_json}");
+        assert!(
+            run_json.contains(&format!("\"{skipped}\": \"routing[")),
+            "{skipped} not listed: {run_json}"
+        );
     }
     let table = std::fs::read_to_string(out.join("results.csv")).unwrap();
     let policies: Vec<&str> = table.lines().skip(1).map(|l| l.split(',').nth(2).unwrap()).collect();
-    assert!(policies.contains(&"top_k:k=1") && policies.contains(&"full"), "{policies:?}");
+    assert!(
+        policies.contains(&"top_k:k=1") && policies.contains(&"full"),
+        "{policies:?}"
+    );
     assert!(!policies.contains(&"top_k:k=2:raw"), "{policies:?}");
 }
 

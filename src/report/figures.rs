@@ -1,41 +1,12 @@
 //! Figures of a study with plotters (PNG and SVG, bundled DejaVu Sans): a metric per setting and policy, and
 //! quality against stability.
 
-use crate::error::{Error, Result};
-use crate::output::write_atomic;
+use super::plot::{FONT, Figure, colour, legend, log_range, render};
+use crate::error::Result;
 use crate::study::{SummaryRow, distinct_in_order};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
-use std::sync::Once;
-
-/// The font every figure uses, registered once from the bundled file (no system fonts needed).
-const FONT: &str = "sans-serif";
-
-fn register_font() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("../../assets/DejaVuSans.ttf");
-        if plotters::style::register_font(FONT, FontStyle::Normal, bytes).is_err() {
-            panic!("the bundled DejaVu Sans font is not a valid font");
-        }
-    });
-}
-
-/// Colours of the policies, in the order given.
-fn colour(i: usize) -> RGBColor {
-    const PALETTE: [RGBColor; 8] = [
-        RGBColor(31, 119, 180),
-        RGBColor(255, 127, 14),
-        RGBColor(44, 160, 44),
-        RGBColor(214, 39, 40),
-        RGBColor(148, 103, 189),
-        RGBColor(140, 86, 75),
-        RGBColor(227, 119, 194),
-        RGBColor(127, 127, 127),
-    ];
-    PALETTE[i % PALETTE.len()]
-}
 
 /// Mean of `metric` for a setting and policy (`-loglik` for the metric `nll`), if positive and finite (the axes
 /// are logarithmic).
@@ -52,59 +23,6 @@ fn value(summary: &[SummaryRow], setting: &str, policy: &str, metric: &str) -> O
         .filter(|v| v.is_finite() && *v > 0.0)
 }
 
-/// Draws one figure as SVG.
-type SvgDrawer<'a> = dyn for<'b> Fn(&DrawingArea<SVGBackend<'b>, Shift>) -> std::result::Result<(), String> + 'a;
-/// Draws one figure as PNG.
-type PngDrawer<'a> = dyn for<'b> Fn(&DrawingArea<BitMapBackend<'b>, Shift>) -> std::result::Result<(), String> + 'a;
-
-/// Renders `draw` to `<stem>.png` and `<stem>.svg`, each written whole or not at all.
-fn render(stem: &Path, size: (u32, u32), draw: &SvgDrawer, draw_png: &PngDrawer) -> Result<()> {
-    register_font();
-    let fail = |path: &Path, message: String| Error::Table {
-        path: path.to_path_buf(),
-        message,
-    };
-    let svg_path = stem.with_extension("svg");
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        draw(&root).map_err(|m| fail(&svg_path, m))?;
-        root.present().map_err(|e| fail(&svg_path, e.to_string()))?;
-    }
-    write_atomic(&svg_path, svg.as_bytes())?;
-    let png_path = stem.with_extension("png");
-    // The encoder picks the format from the extension, so the partial file still ends in `.png`.
-    let name = stem
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let partial = stem.with_file_name(format!(".{name}.partial.png"));
-    {
-        let root = BitMapBackend::new(&partial, size).into_drawing_area();
-        draw_png(&root).map_err(|m| fail(&png_path, m))?;
-        root.present().map_err(|e| fail(&png_path, e.to_string()))?;
-    }
-    std::fs::rename(&partial, &png_path).map_err(|e| Error::io(&png_path, e))
-}
-
-/// Draws a legend of the policies' markers into its own panel (so it never hides data).
-fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, policies: &[String]) -> std::result::Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    for (i, policy) in policies.iter().enumerate() {
-        let y = 60 + 24 * i as i32;
-        area.draw(&Circle::new((12, y), 5, colour(i).filled())).map_err(err)?;
-        area.draw(&Text::new(policy.as_str(), (24, y - 8), (FONT, 14)))
-            .map_err(err)?;
-    }
-    Ok(())
-}
-
-/// Axis range covering `values` on a log scale, with some room.
-fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
-    let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    if lo > hi { 0.1..10.0 } else { lo / 1.5..hi * 1.5 }
-}
-
 /// One row per setting, one marker per policy: the mean of `metric` on a log axis.
 fn by_setting<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -118,7 +36,7 @@ fn by_setting<DB: DrawingBackend>(
     root.fill(&WHITE).map_err(err)?;
     let width = root.dim_in_pixel().0;
     let (root, side) = root.split_horizontally(width.saturating_sub(170));
-    legend(&side, policies)?;
+    legend(&side, policies, false)?;
     let values = settings
         .iter()
         .flat_map(|s| policies.iter().filter_map(move |p| value(summary, s, p, metric)));
@@ -174,7 +92,7 @@ fn quality_vs_stability<DB: DrawingBackend>(
     root.fill(&WHITE).map_err(err)?;
     let width = root.dim_in_pixel().0;
     let (root, side) = root.split_horizontally(width.saturating_sub(170));
-    legend(&side, policies)?;
+    legend(&side, policies, false)?;
     let pairs = |p: &str| -> Vec<(f64, f64)> {
         settings
             .iter()
@@ -208,6 +126,24 @@ fn quality_vs_stability<DB: DrawingBackend>(
     Ok(())
 }
 
+/// A study figure: which drawing, on which data.
+struct StudyFigure<'a> {
+    summary: &'a [SummaryRow],
+    settings: &'a [String],
+    policies: &'a [String],
+    /// `Some((metric, title))`: a metric by setting; `None`: quality against stability.
+    by_setting: Option<(&'a str, &'a str)>,
+}
+
+impl Figure for StudyFigure<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> std::result::Result<(), String> {
+        match self.by_setting {
+            Some((metric, title)) => by_setting(root, self.summary, self.settings, self.policies, metric, title),
+            None => quality_vs_stability(root, self.summary, self.settings, self.policies),
+        }
+    }
+}
+
 /// Writes the study's figures into `dir` as PNG and SVG: `fd_by_setting`, `nll_by_setting` (minus `loglik`),
 /// `amp_large_p95_by_setting` and `quality_vs_stability`. Returns the file stems written.
 pub fn write_study_figures(dir: &Path, summary: &[SummaryRow], policies: &[String]) -> Result<Vec<String>> {
@@ -223,20 +159,22 @@ pub fn write_study_figures(dir: &Path, summary: &[SummaryRow], policies: &[Strin
         ),
     ] {
         let stem = format!("{metric}_by_setting");
-        render(
-            &dir.join(&stem),
-            (1000, height),
-            &|root| by_setting(root, summary, &settings, policies, metric, title),
-            &|root| by_setting(root, summary, &settings, policies, metric, title),
-        )?;
+        let figure = StudyFigure {
+            summary,
+            settings: &settings,
+            policies,
+            by_setting: Some((metric, title)),
+        };
+        render(&dir.join(&stem), (1000, height), &figure)?;
         stems.push(stem);
     }
-    render(
-        &dir.join("quality_vs_stability"),
-        (900, 650),
-        &|root| quality_vs_stability(root, summary, &settings, policies),
-        &|root| quality_vs_stability(root, summary, &settings, policies),
-    )?;
+    let figure = StudyFigure {
+        summary,
+        settings: &settings,
+        policies,
+        by_setting: None,
+    };
+    render(&dir.join("quality_vs_stability"), (900, 650), &figure)?;
     stems.push("quality_vs_stability".into());
     Ok(stems)
 }

@@ -1,7 +1,9 @@
 //! Reporting: the results table (CSV, Parquet, terminal), the run's side tables and the analyses' long tables.
 
+pub mod charts;
 mod figures;
 mod long_tables;
+pub mod plot;
 mod side_tables;
 mod table;
 

@@ -6,7 +6,7 @@ mod file;
 mod summary;
 
 pub use file::{Setting, StudyFile};
-pub use summary::{SummaryRow, distinct_in_order, summarise, write_summary_markdown};
+pub use summary::{SummaryRow, distinct_in_order, mean_std, summarise, write_summary_markdown};
 
 use crate::cells::{CellJob, CellOutcome, CellRunner, run_cells};
 use crate::error::{Error, Result};

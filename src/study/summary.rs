@@ -6,6 +6,7 @@ use super::{StudyFile, StudyOutcome};
 use crate::error::Result;
 use crate::metrics::Values;
 use crate::output::write_atomic;
+use crate::report::plot::number;
 use crate::report::{Record, metric_columns};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -76,18 +77,8 @@ pub fn summarise(rows: &[(String, Record)]) -> Vec<SummaryRow> {
         .collect()
 }
 
-/// A value with 3 significant digits (scientific outside [1e-3, 1e5)).
-fn number(v: f64) -> String {
-    if v == 0.0 || (v.abs() >= 1e-3 && v.abs() < 1e5) {
-        let digits = (2 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
-        format!("{v:.digits$}")
-    } else {
-        format!("{v:.2e}")
-    }
-}
-
 /// "mean ± std" of a metric, or empty.
-fn cell(row: &SummaryRow, name: &str) -> String {
+pub fn mean_std(row: &SummaryRow, name: &str) -> String {
     match (row.mean.get(name), row.std.get(name)) {
         (Some(m), Some(s)) => format!("{} ± {}", number(*m), number(*s)),
         (Some(m), None) => number(*m),
@@ -107,7 +98,7 @@ fn table(rows: &[&SummaryRow], columns: &[&str]) -> String {
     for r in rows {
         let _ = write!(out, "| {} | {} |", r.setting, r.policy);
         for c in columns {
-            let _ = write!(out, " {} |", cell(r, c));
+            let _ = write!(out, " {} |", mean_std(r, c));
         }
         out.push('\n');
     }
@@ -163,11 +154,11 @@ fn dissociation(rows: &[(String, Record)], summary: &[SummaryRow], settings: &[S
         let _ = writeln!(
             out,
             "| {s} | {} | {} | {} | {} | {} | {worse_fd}/{} | {worse_loglik}/{} | {} / {} / {} | {stable}/{} | {} / {} | {} | {} |",
-            cell(t1, "fd"),
-            cell(t2, "fd"),
-            cell(full, "fd"),
-            cell(t2, "loglik"),
-            cell(full, "loglik"),
+            mean_std(t1, "fd"),
+            mean_std(t2, "fd"),
+            mean_std(full, "fd"),
+            mean_std(t2, "loglik"),
+            mean_std(full, "loglik"),
             fd.len(),
             loglik.len(),
             number(m(t1, "amp_large_p95")),
@@ -294,7 +285,7 @@ mod tests {
         assert_eq!(s[0].mean["fd"], 2.0);
         assert!((s[0].std["fd"] - 2f64.sqrt()).abs() < 1e-12);
         assert!(s[2].std.is_empty());
-        assert_eq!(cell(&s[0], "fd"), "2.00 ± 1.41");
+        assert_eq!(mean_std(&s[0], "fd"), "2.00 ± 1.41");
         assert_eq!(number(0.01234), "0.0123");
         assert_eq!(number(123.4), "123");
     }

@@ -3,9 +3,22 @@
 //! and the sweep's tables are rewritten as soon as a cell finishes, so an interrupted sweep keeps its finished
 //! cells and a rerun runs only the others.
 
+mod figures;
+mod frames;
+mod grid_table;
+mod page;
+mod report;
+mod summary;
 mod tables;
 
-pub use tables::{LONG_TABLES, SweepRow, read_sweep_results, sweep_frame, write_long_tables, write_sweep_results};
+pub use figures::WrittenFigure;
+pub use report::{ReportData, load_report_data, rebuild_report, showcase_label, write_report};
+pub use summary::{SweepSummary, group_axis, group_of};
+
+pub use tables::{
+    CellSource, LONG_TABLES, SweepRow, gather_long_tables, read_parquet, read_sweep_results, sweep_frame,
+    write_long_tables, write_sweep_results,
+};
 
 use crate::cells::{CellJob, CellOutcome, CellRunner, run_cells};
 use crate::error::Result;
@@ -57,7 +70,8 @@ pub fn sweep_cell_dir(out_dir: &Path, cell: &SweepCell) -> PathBuf {
 
 /// Runs every cell of `loaded`'s sweep that is not finished yet and writes the sweep's tables: `results.csv`
 /// and `results.parquet` (one row per cell and policy, with `cell` and `param.<path>` columns), the long tables
-/// of every cell gathered into Parquet files, and `run.json`.
+/// of every cell gathered into Parquet files, the report (`summary.md`, `figures/`, `report.html`) and
+/// `run.json`.
 pub fn run_sweep(loaded: &LoadedScenario, options: &SweepOptions) -> Result<SweepOutcome> {
     let started = Instant::now();
     let cells = expand(&loaded.scenario)?;
@@ -89,13 +103,21 @@ pub fn run_sweep(loaded: &LoadedScenario, options: &SweepOptions) -> Result<Swee
     let outcomes = run_cells(&jobs, &runner, &write_finished)?;
     let rows = rows_of(&cells, outcomes.iter().map(Some));
     write_sweep_results(out, &rows)?;
-    let finished: Vec<(&SweepCell, PathBuf)> = cells
+    let finished: Vec<CellSource> = cells
         .iter()
         .zip(&outcomes)
         .filter(|(_, o)| matches!(o, CellOutcome::Done(_)))
-        .map(|(c, _)| (c, sweep_cell_dir(out, c)))
+        .map(|(c, _)| CellSource::of_cell(out, c))
         .collect();
-    write_long_tables(out, &finished)?;
+    let tables = write_long_tables(out, &finished)?;
+    let data = ReportData {
+        scenario_yaml: to_yaml(&loaded.scenario),
+        name: loaded.scenario.name.clone(),
+        rows,
+        tables,
+        showcase: showcase_label(&loaded.scenario),
+    };
+    write_report(out, &data)?;
     let outcome = SweepOutcome { cells, outcomes };
     let info = serde_json::json!({
         "ddmsim_version": env!("CARGO_PKG_VERSION"),

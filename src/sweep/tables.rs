@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::report::{Record, frame, records_of, write_frame};
 use crate::routing::file_stem;
 use crate::scenario::{SweepCell, value_text};
+use crate::sweep::sweep_cell_dir;
 use polars::prelude::*;
 use polars_io::SerReader;
 use polars_io::csv::read::CsvReadOptions;
@@ -159,9 +160,40 @@ pub fn read_sweep_results(path: &Path) -> Result<Vec<SweepRow>> {
         .collect())
 }
 
-/// Reads one CSV long table of a cell, numbers as `Float64`, with the cell's label and swept values (tabled as
+/// Where a run's files are and what to call its rows: a sweep's cell, or a single run (`single`, no params).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellSource {
+    /// The label of the rows (`cell` column).
+    pub label: String,
+    /// The swept values (`param.<path>` columns).
+    pub params: Vec<(String, Value)>,
+    /// The run's folder.
+    pub dir: PathBuf,
+}
+
+impl CellSource {
+    /// The cell of a sweep whose output folder is `out_dir`.
+    pub fn of_cell(out_dir: &Path, cell: &SweepCell) -> Self {
+        CellSource {
+            label: cell.label(),
+            params: cell.params.clone(),
+            dir: sweep_cell_dir(out_dir, cell),
+        }
+    }
+
+    /// A single run in `dir`.
+    pub fn single(dir: &Path) -> Self {
+        CellSource {
+            label: "single".into(),
+            params: Vec::new(),
+            dir: dir.to_path_buf(),
+        }
+    }
+}
+
+/// Reads one CSV long table of a run, numbers as `Float64`, with the run's label and swept values (tabled as
 /// `kinds`) in front.
-fn read_cell_table(path: &Path, cell: &SweepCell, kinds: &[ParamKind]) -> Result<DataFrame> {
+fn read_cell_table(path: &Path, cell: &CellSource, kinds: &[ParamKind]) -> Result<DataFrame> {
     let fail = |e: PolarsError| table_error(path, e);
     let mut df = CsvReadOptions::default()
         .with_has_header(true)
@@ -176,7 +208,7 @@ fn read_cell_table(path: &Path, cell: &SweepCell, kinds: &[ParamKind]) -> Result
         df.replace(name, column).map_err(fail)?;
     }
     let height = df.height();
-    let mut leading = vec![Column::new("cell".into(), vec![cell.label(); height])];
+    let mut leading = vec![Column::new("cell".into(), vec![cell.label.clone(); height])];
     for ((path, value), kind) in cell.params.iter().zip(kinds) {
         leading.push(param_column(&format!("param.{path}"), *kind, &vec![value; height]));
     }
@@ -218,30 +250,30 @@ fn stack(frames: Vec<DataFrame>, path: &Path) -> Result<DataFrame> {
     Ok(out.unwrap_or_default())
 }
 
-/// Gathers the long tables of the finished cells (`cells`: each cell and its folder) into `<name>.parquet` in
-/// `dir`, and every cell's samples (with a `policy` column, the test points as `reference:test`) into
-/// `samples.parquet`. A table no cell wrote is not written.
-pub fn write_long_tables(dir: &Path, cells: &[(&SweepCell, PathBuf)]) -> Result<()> {
-    let axes = cells.first().map_or(0, |(c, _)| c.params.len());
+/// Gathers the long tables of the runs in `cells` into one frame each, named as in [`LONG_TABLES`], and every
+/// run's samples (with a `policy` column, the test points as `reference:test`) as `samples`. A table no run
+/// wrote is left out.
+pub fn gather_long_tables(cells: &[CellSource]) -> Result<Vec<(String, DataFrame)>> {
+    let axes = cells.first().map_or(0, |c| c.params.len());
     let kinds: Vec<ParamKind> = (0..axes)
-        .map(|i| ParamKind::of(cells.iter().map(|(c, _)| &c.params[i].1)))
+        .map(|i| ParamKind::of(cells.iter().map(|c| &c.params[i].1)))
         .collect();
+    let mut tables = Vec::new();
     for name in LONG_TABLES {
         let mut frames = Vec::new();
-        for (cell, cell_dir) in cells {
-            let path = cell_dir.join(format!("{name}.csv"));
+        for cell in cells {
+            let path = cell.dir.join(format!("{name}.csv"));
             if path.is_file() {
                 frames.push(read_cell_table(&path, cell, &kinds)?);
             }
         }
         if !frames.is_empty() {
-            let target = dir.join(format!("{name}.parquet"));
-            write_parquet(&target, stack(frames, &target)?)?;
+            tables.push((name.to_string(), stack(frames, &cell_path(cells, name))?));
         }
     }
     let mut frames = Vec::new();
-    for (cell, cell_dir) in cells {
-        let records = crate::report::read_results(&cell_dir.join("results.parquet"))?;
+    for cell in cells {
+        let records = crate::report::read_results(&cell.dir.join("results.parquet"))?;
         let mut labels: Vec<String> = records
             .into_iter()
             .map(|r| r.policy)
@@ -254,7 +286,7 @@ pub fn write_long_tables(dir: &Path, cells: &[(&SweepCell, PathBuf)]) -> Result<
             } else {
                 file_stem(&label)
             };
-            let path = cell_dir.join("samples").join(format!("{stem}.csv"));
+            let path = cell.dir.join("samples").join(format!("{stem}.csv"));
             if !path.is_file() {
                 continue;
             }
@@ -266,10 +298,30 @@ pub fn write_long_tables(dir: &Path, cells: &[(&SweepCell, PathBuf)]) -> Result<
         }
     }
     if !frames.is_empty() {
-        let target = dir.join("samples.parquet");
-        write_parquet(&target, stack(frames, &target)?)?;
+        tables.push(("samples".into(), stack(frames, &cell_path(cells, "samples"))?));
     }
-    Ok(())
+    Ok(tables)
+}
+
+/// The file named in errors about stacking the table `name`.
+fn cell_path(cells: &[CellSource], name: &str) -> PathBuf {
+    cells.first().map_or_else(PathBuf::new, |c| c.dir.join(name))
+}
+
+/// Gathers the long tables of the finished cells (see [`gather_long_tables`]) into `<name>.parquet` in `dir`, and
+/// returns them.
+pub fn write_long_tables(dir: &Path, cells: &[CellSource]) -> Result<Vec<(String, DataFrame)>> {
+    let tables = gather_long_tables(cells)?;
+    for (name, df) in &tables {
+        write_parquet(&dir.join(format!("{name}.parquet")), df.clone())?;
+    }
+    Ok(tables)
+}
+
+/// Reads a Parquet file into a frame.
+pub fn read_parquet(path: &Path) -> Result<DataFrame> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    ParquetReader::new(file).finish().map_err(|e| table_error(path, e))
 }
 
 /// Writes one frame as Parquet, atomically.

@@ -1,0 +1,239 @@
+//! A sweep's (or a single run's) report: `summary.md`, `figures/` and a self-contained `report.html`, built from
+//! the stored results only. `ddmsim report DIR` first regathers the sweep's tables from its cells when they are
+//! there, so a report can be rebuilt after any change to the reporting without rerunning anything.
+
+use super::figures::write_figures;
+use super::page::write_page;
+use super::summary::SweepSummary;
+use super::{
+    CellSource, LONG_TABLES, SweepRow, gather_long_tables, read_parquet, read_sweep_results, sweep_cell_dir,
+    write_long_tables, write_sweep_results,
+};
+use crate::cells::is_finished;
+use crate::error::{Error, Result};
+use crate::output::write_atomic;
+use crate::scenario::{Scenario, expand, value_text};
+use polars::prelude::DataFrame;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Everything a report shows.
+#[derive(Debug, Clone)]
+pub struct ReportData {
+    /// The scenario as run (`scenario.resolved.yaml`).
+    pub scenario_yaml: String,
+    /// The scenario's name.
+    pub name: String,
+    /// Every row of `results.parquet`.
+    pub rows: Vec<SweepRow>,
+    /// The gathered long tables by name (see [`LONG_TABLES`], plus `samples`).
+    pub tables: Vec<(String, DataFrame)>,
+    /// The cell the single-cell figures show: the one at the scenario's own values, if the sweep has it.
+    pub showcase: Option<String>,
+}
+
+impl ReportData {
+    /// The long table `name`, if any run wrote it.
+    pub fn table(&self, name: &str) -> Option<&DataFrame> {
+        self.tables.iter().find(|(n, _)| n == name).map(|(_, df)| df)
+    }
+}
+
+/// The label of the cell at the scenario's own values of the swept paths (`clients.partition.alpha=0.1 seed=0`).
+pub fn showcase_label(scenario: &Scenario) -> Option<String> {
+    let tree = serde_norway::to_value(scenario).ok()?;
+    let mut parts = Vec::new();
+    for key in scenario.sweep.keys() {
+        let path = key.as_str()?;
+        let value = path.split('.').try_fold(&tree, |node, k| node.get(k))?;
+        parts.push(format!("{path}={}", value_text(value)));
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// The scenario stored in an output folder.
+fn stored_scenario(dir: &Path) -> Result<(String, Scenario)> {
+    let path = dir.join("scenario.resolved.yaml");
+    if !path.is_file() {
+        return Err(Error::invalid(
+            "report",
+            format!(
+                "{} has no scenario.resolved.yaml: not a ddmsim output folder",
+                dir.display()
+            ),
+        ));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let scenario = crate::scenario::parse(&text).map_err(|message| Error::Yaml {
+        file: path.clone(),
+        message,
+    })?;
+    Ok((text, scenario))
+}
+
+/// Loads what the report of the output folder `dir` shows. A sweep whose cells are present has its tables
+/// regathered (and rewritten) from the finished cells; otherwise the stored tables are read.
+pub fn load_report_data(dir: &Path) -> Result<ReportData> {
+    let (scenario_yaml, scenario) = stored_scenario(dir)?;
+    let showcase = showcase_label(&scenario);
+    let (rows, tables) = if scenario.sweep.is_empty() {
+        let rows = read_sweep_results(&dir.join("results.parquet"))?;
+        (rows, gather_long_tables(&[CellSource::single(dir)])?)
+    } else if dir.join("cells").is_dir() {
+        let cells = expand(&scenario)?;
+        let mut rows = Vec::new();
+        let mut finished = Vec::new();
+        for cell in &cells {
+            let cell_dir = sweep_cell_dir(dir, cell);
+            if !is_finished(&cell_dir, &cell.scenario) {
+                continue;
+            }
+            for record in crate::report::read_results(&cell_dir.join("results.parquet"))? {
+                rows.push(SweepRow {
+                    cell: cell.label(),
+                    params: cell.params.clone(),
+                    record,
+                });
+            }
+            finished.push(CellSource::of_cell(dir, cell));
+        }
+        write_sweep_results(dir, &rows)?;
+        let tables = write_long_tables(dir, &finished)?;
+        (rows, tables)
+    } else {
+        (read_sweep_results(&dir.join("results.parquet"))?, stored_tables(dir)?)
+    };
+    Ok(ReportData {
+        scenario_yaml,
+        name: scenario.name,
+        rows,
+        tables,
+        showcase,
+    })
+}
+
+/// The gathered long tables stored as Parquet in a sweep's folder.
+fn stored_tables(dir: &Path) -> Result<Vec<(String, DataFrame)>> {
+    let mut tables = Vec::new();
+    for name in LONG_TABLES.iter().copied().chain(["samples"]) {
+        let path = dir.join(format!("{name}.parquet"));
+        if path.is_file() {
+            tables.push((name.to_string(), read_parquet(&path)?));
+        }
+    }
+    Ok(tables)
+}
+
+/// Metrics of the quality-and-stability table.
+const QUALITY_METRICS: [&str; 8] = [
+    "fd",
+    "loglik",
+    "precision",
+    "recall",
+    "mode_tv",
+    "amp_large_p95",
+    "flip_rate",
+    "l_eff",
+];
+
+/// Metrics of the alignment table.
+const ALIGNMENT_METRICS: [&str; 6] = [
+    "align_gap",
+    "align_nearest_rate",
+    "err_selected",
+    "err_nonselected",
+    "err_oracle",
+    "disagreement_spearman",
+];
+
+/// The report's sections: (heading, explanation, table), shared by `summary.md` and `report.html`.
+pub fn sections(summary: &SweepSummary) -> Vec<(String, String, super::grid_table::TextTable)> {
+    let mut out = vec![(
+        "Quality (fd) by group and policy".to_string(),
+        "Fréchet distance between samples and held-out data, mean ± std over seeds (lower is better); reference \
+         rows are the floor (held-out vs training data) and the ceiling (Gaussian noise). — : the policy did not \
+         run there (it needs more experts than the grouping produced; each cell's run.json lists it)."
+            .to_string(),
+        summary.pivot("fd", true),
+    )];
+    out.push((
+        "Best policy by fd".into(),
+        "The policy with the lowest mean fd in each group.".into(),
+        summary.best("fd"),
+    ));
+    for (metric, text) in [
+        (
+            "loglik",
+            "Mean log-likelihood of the samples under the true density (higher is better; known densities only).",
+        ),
+        (
+            "mode_tv",
+            "Total variation between the samples' and the data's mode shares (lower is better).",
+        ),
+        (
+            "amp_large_p95",
+            "95th percentile of whole-trajectory amplification of a large perturbation (lower = more stable).",
+        ),
+    ] {
+        out.push((
+            format!("{metric} by group and policy"),
+            text.into(),
+            summary.pivot(metric, false),
+        ));
+    }
+    out.push((
+        "Quality and stability".into(),
+        "Every group and policy; n is the number of seeds behind each mean.".into(),
+        summary.long(&QUALITY_METRICS, true),
+    ));
+    out.push((
+        "Alignment".into(),
+        "Routed policies only: align_gap > 0 and err_selected < err_nonselected mean the router picks experts whose \
+         data covers the current state."
+            .into(),
+        summary.long(&ALIGNMENT_METRICS, false),
+    ));
+    out
+}
+
+/// How the report says it was made (the same whether `run` or `report` wrote it).
+pub const MADE_BY: &str = "Built by ddmsim from the stored results: `ddmsim run` writes it, `ddmsim report <folder>` \
+                           rebuilds it; do not edit by hand.";
+
+/// Writes `summary.md`, `figures/` and `report.html` into `dir`. Returns the figures' stems.
+pub fn write_report(dir: &Path, data: &ReportData) -> Result<Vec<String>> {
+    let summary = SweepSummary::of(&data.rows);
+    let figures = write_figures(&dir.join("figures"), data, &summary)?;
+    let sections = sections(&summary);
+    let mut md = format!(
+        "# {}\n\n{MADE_BY} Groups are the swept values other than the seed; seeds {:?}. The same tables and every \
+         figure are in `report.html`.\n\n",
+        data.name, summary.seeds,
+    );
+    for (heading, text, table) in &sections {
+        let _ = write!(md, "## {heading}\n\n{text}\n\n{}\n", table.markdown());
+    }
+    md.push_str("## Figures\n\n");
+    for f in &figures {
+        let _ = writeln!(
+            md,
+            "![{}](figures/{}.png) {} ([SVG](figures/{}.svg))\n",
+            f.stem, f.stem, f.caption, f.stem
+        );
+    }
+    write_atomic(&dir.join("summary.md"), md.as_bytes())?;
+    write_page(
+        &dir.join("report.html"),
+        data,
+        &sections,
+        &dir.join("figures"),
+        &figures,
+    )?;
+    Ok(figures.into_iter().map(|f| f.stem).collect())
+}
+
+/// Rebuilds the report of the output folder `dir` from its stored results (regathering a sweep's tables from
+/// its cells when they are present).
+pub fn rebuild_report(dir: &Path) -> Result<Vec<String>> {
+    write_report(dir, &load_report_data(dir)?)
+}

@@ -1,0 +1,188 @@
+//! End-to-end tests of reports: a sweep leaves every figure, `ddmsim report` rebuilds the same report from the
+//! stored results, and `report.html` opens in headless Chromium with every figure loaded and no console errors
+//! (while a page with one corrupted figure is caught).
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+/// The figures a sweep of the tiny scenario must produce.
+const FIGURES: [&str; 11] = [
+    "fd_vs_k",
+    "fd_vs_group",
+    "loglik_vs_group",
+    "mode_tv_vs_group",
+    "stability_vs_quality",
+    "alignment_vs_quality",
+    "disagreement_vs_badness",
+    "expert_purity",
+    "client_partition",
+    "samples",
+    "training_loss",
+];
+
+fn ddmsim() -> Command {
+    Command::cargo_bin("ddmsim").unwrap()
+}
+
+/// Runs a two-cell sweep of the tiny scenario (skew 0.3 and 1000, one seed) into `dir/out`.
+fn tiny_sweep(dir: &Path) -> PathBuf {
+    let tiny = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny.yaml")).unwrap();
+    let scenario = dir.join("sweep.yaml");
+    let text = format!("{tiny}\nsweep: {{ clients.partition.alpha: [0.3, 1000], seed: [3] }}\n");
+    std::fs::write(&scenario, text).unwrap();
+    let out = dir.join("out");
+    ddmsim()
+        .args(["run", "--quiet", "--no-cache", "--out"])
+        .arg(&out)
+        .arg(&scenario)
+        .assert()
+        .success();
+    out
+}
+
+/// The Chromium binary: `$CHROMIUM`, else `chromium` on the path.
+fn chromium() -> String {
+    std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into())
+}
+
+/// Opens `page` in headless Chromium; returns the DOM after load and what Chromium logged.
+fn open_in_chromium(page: &Path) -> (String, String) {
+    let profile = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=10000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.canonicalize().unwrap().display()))
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {} ({e}); install it with `apt-get install chromium`",
+                chromium()
+            )
+        });
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Console messages Chromium logged (the page itself logs nothing, so any is an error).
+fn console_lines(log: &str) -> Vec<&str> {
+    log.lines().filter(|l| l.contains("CONSOLE")).collect()
+}
+
+#[test]
+fn a_sweep_report_has_every_figure_and_rebuilds_identically_without_rerunning() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tiny_sweep(dir.path());
+    for stem in FIGURES {
+        for ext in ["png", "svg"] {
+            let path = out.join("figures").join(format!("{stem}.{ext}"));
+            assert!(
+                std::fs::metadata(&path).is_ok_and(|m| m.len() > 1000),
+                "{} missing or empty",
+                path.display()
+            );
+        }
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_eq!(html.matches("<img class=\"figure\"").count(), FIGURES.len());
+    assert!(html.contains("<h3>Quality (fd) by group and policy</h3>"));
+    assert!(html.contains("<td>alpha=1000</td>"), "groups by swept skew");
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    let before: Vec<(PathBuf, Vec<u8>)> = ["report.html", "summary.md", "results.parquet", "samples.parquet"]
+        .iter()
+        .map(|f| (out.join(f), std::fs::read(out.join(f)).unwrap()))
+        .collect();
+    let run_json = std::fs::metadata(out.join("cells/alpha=0.3_seed=3/run.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    std::fs::remove_dir_all(out.join("figures")).unwrap();
+    std::fs::remove_file(out.join("report.html")).unwrap();
+    ddmsim().arg("report").arg(&out).assert().success();
+    for (path, bytes) in before {
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "{} differs after `ddmsim report`",
+            path.display()
+        );
+    }
+    let again = std::fs::metadata(out.join("cells/alpha=0.3_seed=3/run.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(run_json, again, "`ddmsim report` must not rerun cells");
+    assert!(summary.contains("| alpha=0.3 |"));
+}
+
+#[test]
+fn the_report_opens_in_headless_chromium_with_every_figure_loaded_and_no_console_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tiny_sweep(dir.path());
+    let page = out.join("report.html");
+    let (dom, log) = open_in_chromium(&page);
+    let n = FIGURES.len();
+    assert!(
+        dom.contains("data-figures=\"loaded\""),
+        "not every figure loaded: {dom:.2000}"
+    );
+    assert!(
+        dom.contains(&format!("{n} of {n} figures loaded.")),
+        "status line missing"
+    );
+    assert!(
+        console_lines(&log).is_empty(),
+        "console output: {:?}",
+        console_lines(&log)
+    );
+
+    // The check itself must catch a figure that does not decode.
+    let html = std::fs::read_to_string(&page).unwrap();
+    let at = html.find("data:image/svg+xml;base64,").unwrap() + "data:image/svg+xml;base64,".len();
+    let broken = format!("{}PHN2Zz5icm9rZW4{}", &html[..at], &html[at + 40..]);
+    let broken_page = out.join("broken.html");
+    std::fs::write(&broken_page, broken).unwrap();
+    let (dom, _) = open_in_chromium(&broken_page);
+    assert!(
+        dom.contains("data-figures=\"broken\""),
+        "a corrupted figure went unnoticed"
+    );
+    assert!(dom.contains(&format!("{} of {n} figures loaded", n - 1)));
+}
+
+#[test]
+fn a_single_run_gets_a_report_and_report_refuses_a_folder_that_is_not_an_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("single");
+    ddmsim()
+        .args(["run", "--quiet", "--no-cache", "--out"])
+        .arg(&out)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny.yaml"))
+        .assert()
+        .success();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("figure-samples") && html.contains("figure-training_loss"));
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    ddmsim()
+        .arg("report")
+        .arg(&empty)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("not a ddmsim output folder"));
+}
