@@ -129,6 +129,12 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             let outcome = ddmsim::run(&loaded, &options)?;
             print!("{}", ddmsim::report::render(&outcome.records));
+            if let Some(accuracy) = outcome.classifier_accuracy {
+                println!(
+                    "evaluation classifier (fd_classifier, class_tv, confidence): {:.1} % accurate on the held-out split",
+                    100.0 * accuracy
+                );
+            }
             ddmsim::sweep::rebuild_report(&outcome.out_dir)?;
             println!("results written to {} (report: report.html)", outcome.out_dir.display());
             Ok(())

@@ -12,6 +12,7 @@
 
 pub mod analysis;
 pub mod cells;
+pub mod classifier;
 pub mod cluster;
 pub mod data;
 pub mod diffusion;

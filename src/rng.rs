@@ -35,6 +35,8 @@ pub enum Stream {
     Metrics = 10,
     /// Stochastic routing decisions.
     Routing = 11,
+    /// The evaluation classifier's initial weights and batches.
+    Classifier = 12,
 }
 
 /// SplitMix64 finaliser: a bijective mixer with good avalanche, used to combine tags.

@@ -132,6 +132,11 @@ fn a_run_writes_every_output_and_a_failed_rerun_keeps_it() {
         "alignment_by_step.csv",
         "expert_error.csv",
         "routing_error_by_bin.csv",
+        "per_sample.csv",
+        "summary.md",
+        "report.html",
+        "figures/samples.png",
+        "figures/samples.svg",
     ] {
         assert!(out.join(file).is_file(), "missing {file}");
     }
@@ -140,7 +145,7 @@ fn a_run_writes_every_output_and_a_failed_rerun_keeps_it() {
     assert_eq!(
         lines.next().unwrap(),
         "policy,seed,fd,mmd,swd,precision,recall,density,coverage,loglik,modes_covered,mode_tv,\
-         l_eff,amp_small,amp_small_p95,amp_large,amp_large_p95,flip_rate,delta_refine,step_gap,\
+         fd_classifier,class_tv,confidence,l_eff,amp_small,amp_small_p95,amp_large,amp_large_p95,flip_rate,delta_refine,step_gap,\
          align_gap,align_gap_centroid,align_nearest_rate,err_selected,err_nonselected,err_oracle,err_mixture,\
          disagreement,angle_deg,disagreement_spearman"
     );

@@ -6,6 +6,7 @@
 mod inputs;
 
 use crate::analysis::{AnalysisSetup, PolicyAnalysis, StabilitySettings, Subject, analyse_policy};
+use crate::classifier::{self, ClassifierScores};
 use crate::cluster::cluster;
 use crate::data;
 use crate::diffusion::{Denoiser, Objective, sampler};
@@ -48,6 +49,8 @@ pub struct RunOutcome {
     pub out_dir: PathBuf,
     /// The rows of `results.csv`.
     pub records: Vec<Record>,
+    /// The evaluation classifier's accuracy on the held-out split, when it was used.
+    pub classifier_accuracy: Option<f64>,
 }
 
 /// Runs one scenario end to end and writes its output folder.
@@ -182,6 +185,36 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
     }
     time("training", &mut timings);
 
+    let classifier = if classifier::enabled(&s.metrics.classifier, &s.data) {
+        let config = &s.metrics.classifier;
+        Some(classifier::load_or_train(
+            &split.train,
+            &split.test,
+            config,
+            seed,
+            options.cache.as_deref(),
+        )?)
+    } else {
+        None
+    };
+    let scores = classifier
+        .as_ref()
+        .map(|(c, _)| ClassifierScores::new(c, split.test.x.view()));
+    let mut class_counts: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut score = |label: &str, x: ArrayView2<f32>, values: &mut crate::metrics::Values| {
+        if let Some(sc) = &scores {
+            let (v, counts) = sc.score(x);
+            values.extend(v);
+            class_counts.push((label.to_string(), counts));
+        }
+    };
+    score(
+        "reference:test",
+        split.test.x.view(),
+        &mut crate::metrics::Values::new(),
+    );
+    time("classifier", &mut timings);
+
     let reference = Reference::new(split.test.x.view(), &s.metrics, seed);
     report::write_points(&out.join("samples/reference_test.csv"), reference.points().view())?;
     let gmm = split.density.as_ref();
@@ -195,16 +228,20 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
         idx.sort_unstable();
         split.train.x.select(Axis(0), &idx)
     };
+    let mut values = reference.quality(data_rows.view(), gmm);
+    score("reference:data", data_rows.view(), &mut values);
     records.push(Record {
         policy: "reference:data".into(),
         seed,
-        values: reference.quality(data_rows.view(), gmm),
+        values,
     });
     let noise = gaussian(n, dim, &mut derive(seed, Stream::Metrics, &[3]));
+    let mut values = reference.quality(noise.view(), gmm);
+    score("reference:noise", noise.view(), &mut values);
     records.push(Record {
         policy: "reference:noise".into(),
         seed,
-        values: reference.quality(noise.view(), gmm),
+        values,
     });
     time("reference_metrics", &mut timings);
 
@@ -263,6 +300,7 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
             samples.view(),
         )?;
         let mut values = reference.quality(samples.view(), gmm);
+        score(label, samples.view(), &mut values);
         sampling_times.insert(label.clone(), t0.elapsed().as_secs_f64().into());
         let t1 = Instant::now();
         let analysis = analyse_policy(subject, &setup);
@@ -279,6 +317,9 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
     bar.finish_and_clear();
     time("sampling_and_metrics", &mut timings);
     report::write_results(&out, &records)?;
+    if !class_counts.is_empty() {
+        report::write_class_counts(&out.join("class_counts.csv"), &class_counts)?;
+    }
     if s.metrics.stability {
         let rows = policy_rows(&analyses, seed, |a| &a.stability);
         report::write_stability_by_step(&out.join("stability_by_step.csv"), &rows)?;
@@ -313,6 +354,11 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
             "router": ensemble.router.as_ref().map(|r| r.params.len()),
         },
         "training": { "key": key, "from_cache": from_cache },
+        "classifier": classifier.as_ref().map(|(c, cached)| serde_json::json!({
+            "test_accuracy": c.test_accuracy,
+            "from_cache": cached,
+            "parameters": c.params.len(),
+        })),
         "skipped_policies": skipped,
         "timings_seconds": timings,
         "sampling_seconds": sampling_times,
@@ -321,7 +367,11 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
     let json = serde_json::to_string_pretty(&run_info).expect("json");
     write_atomic(&out.join("run.json"), json.as_bytes())?;
     let out_dir = staging.commit()?;
-    Ok(RunOutcome { out_dir, records })
+    Ok(RunOutcome {
+        out_dir,
+        records,
+        classifier_accuracy: classifier.map(|(c, _)| c.test_accuracy),
+    })
 }
 
 /// One long table's rows: every policy whose analysis produced rows of the kind `rows` picks.

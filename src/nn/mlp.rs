@@ -177,6 +177,22 @@ impl Mlp {
         h
     }
 
+    /// The last hidden layer's activations, the input of the output layer (a classifier's feature space).
+    /// Shapes: x [n, input] -> [n, fan_in of the output layer].
+    pub fn penultimate<F: Scalar>(&self, p: &[F], x: ArrayView2<F>) -> Array2<F> {
+        let last = self.layers.len() - 1;
+        let mut h = x.to_owned();
+        for (l, layer) in self.layers[..last].iter().enumerate() {
+            let mut z = layer.forward(p, h.view());
+            z.mapv_inplace(|v| v * sigmoid(v));
+            if self.skips(l) {
+                z += &h;
+            }
+            h = z;
+        }
+        h
+    }
+
     /// Backward pass from dLoss/dOutput `dy` [n, output]; writes dLoss/dParams into `grad` (overwriting it).
     pub fn backward<F: Scalar>(&self, p: &[F], cache: &Cache<F>, dy: ArrayView2<F>, grad: &mut [F]) {
         let last = self.layers.len() - 1;
@@ -223,6 +239,9 @@ mod tests {
         let mut cache = Cache::default();
         let y = mlp.forward(&p, x.view(), &mut cache);
         assert!((&y - &mlp.infer(&p, x.view())).iter().all(|d| d.abs() < 1e-14));
+        let features = mlp.penultimate(&p, x.view());
+        let from_features = mlp.layers()[3].forward(&p, features.view());
+        assert!((&y - &from_features).iter().all(|d| d.abs() < 1e-14));
         let mut grad = vec![0.0; p.len()];
         mlp.backward(&p, &cache, (&y - &target).view(), &mut grad);
         let h = 1e-6;

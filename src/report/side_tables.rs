@@ -87,3 +87,20 @@ pub fn write_points<T: std::fmt::Display + Copy>(path: &Path, points: ArrayView2
             .map(|r| r.iter().map(|v| format!("{v}")).collect()),
     )
 }
+
+/// `class_counts.csv`: per policy (and reference row), how many of its points the evaluation classifier puts in
+/// each class.
+pub fn write_class_counts(path: &Path, rows: &[(String, Vec<usize>)]) -> Result<()> {
+    let classes = rows.first().map_or(0, |(_, c)| c.len());
+    let mut header = vec!["policy".to_string()];
+    header.extend((0..classes).map(|c| format!("class_{c}")));
+    write_csv(
+        path,
+        &header,
+        rows.iter().map(|(policy, counts)| {
+            let mut cells = vec![policy.clone()];
+            cells.extend(counts.iter().map(usize::to_string));
+            cells
+        }),
+    )
+}

@@ -2,6 +2,7 @@
 //! with polars, and rendered for the terminal.
 
 use crate::analysis::{ALIGNMENT_COLUMNS, STABILITY_COLUMNS};
+use crate::classifier::CLASSIFIER_COLUMNS;
 use crate::error::{Error, Result};
 use crate::metrics::{QUALITY_COLUMNS, Values};
 use polars::prelude::*;
@@ -23,10 +24,11 @@ pub struct Record {
     pub values: Values,
 }
 
-/// Every metric column of `results.csv`, in order: quality, stability, alignment.
+/// Every metric column of `results.csv`, in order: quality, the classifier's, stability, alignment.
 pub fn metric_columns() -> impl Iterator<Item = &'static str> {
     QUALITY_COLUMNS
         .into_iter()
+        .chain(CLASSIFIER_COLUMNS)
         .chain(STABILITY_COLUMNS)
         .chain(ALIGNMENT_COLUMNS)
 }
@@ -129,12 +131,17 @@ pub fn records_of(df: &DataFrame) -> PolarsResult<Vec<Record>> {
 /// Fixed-width text tables of the records for the terminal (4 decimals): quality, then stability and alignment
 /// where computed, each block showing only the columns that have values.
 pub fn render(records: &[Record]) -> String {
-    [&QUALITY_COLUMNS[..], &STABILITY_COLUMNS[..], &ALIGNMENT_COLUMNS[..]]
-        .iter()
-        .map(|block| render_block(records, block))
-        .filter(|b| !b.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n")
+    [
+        &QUALITY_COLUMNS[..],
+        &CLASSIFIER_COLUMNS[..],
+        &STABILITY_COLUMNS[..],
+        &ALIGNMENT_COLUMNS[..],
+    ]
+    .iter()
+    .map(|block| render_block(records, block))
+    .filter(|b| !b.is_empty())
+    .collect::<Vec<_>>()
+    .join("\n")
 }
 
 /// One block of [`render`]; empty if none of `columns` has a value.

@@ -779,6 +779,62 @@ pub struct MetricsConfig {
     /// Largest reference set used by the metrics (the test split is subsampled, seeded, beyond it).
     #[serde(default = "d_max_reference")]
     pub max_reference: usize,
+    /// The evaluation classifier of labelled image data, whose features give `fd_classifier` (FID-like).
+    #[serde(default)]
+    pub classifier: ClassifierConfig,
+}
+
+/// The evaluation classifier: an MLP trained on the labelled training split only (never on generated data),
+/// seeded and cached; its last hidden layer is the feature space of `fd_classifier`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierConfig {
+    /// Train it and report `fd_classifier`, `class_tv`, `confidence`: `true`, `false`, or absent for "with the
+    /// bundled digits only".
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Hidden widths; the last one is the feature dimension.
+    #[serde(default = "d_classifier_hidden")]
+    pub hidden: Vec<usize>,
+    /// Passes over the training split.
+    #[serde(default = "d_classifier_epochs")]
+    pub epochs: usize,
+    /// Images per Adam step.
+    #[serde(default = "d_classifier_batch")]
+    pub batch_size: usize,
+    /// Adam learning rate.
+    #[serde(default = "d_classifier_lr")]
+    pub lr: f64,
+}
+
+/// Two hidden layers; 64 features, like the images' 64 pixels.
+fn d_classifier_hidden() -> Vec<usize> {
+    vec![256, 64]
+}
+/// Enough passes for the digits to be learnt well (test accuracy reported by every run).
+fn d_classifier_epochs() -> usize {
+    60
+}
+/// A common minibatch size.
+fn d_classifier_batch() -> usize {
+    64
+}
+/// Adam's usual rate for small MLPs.
+fn d_classifier_lr() -> f64 {
+    1e-3
+}
+
+impl Default for ClassifierConfig {
+    /// On for digits only; [256, 64], 60 epochs, batches of 64, Adam at 1e-3.
+    fn default() -> Self {
+        ClassifierConfig {
+            enabled: None,
+            hidden: d_classifier_hidden(),
+            epochs: d_classifier_epochs(),
+            batch_size: d_classifier_batch(),
+            lr: d_classifier_lr(),
+        }
+    }
 }
 
 /// Naeem et al. (2020) recommend k = 5.
@@ -833,6 +889,7 @@ impl Default for MetricsConfig {
             nearest_k: d_nearest_k(),
             projections: d_projections(),
             max_reference: d_max_reference(),
+            classifier: ClassifierConfig::default(),
         }
     }
 }

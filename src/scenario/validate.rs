@@ -257,7 +257,11 @@ fn validate_metrics(m: &MetricsConfig) -> Result<()> {
     at_least("metrics.alignment_neighbors", m.alignment_neighbors, 1)?;
     at_least("metrics.alignment_points", m.alignment_points, m.alignment_neighbors)?;
     at_least("metrics.error_bins", m.error_bins, 1)?;
-    at_least("metrics.error_points", m.error_points, 1)
+    at_least("metrics.error_points", m.error_points, 1)?;
+    widths("metrics.classifier.hidden", &m.classifier.hidden)?;
+    at_least("metrics.classifier.epochs", m.classifier.epochs, 1)?;
+    at_least("metrics.classifier.batch_size", m.classifier.batch_size, 1)?;
+    positive("metrics.classifier.lr", m.classifier.lr)
 }
 
 fn optimizer(path: &str, o: &OptimizerConfig) -> Result<()> {

@@ -253,6 +253,14 @@ pub fn write_summary_markdown(
             "disagreement_spearman",
         ],
     ));
+    if shown.iter().any(|r| r.mean.contains_key("fd_classifier")) {
+        md.push_str(
+            "\n## Evaluation classifier and l_eff\n\nfd_classifier is FID-like (ddmsim's own digit classifier, not \
+             Inception); class_tv compares predicted class shares with the held-out split's; confidence is the mean \
+             top-class probability; l_eff is the trajectory's effective Lipschitz constant.\n\n",
+        );
+        md.push_str(&table(&shown, &["fd_classifier", "class_tv", "confidence", "l_eff"]));
+    }
     write_atomic(path, md.as_bytes())
 }
 

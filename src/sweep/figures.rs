@@ -7,8 +7,8 @@ use super::report::ReportData;
 use super::summary::{SweepSummary, group_axis, group_of};
 use crate::error::Result;
 use crate::report::charts::{
-    BarPanel, CategoryLines, CloudPanel, HeatPanel, Heatmaps, PointClouds, Scale, Scatter, ScatterPanel, Series,
-    SeriesPoints, StackedBars,
+    BarPanel, CategoryLines, CloudPanel, HeatPanel, Heatmaps, ImageGrids, ImagePanel, PointClouds, Scale, Scatter,
+    ScatterPanel, Series, SeriesPoints, StackedBars,
 };
 use crate::report::plot::{Figure, number, render};
 use crate::study::distinct_in_order;
@@ -98,6 +98,14 @@ fn quality_figures(w: &mut Writer, data: &ReportData, summary: &SweepSummary) ->
     let axis = group_axis(&data.rows);
     for (metric, what) in [
         ("fd", "Fréchet distance (lower is better)"),
+        (
+            "fd_classifier",
+            "Fréchet distance in classifier features (FID-like; lower is better)",
+        ),
+        (
+            "class_tv",
+            "class_tv: total variation of predicted class shares (lower is better)",
+        ),
         ("loglik", "log-likelihood under the true density (higher is better)"),
         ("mode_tv", "mode_tv: total variation of mode shares (lower is better)"),
     ] {
@@ -449,9 +457,58 @@ fn disagreement_figure(w: &mut Writer, data: &ReportData, df: &DataFrame, cell: 
     w.add("disagreement_vs_badness", (1300, 40 + 380 * rows_n), &figure, caption)
 }
 
-/// Samples of every policy in the showcase cell over the histogram of the held-out points.
+/// Digits shown per policy in the image grids.
+const DIGITS_SHOWN: usize = 64;
+
+/// The first [`DIGITS_SHOWN`] generated images of every policy in the showcase cell, after a grid of real
+/// held-out images, when the points are 8x8 images (64 coordinates).
+fn digit_grids(w: &mut Writer, df: &DataFrame, cell: &str, rows: &[usize], policies: &[String]) -> Result<()> {
+    let pixels: Vec<Vec<f64>> = (0..64).map(|j| numbers(df, &format!("x{j}"))).collect();
+    let mut names = vec!["reference:test".to_string()];
+    names.extend(
+        distinct_in_order(rows.iter().map(|&i| policies[i].clone()))
+            .into_iter()
+            .filter(|p| p != "reference:test"),
+    );
+    let panels: Vec<ImagePanel> = names
+        .iter()
+        .map(|p| ImagePanel {
+            title: if p == "reference:test" {
+                "real held-out digits".into()
+            } else {
+                p.clone()
+            },
+            images: rows
+                .iter()
+                .filter(|&&i| &policies[i] == p)
+                .take(DIGITS_SHOWN)
+                .map(|&i| pixels.iter().map(|col| col[i]).collect())
+                .collect(),
+        })
+        .collect();
+    let columns = 4.min(panels.len());
+    let rows_n = panels.len().div_ceil(columns) as u32;
+    let figure = ImageGrids {
+        title: format!("Generated digits per policy, next to real ones ({cell})"),
+        side: 8,
+        per_row: 8,
+        panels,
+        columns,
+    };
+    let caption = format!(
+        "The first {DIGITS_SHOWN} samples of each policy in cell {cell} (same initial noise for every policy, so \
+         the same position shows where the same noise went), after {DIGITS_SHOWN} real held-out digits."
+    );
+    w.add("samples", (1300, 40 + 330 * rows_n), &figure, caption)
+}
+
+/// Samples of every policy in the showcase cell over the histogram of the held-out points (2-D data), or as
+/// image grids (8x8 images).
 fn samples_figure(w: &mut Writer, df: &DataFrame, cell: &str) -> Result<()> {
     let rows = rows_of_cell(df, cell);
+    if columns_with_prefix(df, "x").len() == 64 {
+        return digit_grids(w, df, cell, &rows, &texts(df, "policy"));
+    }
     let (policies, x0, x1) = (texts(df, "policy"), numbers(df, "x0"), numbers(df, "x1"));
     let reference: Vec<(f64, f64)> = rows
         .iter()

@@ -9,7 +9,6 @@ use super::{
     CellSource, LONG_TABLES, SweepRow, gather_long_tables, read_parquet, read_sweep_results, sweep_cell_dir,
     write_long_tables, write_sweep_results,
 };
-use crate::cells::is_finished;
 use crate::error::{Error, Result};
 use crate::output::write_atomic;
 use crate::scenario::{Scenario, expand, value_text};
@@ -72,7 +71,7 @@ fn stored_scenario(dir: &Path) -> Result<(String, Scenario)> {
 }
 
 /// Loads what the report of the output folder `dir` shows. A sweep whose cells are present has its tables
-/// regathered (and rewritten) from the finished cells; otherwise the stored tables are read.
+/// regathered (and rewritten) from every cell folder holding results; otherwise the stored tables are read.
 pub fn load_report_data(dir: &Path) -> Result<ReportData> {
     let (scenario_yaml, scenario) = stored_scenario(dir)?;
     let showcase = showcase_label(&scenario);
@@ -84,8 +83,10 @@ pub fn load_report_data(dir: &Path) -> Result<ReportData> {
         let mut rows = Vec::new();
         let mut finished = Vec::new();
         for cell in &cells {
+            // Any finished cell counts: a report rebuilt by a newer ddmsim (whose resolved scenarios gained
+            // defaults) must still show the cells an older one ran.
             let cell_dir = sweep_cell_dir(dir, cell);
-            if !is_finished(&cell_dir, &cell.scenario) {
+            if !cell_dir.join("results.parquet").is_file() {
                 continue;
             }
             for record in crate::report::read_results(&cell_dir.join("results.parquet"))? {
@@ -124,9 +125,41 @@ fn stored_tables(dir: &Path) -> Result<Vec<(String, DataFrame)>> {
     Ok(tables)
 }
 
+/// Metrics shown as group x policy tables after fd, where the results have them.
+const PIVOTS: [(&str, &str); 6] = [
+    (
+        "fd_classifier",
+        "Fréchet distance in the evaluation classifier's feature space (FID-like, ddmsim's own classifier, not \
+         Inception; lower is better).",
+    ),
+    (
+        "class_tv",
+        "Total variation between predicted class shares and the test split's (lower is better).",
+    ),
+    (
+        "confidence",
+        "Mean top-class probability of the evaluation classifier (higher = more recognisable).",
+    ),
+    (
+        "loglik",
+        "Mean log-likelihood of the samples under the true density (higher is better; known densities only).",
+    ),
+    (
+        "mode_tv",
+        "Total variation between the samples' and the data's mode shares (lower is better).",
+    ),
+    (
+        "amp_large_p95",
+        "95th percentile of whole-trajectory amplification of a large perturbation (lower = more stable).",
+    ),
+];
+
 /// Metrics of the quality-and-stability table.
-const QUALITY_METRICS: [&str; 8] = [
+const QUALITY_METRICS: [&str; 11] = [
     "fd",
+    "fd_classifier",
+    "class_tv",
+    "confidence",
     "loglik",
     "precision",
     "recall",
@@ -161,25 +194,14 @@ pub fn sections(summary: &SweepSummary) -> Vec<(String, String, super::grid_tabl
         "The policy with the lowest mean fd in each group.".into(),
         summary.best("fd"),
     ));
-    for (metric, text) in [
-        (
-            "loglik",
-            "Mean log-likelihood of the samples under the true density (higher is better; known densities only).",
-        ),
-        (
-            "mode_tv",
-            "Total variation between the samples' and the data's mode shares (lower is better).",
-        ),
-        (
-            "amp_large_p95",
-            "95th percentile of whole-trajectory amplification of a large perturbation (lower = more stable).",
-        ),
-    ] {
-        out.push((
-            format!("{metric} by group and policy"),
-            text.into(),
-            summary.pivot(metric, false),
-        ));
+    for (metric, text) in PIVOTS {
+        if summary.rows.iter().any(|r| r.mean.contains_key(metric)) {
+            out.push((
+                format!("{metric} by group and policy"),
+                text.into(),
+                summary.pivot(metric, false),
+            ));
+        }
     }
     out.push((
         "Quality and stability".into(),

@@ -114,9 +114,14 @@ impl SweepSummary {
         TextTable { header, rows }
     }
 
-    /// One row per group and policy with `n` (seeds) and "mean ± std" of each of `metrics`; rows where none of
-    /// the metrics has a value are left out.
+    /// One row per group and policy with `n` (seeds) and "mean ± std" of each of `metrics` that some row has;
+    /// rows where none of the metrics has a value are left out.
     pub fn long(&self, metrics: &[&str], with_reference: bool) -> TextTable {
+        let metrics: Vec<&str> = metrics
+            .iter()
+            .copied()
+            .filter(|m| self.rows.iter().any(|r| r.mean.contains_key(*m)))
+            .collect();
         let mut header = vec!["group".to_string(), "policy".to_string(), "n".to_string()];
         header.extend(metrics.iter().map(|m| m.to_string()));
         let rows = self
@@ -197,7 +202,12 @@ mod tests {
         assert_eq!(pivot.rows[1], vec!["alpha=1000.0", "5.00", "—"]);
         let best = s.best("fd");
         assert_eq!(best.rows[0], vec!["alpha=0.1", "full", "2.00"]);
-        let long = s.long(&["fd"], true);
+        let long = s.long(&["fd", "loglik"], true);
+        assert_eq!(
+            long.header,
+            vec!["group", "policy", "n", "fd"],
+            "a metric no row has is left out"
+        );
         assert_eq!(long.rows.len(), 4);
         assert_eq!(long.rows[0][2], "2");
     }

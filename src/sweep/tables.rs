@@ -14,7 +14,7 @@ use serde_norway::Value;
 use std::path::{Path, PathBuf};
 
 /// The long tables a cell writes as CSV and the sweep gathers into `<name>.parquet` (plus `samples.parquet`).
-pub const LONG_TABLES: [&str; 8] = [
+pub const LONG_TABLES: [&str; 9] = [
     "stability_by_step",
     "alignment_by_step",
     "per_sample",
@@ -23,6 +23,7 @@ pub const LONG_TABLES: [&str; 8] = [
     "training_loss",
     "client_cluster_counts",
     "expert_purity",
+    "class_counts",
 ];
 
 /// Columns of the long tables that hold text; every other column is read as a number.

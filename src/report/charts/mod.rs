@@ -1,16 +1,18 @@
 //! Chart kinds shared by the reports: lines over categories, scatter panels, heatmaps, stacked bars and point
-//! clouds over a density. Each is plain data implementing [`Figure`](super::plot::Figure); the report decides
+//! clouds over a density, and grids of small images. Each is plain data implementing [`Figure`](super::plot::Figure); the report decides
 //! what goes in them.
 
 mod bars;
 mod clouds;
 mod heatmap;
+mod images;
 mod lines;
 mod scatter;
 
 pub use bars::{BarPanel, StackedBars};
 pub use clouds::{CloudPanel, PointClouds};
 pub use heatmap::{HeatPanel, Heatmaps};
+pub use images::{ImageGrids, ImagePanel};
 pub use lines::{CategoryLines, Series};
 pub use scatter::{Scatter, ScatterPanel, SeriesPoints};
 
