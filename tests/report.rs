@@ -6,7 +6,7 @@ use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
 /// The figures a sweep of the tiny scenario must produce.
-const FIGURES: [&str; 11] = [
+const FIGURES: [&str; 12] = [
     "fd_vs_k",
     "fd_vs_group",
     "loglik_vs_group",
@@ -14,6 +14,7 @@ const FIGURES: [&str; 11] = [
     "stability_vs_quality",
     "alignment_vs_quality",
     "disagreement_vs_badness",
+    "routing_share",
     "expert_purity",
     "client_partition",
     "samples",

@@ -28,6 +28,8 @@ pub struct StepAlignment {
     pub disagreement: f64,
     /// Mean pairwise angle between expert predictions, in degrees.
     pub angle_deg: f64,
+    /// Mean routing weight of each expert over the samples (sums to 1): where the policy sends the samples.
+    pub expert_share: Vec<f64>,
 }
 
 /// Alignment of one policy: its `results.csv` values and the per-step table.
@@ -63,10 +65,18 @@ struct StepSums {
     disagreement: f64,
     angle: f64,
     angle_rows: usize,
+    /// Sum over the samples of each expert's routing weight.
+    weight: Vec<f64>,
 }
 
 impl std::ops::AddAssign<&StepSums> for StepSums {
     fn add_assign(&mut self, c: &StepSums) {
+        if self.weight.len() < c.weight.len() {
+            self.weight.resize(c.weight.len(), 0.0);
+        }
+        for (a, b) in self.weight.iter_mut().zip(&c.weight) {
+            *a += b;
+        }
         self.selected += c.selected;
         self.nonselected += c.nonselected;
         self.centroid_gap += c.centroid_gap;
@@ -116,7 +126,11 @@ pub fn alignment(
     let chunks = over_chunks(x1, |first_row, chunk| {
         let n = chunk.nrows();
         let mut x = chunk.to_owned();
-        let mut sums = vec![StepSums::default(); steps];
+        let blank = StepSums {
+            weight: vec![0.0; experts],
+            ..StepSums::default()
+        };
+        let mut sums = vec![blank; steps];
         let mut total_disagreement = vec![0.0f64; n];
         for (i, &t) in times.iter().enumerate() {
             let e = routed.evaluate(x.view(), At { t, step: i, first_row }, true);
@@ -127,6 +141,9 @@ pub fn alignment(
             let s = &mut sums[i];
             for r in 0..n {
                 let w = e.weights.row(r);
+                for (share, &v) in s.weight.iter_mut().zip(w) {
+                    *share += f64::from(v);
+                }
                 let selected: Vec<usize> = (0..experts).filter(|&j| w[j] > 0.0).collect();
                 let others: Vec<usize> = (0..experts).filter(|&j| w[j] <= 0.0).collect();
                 if !selected.is_empty() && !others.is_empty() {
@@ -190,6 +207,7 @@ pub fn alignment(
             } else {
                 f64::NAN
             },
+            expert_share: s.weight.iter().map(|w| w / total).collect(),
         });
         all += &s;
     }
@@ -274,6 +292,13 @@ mod tests {
             );
             assert!(s.dist_nonselected.unwrap() > 5.6);
             assert_eq!(s.nearest_rate, Some(1.0));
+            // Every sample sends all its weight to one expert: the shares are the fractions of samples per expert.
+            assert!((s.expert_share.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+            assert!(
+                s.expert_share
+                    .iter()
+                    .all(|v| (v * 300.0 - (v * 300.0).round()).abs() < 1e-6)
+            );
         }
         assert!(a.values["align_gap"] > 5.6 && a.values["align_nearest_rate"] == 1.0);
     }
@@ -299,6 +324,11 @@ mod tests {
                 s.disagreement
             );
             assert_eq!(s.nearest_rate, None);
+            assert!(
+                s.expert_share.iter().all(|v| (v - 0.5).abs() < 1e-9),
+                "{:?}",
+                s.expert_share
+            );
         }
         assert!(!a.values.contains_key("align_gap"));
 

@@ -327,6 +327,7 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
     if let Some(h) = &held {
         let rows = policy_rows(&analyses, seed, |a| &a.alignment);
         report::write_alignment_by_step(&out.join("alignment_by_step.csv"), &rows)?;
+        report::write_routing_share(&out.join("routing_share_by_step.csv"), &rows)?;
         let rows = policy_rows(&analyses, seed, |a| &a.per_sample);
         report::write_per_sample(&out.join("per_sample.csv"), &rows)?;
         let rows = policy_rows(&analyses, seed, |a| &a.errors);

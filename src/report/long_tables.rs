@@ -94,6 +94,24 @@ pub fn write_alignment_by_step(path: &Path, tables: &[PolicyRows<StepAlignment>]
     })
 }
 
+/// `routing_share_by_step.csv`: per routed policy and step, the mean routing weight of each expert (where the
+/// policy sends the samples as they denoise).
+pub fn write_routing_share(path: &Path, tables: &[PolicyRows<StepAlignment>]) -> Result<()> {
+    let experts = tables
+        .iter()
+        .flat_map(|(_, _, rows)| rows.iter().map(|r| r.expert_share.len()))
+        .max()
+        .unwrap_or(0);
+    let mut names: Vec<String> = vec!["step".into(), "t".into()];
+    names.extend((0..experts).map(|j| format!("expert_{j}")));
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    write_policy_rows(path, &names, tables, |r| {
+        let mut cells = vec![r.step.to_string(), r.t.to_string()];
+        cells.extend(r.expert_share.iter().map(|v| v.to_string()));
+        cells
+    })
+}
+
 /// `expert_error.csv`: the expert x cluster x timestep-bin error matrix.
 pub fn write_expert_error(path: &Path, seed: u64, cells: &[ErrorCell]) -> Result<()> {
     let names = ["seed", "expert", "cluster", "bin", "t", "mse", "points"];

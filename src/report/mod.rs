@@ -10,7 +10,7 @@ mod table;
 pub use figures::write_study_figures;
 pub use long_tables::{
     PolicyRows, write_alignment_by_step, write_expert_error, write_per_sample, write_routing_error,
-    write_stability_by_step,
+    write_routing_share, write_stability_by_step,
 };
 pub use side_tables::{write_class_counts, write_client_counts, write_points, write_purity, write_training_log};
 pub use table::{

@@ -270,6 +270,9 @@ fn cell_figures(w: &mut Writer, data: &ReportData) -> Result<()> {
     if let Some(df) = data.table("per_sample") {
         disagreement_figure(w, data, df, &cell)?;
     }
+    if let Some(df) = data.table("routing_share_by_step") {
+        routing_share_figure(w, df, &cell)?;
+    }
     if let Some(df) = data.table("expert_purity") {
         let panels: Vec<HeatPanel> = per_group
             .iter()
@@ -500,6 +503,52 @@ fn digit_grids(w: &mut Writer, df: &DataFrame, cell: &str, rows: &[usize], polic
          the same position shows where the same noise went), after {DIGITS_SHOWN} real held-out digits."
     );
     w.add("samples", (1300, 40 + 330 * rows_n), &figure, caption)
+}
+
+/// Where each routed policy sends the samples in the showcase cell: every expert's mean routing weight against
+/// t, a panel per policy.
+fn routing_share_figure(w: &mut Writer, df: &DataFrame, cell: &str) -> Result<()> {
+    let rows = rows_of_cell(df, cell);
+    let (policies, t) = (texts(df, "policy"), numbers(df, "t"));
+    let experts: Vec<String> = columns_with_prefix(df, "expert_")
+        .into_iter()
+        .filter(|c| rows.iter().any(|&i| numbers(df, c)[i].is_finite()))
+        .collect();
+    let shares: Vec<Vec<f64>> = experts.iter().map(|c| numbers(df, c)).collect();
+    let names = distinct_in_order(rows.iter().map(|&i| policies[i].clone()));
+    if names.is_empty() || experts.is_empty() {
+        return Ok(());
+    }
+    let panels: Vec<ScatterPanel> = names
+        .iter()
+        .map(|p| ScatterPanel {
+            title: p.clone(),
+            x_label: "t (1 = noise, sampling runs right to left)".into(),
+            y_label: "mean routing weight".into(),
+            x: Scale::LINEAR,
+            y: Scale::LINEAR,
+            series: shares
+                .iter()
+                .enumerate()
+                .map(|(j, share)| (j, pairs_where(&rows, &policies, p, &t, share)))
+                .collect(),
+        })
+        .collect();
+    let columns = 3.min(panels.len());
+    let rows_n = panels.len().div_ceil(columns) as u32;
+    let figure = Scatter {
+        title: format!("Where the policies send the samples, step by step ({cell})"),
+        names: experts.iter().map(|e| e.replace('_', " ")).collect(),
+        panels,
+        columns,
+        radius: 0,
+    };
+    let caption = format!(
+        "Mean routing weight of each expert over the samples at each sampler step in cell {cell}: a top-k policy \
+         whose shares are set at t = 1 (pure noise, where the router can only guess) and stay put has decided \
+         each sample's expert before seeing any of its structure."
+    );
+    w.add("routing_share", (1300, 40 + 380 * rows_n), &figure, caption)
 }
 
 /// Samples of every policy in the showcase cell over the histogram of the held-out points (2-D data), or as

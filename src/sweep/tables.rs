@@ -14,9 +14,10 @@ use serde_norway::Value;
 use std::path::{Path, PathBuf};
 
 /// The long tables a cell writes as CSV and the sweep gathers into `<name>.parquet` (plus `samples.parquet`).
-pub const LONG_TABLES: [&str; 9] = [
+pub const LONG_TABLES: [&str; 10] = [
     "stability_by_step",
     "alignment_by_step",
+    "routing_share_by_step",
     "per_sample",
     "routing_error_by_bin",
     "expert_error",
