@@ -42,35 +42,17 @@ impl Classifier {
         self.net.mlp.infer(&self.params, x)
     }
 
-    /// The feature vectors (last hidden layer), in f64. Shapes: x [n, dim] -> [n, features].
-    pub fn features(&self, x: ArrayView2<f32>) -> Array2<f64> {
-        self.net.mlp.penultimate(&self.params, x).mapv(f64::from)
-    }
-
-    /// Class probabilities (softmax of the logits, in f64). Shapes: x [n, dim] -> [n, classes].
-    pub fn probabilities(&self, x: ArrayView2<f32>) -> Array2<f64> {
-        let mut p = self.logits(x).mapv(f64::from);
-        for mut row in p.axis_iter_mut(Axis(0)) {
-            let max = row.fold(f64::MIN, |m, &v| m.max(v));
-            row.mapv_inplace(|v| (v - max).exp());
-            let sum = row.sum();
-            row.mapv_inplace(|v| v / sum);
-        }
-        p
+    /// The feature vectors (last hidden layer, in f64) and the logits, from one forward pass.
+    /// Shapes: x [n, dim] -> ([n, features], [n, classes]).
+    pub fn features_and_logits(&self, x: ArrayView2<f32>) -> (Array2<f64>, Array2<f32>) {
+        let hidden = self.net.mlp.penultimate(&self.params, x);
+        let logits = self.net.mlp.head(&self.params, hidden.view());
+        (hidden.mapv(f64::from), logits)
     }
 
     /// The most probable class of each row.
     pub fn predict(&self, x: ArrayView2<f32>) -> Vec<usize> {
-        self.logits(x)
-            .rows()
-            .into_iter()
-            .map(|r| {
-                r.iter()
-                    .enumerate()
-                    .fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b })
-                    .0
-            })
-            .collect()
+        argmax_rows(&self.logits(x))
     }
 
     /// Share of `data`'s points whose label it predicts.
@@ -86,4 +68,30 @@ impl Classifier {
             .count();
         right as f64 / labels.len().max(1) as f64
     }
+}
+
+/// The largest entry's column in each row of `logits` (ties: the first).
+pub fn argmax_rows(logits: &Array2<f32>) -> Vec<usize> {
+    logits
+        .rows()
+        .into_iter()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b })
+                .0
+        })
+        .collect()
+}
+
+/// Class probabilities: the softmax of each row of `logits`, in f64.
+pub fn softmax_rows(logits: &Array2<f32>) -> Array2<f64> {
+    let mut p = logits.mapv(f64::from);
+    for mut row in p.axis_iter_mut(Axis(0)) {
+        let max = row.fold(f64::MIN, |m, &v| m.max(v));
+        row.mapv_inplace(|v| (v - max).exp());
+        let sum = row.sum();
+        row.mapv_inplace(|v| v / sum);
+    }
+    p
 }

@@ -2,10 +2,10 @@
 //! total variation between predicted class shares and the test split's (`class_tv`), mean top-class probability
 //! (`confidence`), and the predicted count of each class.
 
-use super::Classifier;
+use super::{Classifier, argmax_rows, softmax_rows};
 use crate::metrics::{Values, frechet, mean_cov};
 use nalgebra::{DMatrix, DVector};
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2};
 
 /// The classifier's columns of `results.csv`.
 pub const CLASSIFIER_COLUMNS: [&str; 3] = ["fd_classifier", "class_tv", "confidence"];
@@ -31,33 +31,39 @@ pub struct ClassifierScores<'a> {
     reference_counts: Vec<usize>,
 }
 
+/// Count of each of `classes` among the rows' most probable classes.
+fn count(logits: &Array2<f32>, classes: usize) -> Vec<usize> {
+    let mut counts = vec![0; classes];
+    for c in argmax_rows(logits) {
+        counts[c] += 1;
+    }
+    counts
+}
+
 impl<'a> ClassifierScores<'a> {
     /// Prepares the scores against the reference images `reference`.
     pub fn new(classifier: &'a Classifier, reference: ArrayView2<f32>) -> Self {
-        let (mean, cov) = mean_cov(classifier.features(reference).view());
-        let reference_counts = Self::count(classifier, reference);
+        let (features, logits) = classifier.features_and_logits(reference);
+        let (mean, cov) = mean_cov(features.view());
         ClassifierScores {
             classifier,
             mean,
             cov,
-            reference_counts,
+            reference_counts: count(&logits, classifier.net.mlp.output()),
         }
     }
 
-    /// Predicted count of each class among `x`'s rows.
-    fn count(classifier: &Classifier, x: ArrayView2<f32>) -> Vec<usize> {
-        let mut counts = vec![0; classifier.net.mlp.output()];
-        for c in classifier.predict(x) {
-            counts[c] += 1;
-        }
-        counts
+    /// Predicted count of each class among the reference images.
+    pub fn reference_counts(&self) -> &[usize] {
+        &self.reference_counts
     }
 
     /// The scores of `generated` and its predicted count per class.
     pub fn score(&self, generated: ArrayView2<f32>) -> (Values, Vec<usize>) {
-        let (mean, cov) = mean_cov(self.classifier.features(generated).view());
-        let counts = Self::count(self.classifier, generated);
-        let probabilities = self.classifier.probabilities(generated);
+        let (features, logits) = self.classifier.features_and_logits(generated);
+        let (mean, cov) = mean_cov(features.view());
+        let counts = count(&logits, self.reference_counts.len());
+        let probabilities = softmax_rows(&logits);
         let confidence = probabilities
             .rows()
             .into_iter()

@@ -200,7 +200,10 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
     let scores = classifier
         .as_ref()
         .map(|(c, _)| ClassifierScores::new(c, split.test.x.view()));
-    let mut class_counts: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut class_counts: Vec<(String, Vec<usize>)> = scores
+        .iter()
+        .map(|sc| ("reference:test".to_string(), sc.reference_counts().to_vec()))
+        .collect();
     let mut score = |label: &str, x: ArrayView2<f32>, values: &mut crate::metrics::Values| {
         if let Some(sc) = &scores {
             let (v, counts) = sc.score(x);
@@ -208,11 +211,6 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
             class_counts.push((label.to_string(), counts));
         }
     };
-    score(
-        "reference:test",
-        split.test.x.view(),
-        &mut crate::metrics::Values::new(),
-    );
     time("classifier", &mut timings);
 
     let reference = Reference::new(split.test.x.view(), &s.metrics, seed);

@@ -193,6 +193,12 @@ impl Mlp {
         h
     }
 
+    /// The output layer applied to `features` from [`Mlp::penultimate`]: together the same as [`Mlp::infer`].
+    /// Shapes: features [n, fan_in of the output layer] -> [n, output].
+    pub fn head<F: Scalar>(&self, p: &[F], features: ArrayView2<F>) -> Array2<F> {
+        self.layers[self.layers.len() - 1].forward(p, features)
+    }
+
     /// Backward pass from dLoss/dOutput `dy` [n, output]; writes dLoss/dParams into `grad` (overwriting it).
     pub fn backward<F: Scalar>(&self, p: &[F], cache: &Cache<F>, dy: ArrayView2<F>, grad: &mut [F]) {
         let last = self.layers.len() - 1;
@@ -240,7 +246,7 @@ mod tests {
         let y = mlp.forward(&p, x.view(), &mut cache);
         assert!((&y - &mlp.infer(&p, x.view())).iter().all(|d| d.abs() < 1e-14));
         let features = mlp.penultimate(&p, x.view());
-        let from_features = mlp.layers()[3].forward(&p, features.view());
+        let from_features = mlp.head(&p, features.view());
         assert!((&y - &from_features).iter().all(|d| d.abs() < 1e-14));
         let mut grad = vec![0.0; p.len()];
         mlp.backward(&p, &cache, (&y - &target).view(), &mut grad);

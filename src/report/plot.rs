@@ -52,8 +52,8 @@ pub fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-/// Renders `figure` to `<stem>.png` and `<stem>.svg` at `size` pixels.
-pub fn render(stem: &Path, size: (u32, u32), figure: &impl Figure) -> Result<()> {
+/// Renders `figure` to `<stem>.png` and `<stem>.svg` at `size` pixels; returns the SVG text.
+pub fn render(stem: &Path, size: (u32, u32), figure: &impl Figure) -> Result<String> {
     register_font();
     let fail = |path: &Path, message: String| Error::Table {
         path: path.to_path_buf(),
@@ -79,7 +79,8 @@ pub fn render(stem: &Path, size: (u32, u32), figure: &impl Figure) -> Result<()>
         figure.draw(&root).map_err(|m| fail(&png_path, m))?;
         root.present().map_err(|e| fail(&png_path, e.to_string()))?;
     }
-    std::fs::rename(&partial, &png_path).map_err(|e| Error::io(&png_path, e))
+    std::fs::rename(&partial, &png_path).map_err(|e| Error::io(&png_path, e))?;
+    Ok(svg)
 }
 
 /// Draws a legend (a marker of colour `colour(i)` and the name, per entry) into its own panel, so it never hides

@@ -15,13 +15,15 @@ use crate::study::distinct_in_order;
 use polars::prelude::DataFrame;
 use std::path::Path;
 
-/// A figure written to `figures/<stem>.{png,svg}` and its caption.
+/// A figure written to `figures/<stem>.{png,svg}`, its caption and its SVG text (for inlining).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WrittenFigure {
     /// File stem inside `figures/`.
     pub stem: String,
     /// One-line caption.
     pub caption: String,
+    /// The SVG as written to `figures/<stem>.svg`.
+    pub svg: String,
 }
 
 /// Collects figures as they are rendered.
@@ -32,13 +34,21 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     fn add(&mut self, stem: &str, size: (u32, u32), figure: &impl Figure, caption: String) -> Result<()> {
-        render(&self.dir.join(stem), size, figure)?;
+        let svg = render(&self.dir.join(stem), size, figure)?;
         self.written.push(WrittenFigure {
             stem: stem.into(),
             caption,
+            svg,
         });
         Ok(())
     }
+}
+
+/// Panels per row (at most `max_columns`) and the figure height for `panels` panels in rows of `row_px`
+/// pixels under a 40-pixel title.
+fn panel_layout(panels: usize, max_columns: usize, row_px: u32) -> (usize, u32) {
+    let columns = max_columns.min(panels).max(1);
+    (columns, 40 + row_px * panels.div_ceil(columns) as u32)
 }
 
 /// `k` of a plain top-k policy label (`top_k:k=2`).
@@ -274,18 +284,18 @@ fn cell_figures(w: &mut Writer, data: &ReportData) -> Result<()> {
         routing_share_figure(w, df, &cell)?;
     }
     if let Some(df) = data.table("expert_purity") {
+        let shares: Vec<Vec<f64>> = columns_with_prefix(df, "cluster_")
+            .iter()
+            .map(|c| numbers(df, c))
+            .collect();
         let panels: Vec<HeatPanel> = per_group
             .iter()
             .filter_map(|(g, c)| {
                 let rows = rows_of_cell(df, c);
-                let clusters = columns_with_prefix(df, "cluster_");
+                // Cells with fewer clusters than the widest have nulls (NaN) in the extra columns.
                 let values: Vec<Vec<f64>> = rows
                     .iter()
-                    .map(|&i| clusters.iter().map(|name| numbers(df, name)[i]).collect())
-                    .collect();
-                let values: Vec<Vec<f64>> = values
-                    .into_iter()
-                    .map(|row| row.into_iter().take_while(|v| !v.is_nan()).collect())
+                    .map(|&i| shares.iter().map(|col| col[i]).take_while(|v| !v.is_nan()).collect())
                     .collect();
                 let width = values.iter().map(Vec::len).max()?;
                 Some(HeatPanel {
@@ -297,18 +307,18 @@ fn cell_figures(w: &mut Writer, data: &ReportData) -> Result<()> {
             })
             .collect();
         if !panels.is_empty() {
-            let rows = panels.len().div_ceil(3) as u32;
+            let (columns, height) = panel_layout(panels.len(), 3, 400);
             let figure = Heatmaps {
                 title: "Expert purity: share of each expert's training data from each cluster (first seed)".into(),
                 y_label: "expert".into(),
                 x_label: "cluster".into(),
-                columns: 3,
+                columns,
                 panels,
             };
             let caption = "Rows are experts, columns data clusters; a pure expert has one dark cell. Skew makes \
                            experts pure, near-IID data mixes them."
                 .to_string();
-            w.add("expert_purity", (1200, 40 + 400 * rows), &figure, caption)?;
+            w.add("expert_purity", (1200, height), &figure, caption)?;
         }
     }
     if let Some(df) = data.table("client_cluster_counts") {
@@ -444,8 +454,7 @@ fn disagreement_figure(w: &mut Writer, data: &ReportData, df: &DataFrame, cell: 
             }
         })
         .collect();
-    let columns = 3.min(panels.len());
-    let rows_n = panels.len().div_ceil(columns) as u32;
+    let (columns, height) = panel_layout(panels.len(), 3, 380);
     let figure = Scatter {
         title: format!("Per-sample disagreement against badness ({cell})"),
         names,
@@ -457,7 +466,7 @@ fn disagreement_figure(w: &mut Writer, data: &ReportData, df: &DataFrame, cell: 
         "Each point is one sample of cell {cell}: experts' disagreement summed over its trajectory against how bad \
          the final sample is (minus the true log-density for Gaussian mixtures)."
     );
-    w.add("disagreement_vs_badness", (1300, 40 + 380 * rows_n), &figure, caption)
+    w.add("disagreement_vs_badness", (1300, height), &figure, caption)
 }
 
 /// Digits shown per policy in the image grids.
@@ -489,8 +498,7 @@ fn digit_grids(w: &mut Writer, df: &DataFrame, cell: &str, rows: &[usize], polic
                 .collect(),
         })
         .collect();
-    let columns = 4.min(panels.len());
-    let rows_n = panels.len().div_ceil(columns) as u32;
+    let (columns, height) = panel_layout(panels.len(), 4, 330);
     let figure = ImageGrids {
         title: format!("Generated digits per policy, next to real ones ({cell})"),
         side: 8,
@@ -502,7 +510,7 @@ fn digit_grids(w: &mut Writer, df: &DataFrame, cell: &str, rows: &[usize], polic
         "The first {DIGITS_SHOWN} samples of each policy in cell {cell} (same initial noise for every policy, so \
          the same position shows where the same noise went), after {DIGITS_SHOWN} real held-out digits."
     );
-    w.add("samples", (1300, 40 + 330 * rows_n), &figure, caption)
+    w.add("samples", (1300, height), &figure, caption)
 }
 
 /// Where each routed policy sends the samples in the showcase cell: every expert's mean routing weight against
@@ -510,11 +518,15 @@ fn digit_grids(w: &mut Writer, df: &DataFrame, cell: &str, rows: &[usize], polic
 fn routing_share_figure(w: &mut Writer, df: &DataFrame, cell: &str) -> Result<()> {
     let rows = rows_of_cell(df, cell);
     let (policies, t) = (texts(df, "policy"), numbers(df, "t"));
-    let experts: Vec<String> = columns_with_prefix(df, "expert_")
+    // Experts this cell has (cells with fewer experts have nulls in the extra columns).
+    let (experts, shares): (Vec<String>, Vec<Vec<f64>>) = columns_with_prefix(df, "expert_")
         .into_iter()
-        .filter(|c| rows.iter().any(|&i| numbers(df, c)[i].is_finite()))
-        .collect();
-    let shares: Vec<Vec<f64>> = experts.iter().map(|c| numbers(df, c)).collect();
+        .map(|c| {
+            let share = numbers(df, &c);
+            (c, share)
+        })
+        .filter(|(_, share)| rows.iter().any(|&i| share[i].is_finite()))
+        .unzip();
     let names = distinct_in_order(rows.iter().map(|&i| policies[i].clone()));
     if names.is_empty() || experts.is_empty() {
         return Ok(());
@@ -534,8 +546,7 @@ fn routing_share_figure(w: &mut Writer, df: &DataFrame, cell: &str) -> Result<()
                 .collect(),
         })
         .collect();
-    let columns = 3.min(panels.len());
-    let rows_n = panels.len().div_ceil(columns) as u32;
+    let (columns, height) = panel_layout(panels.len(), 3, 380);
     let figure = Scatter {
         title: format!("Where the policies send the samples, step by step ({cell})"),
         names: experts.iter().map(|e| e.replace('_', " ")).collect(),
@@ -548,22 +559,19 @@ fn routing_share_figure(w: &mut Writer, df: &DataFrame, cell: &str) -> Result<()
          whose shares are set at t = 1 (pure noise, where the router can only guess) and stay put has decided \
          each sample's expert before seeing any of its structure."
     );
-    w.add("routing_share", (1300, 40 + 380 * rows_n), &figure, caption)
+    w.add("routing_share", (1300, height), &figure, caption)
 }
 
 /// Samples of every policy in the showcase cell over the histogram of the held-out points (2-D data), or as
 /// image grids (8x8 images).
 fn samples_figure(w: &mut Writer, df: &DataFrame, cell: &str) -> Result<()> {
     let rows = rows_of_cell(df, cell);
-    if columns_with_prefix(df, "x").len() == 64 {
-        return digit_grids(w, df, cell, &rows, &texts(df, "policy"));
+    let (policies, dims) = (texts(df, "policy"), columns_with_prefix(df, "x").len());
+    if dims == 64 {
+        return digit_grids(w, df, cell, &rows, &policies);
     }
-    let (policies, x0, x1) = (texts(df, "policy"), numbers(df, "x0"), numbers(df, "x1"));
-    let reference: Vec<(f64, f64)> = rows
-        .iter()
-        .filter(|&&i| policies[i] == "reference:test")
-        .map(|&i| (x0[i], x1[i]))
-        .collect();
+    let (x0, x1) = (numbers(df, "x0"), numbers(df, "x1"));
+    let reference = pairs_where(&rows, &policies, "reference:test", &x0, &x1);
     let names: Vec<String> = distinct_in_order(rows.iter().map(|&i| policies[i].clone()))
         .into_iter()
         .filter(|p| p != "reference:test")
@@ -578,9 +586,7 @@ fn samples_figure(w: &mut Writer, df: &DataFrame, cell: &str) -> Result<()> {
             points: pairs_where(&rows, &policies, p, &x0, &x1),
         })
         .collect();
-    let dims = columns_with_prefix(df, "x").len();
-    let columns = 4.min(panels.len());
-    let rows_n = panels.len().div_ceil(columns) as u32;
+    let (columns, height) = panel_layout(panels.len(), 4, 320);
     let figure = PointClouds {
         title: format!("Generated samples per policy over the held-out data ({cell})"),
         reference,
@@ -591,7 +597,7 @@ fn samples_figure(w: &mut Writer, df: &DataFrame, cell: &str) -> Result<()> {
         "Samples of each policy in cell {cell} (coloured) over a grey histogram of the held-out points{}.",
         if dims > 2 { "; first two coordinates" } else { "" }
     );
-    w.add("samples", (1300, 40 + 320 * rows_n), &figure, caption)
+    w.add("samples", (1300, height), &figure, caption)
 }
 
 #[cfg(test)]

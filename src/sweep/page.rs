@@ -5,7 +5,7 @@
 use super::figures::WrittenFigure;
 use super::grid_table::{TextTable, escape_html};
 use super::report::{MADE_BY, ReportData};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::output::write_atomic;
 use base64::Engine as _;
 use std::fmt::Write as _;
@@ -28,12 +28,11 @@ var state=(ok===imgs.length&&window.ddmsimErrors.length===0)?'loaded':'broken';d
 document.getElementById('figure-status').textContent=ok+' of '+imgs.length+' figures loaded'+\
 (window.ddmsimErrors.length?'; errors: '+window.ddmsimErrors.join('; '):'')+'.';});";
 
-/// Writes the page to `path`, reading each figure's SVG from `figures_dir`.
+/// Writes the page to `path`.
 pub fn write_page(
     path: &Path,
     data: &ReportData,
     sections: &[(String, String, TextTable)],
-    figures_dir: &Path,
     figures: &[WrittenFigure],
 ) -> Result<()> {
     let title = format!("ddmsim report: {}", data.name);
@@ -59,9 +58,7 @@ pub fn write_page(
     }
     html.push_str("<h2 id=\"figures\">Figures</h2>\n");
     for (i, f) in figures.iter().enumerate() {
-        let svg_path = figures_dir.join(format!("{}.svg", f.stem));
-        let svg = std::fs::read(&svg_path).map_err(|e| Error::io(&svg_path, e))?;
-        let uri = base64::engine::general_purpose::STANDARD.encode(svg);
+        let uri = base64::engine::general_purpose::STANDARD.encode(&f.svg);
         let _ = write!(
             html,
             "<figure id=\"figure-{stem}\">\n<img class=\"figure\" id=\"img-{stem}\" alt=\"{alt}\" \

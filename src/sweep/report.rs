@@ -244,13 +244,7 @@ pub fn write_report(dir: &Path, data: &ReportData) -> Result<Vec<String>> {
         );
     }
     write_atomic(&dir.join("summary.md"), md.as_bytes())?;
-    write_page(
-        &dir.join("report.html"),
-        data,
-        &sections,
-        &dir.join("figures"),
-        &figures,
-    )?;
+    write_page(&dir.join("report.html"), data, &sections, &figures)?;
     Ok(figures.into_iter().map(|f| f.stem).collect())
 }
 

@@ -1,7 +1,7 @@
 //! Stacked bars: one panel per group of bars, each bar split into coloured parts (one colour per part index).
 
-use super::{grid, padded, titled};
-use crate::report::plot::{DrawResult, FONT, Figure, colour, legend, text_error};
+use super::{grid, titled_with_legend};
+use crate::report::plot::{DrawResult, FONT, Figure, colour, linear_range, text_error};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -31,10 +31,7 @@ pub struct StackedBars {
 
 impl Figure for StackedBars {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
-        let area = titled(root, &self.title)?;
-        let width = area.dim_in_pixel().0;
-        let (plots, side) = area.split_horizontally(width.saturating_sub(150));
-        legend(&side, &self.parts, false)?;
+        let plots = titled_with_legend(root, &self.title, &self.parts, false, 150)?;
         for (panel, region) in self.panels.iter().zip(grid(&plots, self.panels.len(), 1)) {
             self.draw_panel(&region, panel)?;
         }
@@ -46,7 +43,7 @@ impl StackedBars {
     fn draw_panel<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>, panel: &BarPanel) -> DrawResult {
         let n = panel.bars.len();
         let tallest = panel.bars.iter().map(|b| b.iter().sum::<f64>()).fold(0.0, f64::max);
-        let y_range = padded([0.0, tallest].into_iter());
+        let y_range = linear_range([0.0, tallest].into_iter());
         let mut chart = ChartBuilder::on(area)
             .caption(panel.title.as_str(), (FONT, 15))
             .margin(8)

@@ -1,7 +1,7 @@
 //! Lines over categories: one line per series through the mean at each category, with a ±1 std bar.
 
-use super::{Scale, padded, titled};
-use crate::report::plot::{DrawResult, FONT, Figure, colour, legend, text_error};
+use super::{Scale, titled_with_legend};
+use crate::report::plot::{DrawResult, FONT, Figure, colour, linear_range, text_error};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -33,11 +33,8 @@ pub struct CategoryLines {
 
 impl Figure for CategoryLines {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
-        let area = titled(root, &self.title)?;
-        let width = area.dim_in_pixel().0;
-        let (plot, side) = area.split_horizontally(width.saturating_sub(190));
         let names: Vec<String> = self.series.iter().map(|s| s.name.clone()).collect();
-        legend(&side, &names, true)?;
+        let plot = titled_with_legend(root, &self.title, &names, true, 190)?;
         let y = self.y;
         let coords = self
             .series
@@ -52,7 +49,7 @@ impl Figure for CategoryLines {
             .margin(15)
             .x_label_area_size(50)
             .y_label_area_size(70)
-            .build_cartesian_2d(-0.5..n as f64 - 0.5, padded(coords))
+            .build_cartesian_2d(-0.5..n as f64 - 0.5, linear_range(coords))
             .map_err(text_error)?;
         let categories = &self.categories;
         chart

@@ -16,7 +16,7 @@ pub use images::{ImageGrids, ImagePanel};
 pub use lines::{CategoryLines, Series};
 pub use scatter::{Scatter, ScatterPanel, SeriesPoints};
 
-use super::plot::{FONT, number, text_error};
+use super::plot::{FONT, legend, number, text_error};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -71,11 +71,6 @@ impl Scale {
     }
 }
 
-/// The range of axis coordinates covering `coords`, with 5 % room each side.
-pub fn padded(coords: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
-    super::plot::linear_range(coords)
-}
-
 /// Fills `root` white and writes `title` across its top; returns the area below the title.
 pub fn titled<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -84,6 +79,22 @@ pub fn titled<DB: DrawingBackend>(
     root.fill(&WHITE).map_err(text_error)?;
     let titled = root.titled(title, (FONT, 22)).map_err(text_error)?;
     Ok(titled)
+}
+
+/// Like [`titled`], with a legend of `names` in a panel `legend_width` pixels wide on the right (short lines when
+/// `lines`, dots otherwise); returns the area left for the plots.
+pub fn titled_with_legend<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    names: &[String],
+    lines: bool,
+    legend_width: u32,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    let area = titled(root, title)?;
+    let width = area.dim_in_pixel().0;
+    let (plots, side) = area.split_horizontally(width.saturating_sub(legend_width));
+    legend(&side, names, lines)?;
+    Ok(plots)
 }
 
 /// Splits `area` into `count` panels laid out `columns` to a row.

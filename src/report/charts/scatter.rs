@@ -1,7 +1,7 @@
 //! Scatter panels side by side sharing one legend: one colour per series; points, or joined lines.
 
-use super::{Scale, grid, padded, titled};
-use crate::report::plot::{DrawResult, FONT, Figure, colour, legend, text_error};
+use super::{Scale, grid, titled_with_legend};
+use crate::report::plot::{DrawResult, FONT, Figure, colour, linear_range, text_error};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -42,10 +42,7 @@ pub struct Scatter {
 
 impl Figure for Scatter {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
-        let area = titled(root, &self.title)?;
-        let width = area.dim_in_pixel().0;
-        let (plots, side) = area.split_horizontally(width.saturating_sub(190));
-        legend(&side, &self.names, self.radius == 0)?;
+        let plots = titled_with_legend(root, &self.title, &self.names, self.radius == 0, 190)?;
         for (panel, region) in self.panels.iter().zip(grid(&plots, self.panels.len(), self.columns)) {
             draw_panel(&region, panel, self.radius)?;
         }
@@ -72,7 +69,7 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Scatter
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(65)
-        .build_cartesian_2d(padded(all().map(|p| p.0)), padded(all().map(|p| p.1)))
+        .build_cartesian_2d(linear_range(all().map(|p| p.0)), linear_range(all().map(|p| p.1)))
         .map_err(text_error)?;
     chart
         .configure_mesh()
