@@ -148,6 +148,7 @@ fn run_one(job: &CellJob, runner: &CellRunner) -> Result<CellOutcome> {
         quiet: true,
         cache: runner.cache.clone(),
         skip_infeasible: runner.skip_infeasible,
+        train_only: false,
     };
     match run(&cell, &options) {
         Ok(outcome) => Ok(CellOutcome::Done(outcome.records)),

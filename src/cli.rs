@@ -27,6 +27,10 @@ pub enum Command {
         /// Override one scenario value by dotted path, e.g. `--set seed=1 --set router.temperature=2`.
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<String>,
+        /// Train the models and stop: models, training_loss.csv and run.json, no sampling or metrics (not for
+        /// sweeps).
+        #[arg(long)]
+        train_only: bool,
     },
     /// Run a study: a base scenario under several settings and seeds; finished cells are reused.
     Study {
@@ -110,6 +114,7 @@ pub fn run(cli: Cli) -> Result<()> {
             scenario,
             run,
             overrides,
+            train_only,
         } => {
             set_threads(run.threads)?;
             let mut loaded = scenario::load(&scenario)?;
@@ -119,6 +124,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             let (out_dir, cache) = run.places(&loaded.scenario.name);
             if !loaded.scenario.sweep.is_empty() {
+                anyhow::ensure!(!train_only, "--train-only: runs one scenario, not a sweep");
                 return run_sweep(&loaded, &run, out_dir, cache);
             }
             let options = ddmsim::RunOptions {
@@ -126,8 +132,13 @@ pub fn run(cli: Cli) -> Result<()> {
                 quiet: run.quiet,
                 cache,
                 skip_infeasible: false,
+                train_only,
             };
             let outcome = ddmsim::run(&loaded, &options)?;
+            if train_only {
+                println!("models written to {} (--train-only)", outcome.out_dir.display());
+                return Ok(());
+            }
             print!("{}", ddmsim::report::render(&outcome.records));
             if let Some(accuracy) = outcome.classifier_accuracy {
                 println!(

@@ -158,7 +158,7 @@ pub fn train_ensemble(
             local_steps: s.router.local_steps,
             batch_size: f.batch_size,
             optimizer: s.router.optimizer.clone(),
-            local_optimizer: f.local_optimizer,
+            local_optimizer: s.router.local_optimizer.unwrap_or(f.local_optimizer),
             ema: s.model.ema,
             seed: s.seed,
         };

@@ -310,3 +310,30 @@ fn trained_models_are_reused_when_only_sampling_changes() {
     let (_, info) = run("d", &["seed=9"]);
     assert_eq!(info["training"]["from_cache"], false);
 }
+
+#[test]
+fn train_only_writes_models_and_run_json_but_no_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    ddmsim()
+        .args(["run", "--quiet", "--no-cache", "--train-only", "--out"])
+        .arg(&out)
+        .arg(tiny())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--train-only"));
+    for file in [
+        "models/expert_0.safetensors",
+        "models/router.safetensors",
+        "training_loss.csv",
+        "run.json",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    for absent in ["results.csv", "samples", "report.html"] {
+        assert!(!out.join(absent).exists(), "{absent} written by --train-only");
+    }
+    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(info["train_only"], true);
+    assert!(info["timings_seconds"]["training"].as_f64().unwrap() > 0.0);
+}

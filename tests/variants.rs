@@ -32,6 +32,7 @@ fn run_yaml(yaml: &str) -> (tempfile::TempDir, Vec<ddmsim::report::Record>) {
             quiet: true,
             cache: None,
             skip_infeasible: false,
+            train_only: false,
         },
     )
     .unwrap();

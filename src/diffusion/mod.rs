@@ -40,4 +40,11 @@ impl At {
 pub trait Denoiser: Sync {
     /// Prediction for every row of `x`. Shapes: x [n, dim] -> [n, dim].
     fn predict(&self, x: ArrayView2<f32>, at: At) -> Array2<f32>;
+
+    /// Prediction for every row of a whole sample set (row r has the global id `at.first_row + r`): by default
+    /// [`Denoiser::predict`] on chunks of [`sampler::CHUNK`] rows in parallel. An override may batch work across
+    /// chunks (a routed mixture groups rows by expert) but must return, row for row, what the default returns.
+    fn predict_all(&self, x: ArrayView2<f32>, at: At) -> Array2<f32> {
+        sampler::predict_in_chunks(self, x, at)
+    }
 }

@@ -1,7 +1,7 @@
 //! Deterministic samplers: Euler for flow matching, DDIM (eta = 0) for DDPM. They see only a [`Denoiser`].
 
 use super::{At, Denoiser, Objective};
-use ndarray::{Array2, Axis, s};
+use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
 /// Rows per independent chunk; fixed so that results do not depend on the number of threads, and large enough
@@ -55,35 +55,52 @@ pub fn step(objective: &Objective, x: &mut Array2<f32>, pred: &Array2<f32>, i: u
     }
 }
 
-/// Runs the sampler from the noise `x1` to data; chunks of [`CHUNK`] rows run in parallel.
+/// Runs the sampler from the noise `x1` to data: every step predicts for the whole set at once
+/// ([`Denoiser::predict_all`], chunks of [`CHUNK`] rows in parallel) and then moves every row.
 pub fn sample(denoiser: &dyn Denoiser, objective: &Objective, x1: &Array2<f32>, steps: usize) -> Array2<f32> {
-    let times = timesteps(objective, steps);
-    let chunks: Vec<Array2<f32>> = x1
-        .axis_chunks_iter(Axis(0), CHUNK)
+    let mut x = x1.clone();
+    for (i, &t) in timesteps(objective, steps).iter().enumerate() {
+        let at = At {
+            t,
+            step: i,
+            first_row: 0,
+        };
+        let pred = denoiser.predict_all(x.view(), at);
+        step(objective, &mut x, &pred, i, steps);
+    }
+    x
+}
+
+/// [`Denoiser::predict`] on the chunks of [`CHUNK`] rows of `x` in parallel (chunk c starts at global row
+/// `at.first_row + c CHUNK`), stacked back in order. Rows never interact, so the chunking fixes the result
+/// whatever the number of threads.
+pub fn predict_in_chunks<D: Denoiser + ?Sized>(denoiser: &D, x: ArrayView2<f32>, at: At) -> Array2<f32> {
+    if x.nrows() == 0 {
+        return Array2::zeros(x.raw_dim());
+    }
+    stack_rows(&map_chunks(x, at, |chunk, at| denoiser.predict(chunk, at)))
+}
+
+/// `f(chunk, at)` on the chunks of [`CHUNK`] rows of `x` in parallel, each with its own `first_row`; results in
+/// chunk order.
+pub fn map_chunks<T: Send>(x: ArrayView2<f32>, at: At, f: impl Fn(ArrayView2<f32>, At) -> T + Sync) -> Vec<T> {
+    x.axis_chunks_iter(Axis(0), CHUNK)
         .into_par_iter()
         .enumerate()
         .map(|(c, chunk)| {
-            let mut x = chunk.to_owned();
-            for (i, &t) in times.iter().enumerate() {
-                let at = At {
-                    t,
-                    step: i,
-                    first_row: c * CHUNK,
-                };
-                let pred = denoiser.predict(x.view(), at);
-                step(objective, &mut x, &pred, i, steps);
-            }
-            x
+            let at = At {
+                first_row: at.first_row + c * CHUNK,
+                ..at
+            };
+            f(chunk, at)
         })
-        .collect();
-    let mut out = Array2::zeros(x1.raw_dim());
-    let mut start = 0;
-    for c in chunks {
-        let n = c.nrows();
-        out.slice_mut(s![start..start + n, ..]).assign(&c);
-        start += n;
-    }
-    out
+        .collect()
+}
+
+/// The rows of `parts`, one after the other.
+pub fn stack_rows(parts: &[Array2<f32>]) -> Array2<f32> {
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    ndarray::concatenate(Axis(0), &views).expect("parts of one width")
 }
 
 #[cfg(test)]

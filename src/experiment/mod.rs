@@ -40,6 +40,9 @@ pub struct RunOptions {
     /// Skip (and list in `run.json`) the policies that ask for more experts than the grouping produced, instead
     /// of failing the run; sweeps use this so that, e.g., top-4 at near-IID skew does not sink the whole cell.
     pub skip_infeasible: bool,
+    /// Stop after training: write the models, `training_loss.csv` and `run.json`, no sampling or metrics (the
+    /// training workload alone, e.g. to time it against another framework).
+    pub train_only: bool,
 }
 
 /// What a finished run produced.
@@ -184,6 +187,38 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
         )?;
     }
     time("training", &mut timings);
+    let mut run_info = serde_json::json!({
+        "ddmsim_version": env!("CARGO_PKG_VERSION"),
+        "scenario": s.name,
+        "seed": seed,
+        "threads": rayon::current_num_threads(),
+        "data": { "train": split.train.len(), "test": split.test.len(), "dim": split.train.dim() },
+        "clusters": k,
+        "experts": experts,
+        "partition": {
+            "mean_pairwise_tv": mean_pairwise_tv(&counts),
+            "dropped_experts": groups.dropped,
+            "idle_clients": groups.idle_clients,
+            "expert_clients": groups.experts.iter().map(|g| g.clients.len()).collect::<Vec<_>>(),
+        },
+        "parameters": {
+            "expert": ensemble.experts[0].params.len(),
+            "router": ensemble.router.as_ref().map(|r| r.params.len()),
+        },
+        "training": { "key": key, "from_cache": from_cache },
+    });
+    if options.train_only {
+        timings.insert("total".into(), started.elapsed().as_secs_f64().into());
+        run_info["train_only"] = true.into();
+        run_info["timings_seconds"] = timings.into();
+        let json = serde_json::to_string_pretty(&run_info).expect("json");
+        write_atomic(&out.join("run.json"), json.as_bytes())?;
+        return Ok(RunOutcome {
+            out_dir: staging.commit()?,
+            records: Vec::new(),
+            classifier_accuracy: None,
+        });
+    }
 
     let classifier = if classifier::enabled(&s.metrics.classifier, &s.data) {
         let config = &s.metrics.classifier;
@@ -334,25 +369,8 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
     }
 
     timings.insert("total".into(), started.elapsed().as_secs_f64().into());
-    let run_info = serde_json::json!({
-        "ddmsim_version": env!("CARGO_PKG_VERSION"),
-        "scenario": s.name,
-        "seed": seed,
-        "threads": rayon::current_num_threads(),
-        "data": { "train": split.train.len(), "test": split.test.len(), "dim": dim, "reference": reference.points().nrows() },
-        "clusters": k,
-        "experts": experts,
-        "partition": {
-            "mean_pairwise_tv": mean_pairwise_tv(&counts),
-            "dropped_experts": groups.dropped,
-            "idle_clients": groups.idle_clients,
-            "expert_clients": groups.experts.iter().map(|g| g.clients.len()).collect::<Vec<_>>(),
-        },
-        "parameters": {
-            "expert": ensemble.experts[0].params.len(),
-            "router": ensemble.router.as_ref().map(|r| r.params.len()),
-        },
-        "training": { "key": key, "from_cache": from_cache },
+    run_info["data"]["reference"] = reference.points().nrows().into();
+    let extra = serde_json::json!({
         "classifier": classifier.as_ref().map(|(c, cached)| serde_json::json!({
             "test_accuracy": c.test_accuracy,
             "from_cache": cached,
@@ -363,6 +381,9 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
         "sampling_seconds": sampling_times,
         "analysis_seconds": analysis_times,
     });
+    if let (Some(info), serde_json::Value::Object(more)) = (run_info.as_object_mut(), extra) {
+        info.extend(more);
+    }
     let json = serde_json::to_string_pretty(&run_info).expect("json");
     write_atomic(&out.join("run.json"), json.as_bytes())?;
     let out_dir = staging.commit()?;

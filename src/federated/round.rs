@@ -225,3 +225,100 @@ fn finish(current: Vec<f32>, averaged: Vec<f32>, decay: f64, log: Vec<RoundLog>)
         log,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::federated::Task;
+    use crate::rng::Rng;
+    use crate::scenario::OptimizerKind;
+
+    /// Loss 1/2 |p - c|^2 averaged over the rows, where row r stands for the point c = targets[r]: no randomness,
+    /// so the gradient of a client is exactly p - mean of its targets.
+    struct Quadratic {
+        targets: Vec<[f32; 2]>,
+    }
+
+    impl Task for Quadratic {
+        fn param_count(&self) -> usize {
+            2
+        }
+
+        fn loss_and_grad(&self, params: &[f32], rows: &[usize], _: &mut Rng, grad: &mut [f32]) -> f32 {
+            grad.fill(0.0);
+            let mut loss = 0.0;
+            for &r in rows {
+                for k in 0..2 {
+                    let d = params[k] - self.targets[r][k];
+                    grad[k] += d / rows.len() as f32;
+                    loss += 0.5 * d * d / rows.len() as f32;
+                }
+            }
+            loss
+        }
+    }
+
+    #[test]
+    fn fedsgd_with_persistent_momentum_is_server_momentum_on_the_mean_gradient() {
+        let task = Quadratic {
+            targets: vec![[1.0, -2.0], [3.0, 0.5], [-1.0, 4.0], [0.0, 0.0], [2.0, 2.0]],
+        };
+        let rows = [vec![0, 1], vec![2], vec![3, 4]];
+        let clients: Vec<Client> = rows.iter().enumerate().map(|(id, r)| Client { id, rows: r }).collect();
+        let (lr, momentum, rounds) = (0.1f32, 0.9f32, 30);
+        let plan = |local_optimizer| Plan {
+            name: "quadratic".into(),
+            tag: 0,
+            mode: FederationMode::Fedavg,
+            rounds,
+            clients_per_round: clients.len(),
+            local_steps: 1,
+            batch_size: 8,
+            optimizer: OptimizerConfig {
+                kind: OptimizerKind::Sgd,
+                lr: lr as f64,
+                grad_clip: 0.0,
+                momentum: momentum as f64,
+                ..OptimizerConfig::default()
+            },
+            local_optimizer,
+            ema: 0.0,
+            seed: 0,
+        };
+        let hidden = ProgressBar::hidden();
+        let run = |lo| {
+            train(&task, vec![0.0, 0.0], &clients, &plan(lo), &hidden)
+                .unwrap()
+                .params
+        };
+        // Reference: full-gradient SGD with momentum; the size-weighted mean of the clients' gradients is p minus
+        // the mean of all five targets.
+        let mean = [1.0f32, 0.9];
+        let (mut p, mut v) = ([0.0f32; 2], [0.0f32; 2]);
+        for _ in 0..rounds {
+            for k in 0..2 {
+                v[k] = momentum * v[k] + (p[k] - mean[k]);
+                p[k] -= lr * v[k];
+            }
+        }
+        let persistent = run(LocalOptimizer::Persistent);
+        for k in 0..2 {
+            assert!(
+                (persistent[k] - p[k]).abs() < 1e-4,
+                "{persistent:?} vs server momentum {p:?}"
+            );
+        }
+        // With a fresh optimizer every round the momentum is lost: plain full-gradient SGD, a different path.
+        let fresh = run(LocalOptimizer::Fresh);
+        let mut q = [0.0f32; 2];
+        for _ in 0..rounds {
+            for k in 0..2 {
+                q[k] -= lr * (q[k] - mean[k]);
+            }
+        }
+        for k in 0..2 {
+            assert!((fresh[k] - q[k]).abs() < 1e-4, "{fresh:?} vs plain SGD {q:?}");
+        }
+        assert!((persistent[0] - fresh[0]).abs() > 1e-3);
+    }
+}

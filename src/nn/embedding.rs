@@ -5,10 +5,23 @@ use super::Scalar;
 use ndarray::ArrayViewMut1;
 
 /// Writes the embedding of network time `t` into `out` (length even): first the sines, then the cosines.
-pub fn embed_time<F: Scalar>(t: f64, mut out: ArrayViewMut1<F>) {
-    let half = out.len() / 2;
-    for i in 0..half {
-        let freq = (-(10_000f64.ln()) * i as f64 / half as f64).exp();
+pub fn embed_time<F: Scalar>(t: f64, out: ArrayViewMut1<F>) {
+    embed_time_at(t, &frequencies(out.len()), out);
+}
+
+/// The frequencies exp(-ln(10^4) i / half), i < half, of an embedding of `len` (= 2 half) values; computed once
+/// per batch and passed to [`embed_time_at`].
+pub fn frequencies(len: usize) -> Vec<f64> {
+    let half = len / 2;
+    (0..half)
+        .map(|i| (-(10_000f64.ln()) * i as f64 / half as f64).exp())
+        .collect()
+}
+
+/// [`embed_time`] with the frequencies from [`frequencies`] of `out.len()`.
+pub fn embed_time_at<F: Scalar>(t: f64, freqs: &[f64], mut out: ArrayViewMut1<F>) {
+    let half = freqs.len();
+    for (i, freq) in freqs.iter().enumerate() {
         let arg = 1000.0 * t * freq;
         out[i] = F::of(arg.sin());
         out[half + i] = F::of(arg.cos());

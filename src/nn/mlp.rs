@@ -41,11 +41,16 @@ impl Layer {
 
     /// Backward: writes dW = x^T dz and db = sum_rows dz into `grad`, returns dx = dz W^T.
     fn backward<F: Scalar>(&self, p: &[F], x: ArrayView2<F>, dz: ArrayView2<F>, grad: &mut [F]) -> Array2<F> {
+        self.weight_grads(x, dz, grad);
+        dz.dot(&self.w(p).t())
+    }
+
+    /// Writes dW = x^T dz and db = sum_rows dz into `grad`.
+    fn weight_grads<F: Scalar>(&self, x: ArrayView2<F>, dz: ArrayView2<F>, grad: &mut [F]) {
         let (gw, gb) = grad[self.weight..self.bias + self.fan_out].split_at_mut(self.bias - self.weight);
         let mut gw = ArrayViewMut2::from_shape((self.fan_in, self.fan_out), gw).expect("layer shape");
         general_mat_mul(F::one(), &x.t(), &dz, F::zero(), &mut gw);
         ArrayViewMut1::from(gb).assign(&dz.sum_axis(Axis(0)));
-        dz.dot(&self.w(p).t())
     }
 }
 
@@ -143,10 +148,20 @@ impl Mlp {
                 cache.inputs.push(h);
                 return z;
             }
-            let gate = z.mapv(sigmoid);
-            let mut a = &z * &gate;
+            // One pass for gate = sigmoid(z) and a = z * gate (+ h through a skip connection).
+            let mut gate = Array2::zeros(z.raw_dim());
+            let mut a = Array2::zeros(z.raw_dim());
+            let zip = Zip::from(&mut a).and(&mut gate).and(&z);
             if self.skips(l) {
-                a += &h;
+                zip.and(&h).for_each(|a, g, &z, &x| {
+                    *g = sigmoid(z);
+                    *a = z * *g + x;
+                });
+            } else {
+                zip.for_each(|a, g, &z| {
+                    *g = sigmoid(z);
+                    *a = z * *g;
+                });
             }
             cache.inputs.push(std::mem::replace(&mut h, a));
             cache.pre.push(z);
@@ -212,6 +227,11 @@ impl Mlp {
                 .and(&cache.pre[l])
                 .and(&cache.gates[l])
                 .for_each(|d, &z, &s| *d = *d * s * (F::one() + z * (F::one() - s)));
+            if l == 0 {
+                // The gradient with respect to the network's input is not needed: skip its matrix product.
+                self.layers[0].weight_grads(cache.inputs[0].view(), dz.view(), grad);
+                break;
+            }
             let dx = self.layers[l].backward(p, cache.inputs[l].view(), dz.view(), grad);
             dh = match upstream {
                 Some(u) => dx + &u,

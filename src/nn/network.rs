@@ -1,6 +1,6 @@
 //! A network on (x, t): the MLP applied to [x, sinusoidal embedding of t]; used by denoisers and the router.
 
-use super::embedding::embed_time;
+use super::embedding::{embed_time, embed_time_at, frequencies};
 use super::{Mlp, Scalar};
 use ndarray::{Array1, Array2, ArrayView2, s};
 
@@ -28,8 +28,9 @@ impl TimeNet {
     /// The MLP's input [x, emb(t_i)] for per-row times `t`. Shapes: x [n, dim] -> [n, dim + embedding].
     pub fn input<F: Scalar>(&self, x: ArrayView2<F>, t: impl Fn(usize) -> f64) -> Array2<F> {
         let mut input = self.with_x(x);
+        let freqs = frequencies(self.embedding);
         for i in 0..x.nrows() {
-            embed_time(t(i), input.slice_mut(s![i, self.dim..]));
+            embed_time_at(t(i), &freqs, input.slice_mut(s![i, self.dim..]));
         }
         input
     }

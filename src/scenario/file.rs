@@ -619,6 +619,11 @@ pub struct RouterConfig {
     /// Optimizer of the router.
     #[serde(default)]
     pub optimizer: OptimizerConfig,
+    /// Whether clients keep the router's optimizer state across rounds (default: `federation.local_optimizer`).
+    /// With every client each round and one local step, `persistent` SGD momentum is exactly server-side
+    /// momentum on the full gradient (FedSGD with momentum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_optimizer: Option<LocalOptimizer>,
 }
 
 /// Two layers of 128: the router solves an easier problem than the denoiser.
@@ -646,6 +651,7 @@ impl Default for RouterConfig {
             clients_per_round: d_router_clients_per_round(),
             local_steps: d_local_steps(),
             optimizer: OptimizerConfig::default(),
+            local_optimizer: None,
         }
     }
 }
