@@ -15,12 +15,15 @@ pub fn parse_assignment(text: &str) -> Result<(String, Value)> {
     Ok((path.trim().to_string(), value))
 }
 
-/// The scenario with the value at the dotted `path` replaced by `value`; the path must name an existing key of
-/// the resolved scenario (every default is filled in, so every key exists).
+/// The scenario with the value at the dotted `path` replaced by `value`. Every default is filled in, so the path
+/// names an existing key of the resolved scenario, except for keys left out while unset (e.g.
+/// `router.local_optimizer`, `sweep`): the last key may be new if the scenario accepts it.
 pub fn with_override(scenario: &Scenario, path: &str, value: &Value) -> Result<Scenario> {
     let mut root = serde_norway::to_value(scenario).expect("a scenario always serialises");
     let mut node = &mut root;
-    for key in path.split('.') {
+    let keys: Vec<&str> = path.split('.').collect();
+    let mut unknown = None;
+    for (depth, key) in keys.iter().enumerate() {
         let Value::Mapping(map) = node else {
             return Err(Error::invalid(
                 path,
@@ -28,12 +31,22 @@ pub fn with_override(scenario: &Scenario, path: &str, value: &Value) -> Result<S
             ));
         };
         let known: Vec<String> = map.keys().filter_map(|k| k.as_str().map(String::from)).collect();
-        node = map
-            .get_mut(key)
-            .ok_or_else(|| Error::invalid(path, format!("no key `{key}` here; known keys: {}", known.join(", "))))?;
+        let missing = || Error::invalid(path, format!("no key `{key}` here; known keys: {}", known.join(", ")));
+        if !map.contains_key(*key) {
+            if depth + 1 < keys.len() {
+                return Err(missing());
+            }
+            unknown = Some(missing());
+            map.insert(Value::String(key.to_string()), Value::Null);
+        }
+        node = map.get_mut(*key).expect("present or just inserted");
     }
     *node = value.clone();
-    let changed: Scenario = serde_norway::from_value(root).map_err(|e| Error::invalid(path, e.to_string()))?;
+    let changed: Scenario = serde_norway::from_value(root).map_err(|e| match unknown {
+        // A new key the scenario does not accept is a typo: name the keys that exist.
+        Some(missing) if e.to_string().contains("unknown field") => missing,
+        _ => Error::invalid(path, e.to_string()),
+    })?;
     validate(&changed)?;
     Ok(changed)
 }
@@ -63,5 +76,12 @@ mod tests {
             "federation.rounds: must be >= 1, got 0"
         );
         assert!(parse_assignment("seed").is_err());
+        // A key that the resolved scenario leaves out while unset can still be set.
+        let (path, value) = parse_assignment("router.local_optimizer=persistent").unwrap();
+        let changed = with_override(&s, &path, &value).unwrap();
+        assert_eq!(
+            changed.router.local_optimizer,
+            Some(crate::scenario::LocalOptimizer::Persistent)
+        );
     }
 }
