@@ -69,6 +69,9 @@ pub enum Error {
         /// The writer's message.
         message: String,
     },
+    /// No usable GPU adapter, or the GPU failed.
+    #[error("gpu: {0}")]
+    Gpu(String),
 }
 
 /// Result alias for the library.

@@ -20,6 +20,8 @@ pub mod ensemble;
 pub mod error;
 pub mod experiment;
 pub mod federated;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod metrics;
 pub mod model_cache;
 pub mod nn;

@@ -1,0 +1,305 @@
+//! Agreement of the WGSL kernels (cargo feature `gpu`) with the CPU path, within f32 tolerance:
+//! `DDMSIM_ALLOW_CPU_ADAPTER=1 cargo test --release --features gpu --test gpu` (CI runs it on Mesa lavapipe).
+#![cfg(feature = "gpu")]
+
+use ddmsim::gpu::{AdamHyper, GpuContext, MatmulSpec, Operand};
+use ddmsim::nn::{Adam, Mlp, silu};
+use ddmsim::rng::{Stream, derive};
+use ddmsim::scenario::{OptimizerConfig, OptimizerKind};
+use ndarray::{Array2, Array3, Axis};
+use rand::Rng as _;
+
+/// Relative tolerance of every agreement check: |gpu - cpu| <= TOL (1 + |cpu|).
+const TOL: f32 = 1e-4;
+
+fn context() -> GpuContext {
+    GpuContext::new().unwrap_or_else(|e| panic!("{e} (CI sets DDMSIM_ALLOW_CPU_ADAPTER=1 to use lavapipe)"))
+}
+
+fn random(n: usize, tag: u64) -> Vec<f32> {
+    let rng = &mut derive(7, Stream::Init, &[tag]);
+    (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+fn random3(shape: (usize, usize, usize), tag: u64) -> Array3<f32> {
+    Array3::from_shape_vec(shape, random(shape.0 * shape.1 * shape.2, tag)).unwrap()
+}
+
+fn assert_close(gpu: &[f32], cpu: &[f32], what: &str) {
+    assert_eq!(gpu.len(), cpu.len(), "{what}: lengths");
+    for (i, (g, c)) in gpu.iter().zip(cpu).enumerate() {
+        assert!(
+            (g - c).abs() <= TOL * (1.0 + c.abs()),
+            "{what}[{i}]: gpu {g} vs cpu {c}"
+        );
+    }
+}
+
+#[test]
+fn the_adapter_is_named_and_a_cpu_adapter_needs_the_permission() {
+    match GpuContext::open(false) {
+        Ok(ctx) => assert!(!ctx.is_cpu(), "a CPU adapter without permission: {}", ctx.adapter()),
+        Err(e) => {
+            let message = e.to_string();
+            assert!(message.contains("DDMSIM_ALLOW_CPU_ADAPTER=1"), "{message}");
+            assert!(message.contains("adapters found"), "{message}");
+        }
+    }
+    let ctx = context();
+    assert!(ctx.adapter().contains(&ctx.info.name));
+}
+
+#[test]
+fn batched_linear_forward_with_bias_and_silu_matches_ndarray() {
+    let ctx = context();
+    // Three clients' layers at once: x [3, 37, 20] times w [3, 20, 33] plus b [3, 33] (sizes off the 16-tiles).
+    let (c, n, fan_in, fan_out) = (3usize, 37usize, 20usize, 33usize);
+    let x = random3((c, n, fan_in), 1);
+    let w = random3((c, fan_in, fan_out), 2);
+    let b = Array2::from_shape_vec((c, fan_out), random(c * fan_out, 3)).unwrap();
+    let spec = MatmulSpec {
+        batches: c as u32,
+        m: n as u32,
+        n: fan_out as u32,
+        k: fan_in as u32,
+        a: Operand::row_major(n as u32, fan_in as u32),
+        b: Operand::row_major(fan_in as u32, fan_out as u32),
+        bias: true,
+        silu: true,
+    };
+    let (z, a) = ctx.matmul(
+        &spec,
+        x.as_slice().unwrap(),
+        w.as_slice().unwrap(),
+        b.as_slice().unwrap(),
+    );
+    let mut z_cpu = Vec::new();
+    for k in 0..c {
+        let zk = x.index_axis(Axis(0), k).dot(&w.index_axis(Axis(0), k)) + b.row(k);
+        z_cpu.extend(zk.iter().copied());
+    }
+    assert_close(&z, &z_cpu, "z");
+    let a_cpu: Vec<f32> = z_cpu.iter().map(|&v| silu(v)).collect();
+    assert_close(&a.unwrap(), &a_cpu, "silu(z)");
+}
+
+#[test]
+fn transposed_operands_give_the_backward_products() {
+    let ctx = context();
+    let (c, n, fan_in, fan_out) = (2usize, 29usize, 18usize, 21usize);
+    let x = random3((c, n, fan_in), 4);
+    let dz = random3((c, n, fan_out), 5);
+    let w = random3((c, fan_in, fan_out), 6);
+    // dW = x^T dz: [fan_in, n] by [n, fan_out].
+    let dw_spec = MatmulSpec {
+        batches: c as u32,
+        m: fan_in as u32,
+        n: fan_out as u32,
+        k: n as u32,
+        a: Operand::transposed(n as u32, fan_in as u32),
+        b: Operand::row_major(n as u32, fan_out as u32),
+        bias: false,
+        silu: false,
+    };
+    let (dw, _) = ctx.matmul(&dw_spec, x.as_slice().unwrap(), dz.as_slice().unwrap(), &[]);
+    // dx = dz W^T: [n, fan_out] by [fan_out, fan_in].
+    let dx_spec = MatmulSpec {
+        batches: c as u32,
+        m: n as u32,
+        n: fan_in as u32,
+        k: fan_out as u32,
+        a: Operand::row_major(n as u32, fan_out as u32),
+        b: Operand::transposed(fan_in as u32, fan_out as u32),
+        bias: false,
+        silu: false,
+    };
+    let (dx, _) = ctx.matmul(&dx_spec, dz.as_slice().unwrap(), w.as_slice().unwrap(), &[]);
+    let (mut dw_cpu, mut dx_cpu) = (Vec::new(), Vec::new());
+    for k in 0..c {
+        let (xk, dzk, wk) = (
+            x.index_axis(Axis(0), k),
+            dz.index_axis(Axis(0), k),
+            w.index_axis(Axis(0), k),
+        );
+        dw_cpu.extend(xk.t().dot(&dzk).iter().copied());
+        dx_cpu.extend(dzk.dot(&wk.t()).iter().copied());
+    }
+    assert_close(&dw, &dw_cpu, "dW");
+    assert_close(&dx, &dx_cpu, "dx");
+    let db = ctx.column_sums(dz.as_slice().unwrap(), c as u32, n as u32, fan_out as u32);
+    let db_cpu: Vec<f32> = (0..c)
+        .flat_map(|k| dz.index_axis(Axis(0), k).sum_axis(Axis(0)).to_vec())
+        .collect();
+    assert_close(&db, &db_cpu, "db");
+}
+
+#[test]
+fn silu_backward_adam_and_routed_combination_match_the_cpu() {
+    let ctx = context();
+    let z = random(1000, 7).iter().map(|v| 6.0 * v).collect::<Vec<_>>();
+    let upstream = random(1000, 8);
+    let mut grad = upstream.clone();
+    ctx.silu_backward(&z, &mut grad);
+    let cpu: Vec<f32> = z
+        .iter()
+        .zip(&upstream)
+        .map(|(&z, &u)| u * ddmsim::nn::silu_grad(z))
+        .collect();
+    assert_close(&grad, &cpu, "silu backward");
+
+    // Three Adam steps on the GPU against ddmsim's Adam.
+    let config = OptimizerConfig {
+        kind: OptimizerKind::Adam,
+        lr: 1e-2,
+        grad_clip: 0.0,
+        weight_decay: 0.01,
+        ..OptimizerConfig::default()
+    };
+    let mut cpu_params = random(700, 9);
+    let mut gpu_params = cpu_params.clone();
+    let (mut m, mut v) = (vec![0.0; 700], vec![0.0; 700]);
+    let mut adam = Adam::new(&config, 700);
+    for step in 1..=3 {
+        let g = random(700, 10 + step);
+        adam.update(&mut cpu_params, &mut g.clone());
+        let hyper = AdamHyper {
+            lr: 1e-2,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+            c1: 1.0 - 0.9f32.powi(step as i32),
+            c2: 1.0 - 0.999f32.powi(step as i32),
+            len: 0,
+        };
+        ctx.adam(&hyper, &g, &mut gpu_params, &mut m, &mut v);
+    }
+    assert_close(&gpu_params, &cpu_params, "Adam parameters");
+
+    // Combination of 4 experts' predictions with sparse weights (zero weight = expert not used for that row).
+    let (rows, dim, experts) = (300usize, 3usize, 4usize);
+    let mut weights = random(rows * experts, 20);
+    weights.iter_mut().for_each(|w| *w = if *w < 0.0 { 0.0 } else { *w });
+    let pred = random(experts * rows * dim, 21);
+    let out = ctx.combine(&weights, &pred, rows as u32, dim as u32, experts as u32);
+    let cpu: Vec<f32> = (0..rows * dim)
+        .map(|t| {
+            let (i, d) = (t / dim, t % dim);
+            (0..experts)
+                .map(|j| weights[i * experts + j] * pred[(j * rows + i) * dim + d])
+                .sum()
+        })
+        .collect();
+    assert_close(&out, &cpu, "combination");
+}
+
+#[test]
+fn a_whole_training_step_of_the_mlp_matches_the_cpu_step() {
+    // MLP 6 -> 24 -> 24 -> 3 with SiLU, MSE loss, one Adam step; GPU kernels vs Mlp::forward/backward + Adam.
+    let ctx = context();
+    let mlp = Mlp::new(6, &[24, 24], 3, false);
+    let mut cpu_params: Vec<f32> = mlp.init(&mut derive(1, Stream::Init, &[]));
+    let last = mlp.layers()[2];
+    for (i, p) in cpu_params[last.weight..].iter_mut().enumerate() {
+        *p = ((i as f32) * 0.37).sin() * 0.3;
+    }
+    let n = 40;
+    let x = Array2::from_shape_vec((n, 6), random(n * 6, 30)).unwrap();
+    let target = Array2::from_shape_vec((n, 3), random(n * 3, 31)).unwrap();
+
+    let mut gpu_params = cpu_params.clone();
+    let config = OptimizerConfig {
+        kind: OptimizerKind::Adam,
+        lr: 1e-3,
+        grad_clip: 0.0,
+        ..OptimizerConfig::default()
+    };
+    // CPU step.
+    let mut cache = ddmsim::nn::Cache::default();
+    let y = mlp.forward(&cpu_params, x.view(), &mut cache);
+    let dy = (&y - &target) * (2.0 / (n * 3) as f32);
+    let mut grad = vec![0.0; cpu_params.len()];
+    mlp.backward(&cpu_params, &cache, dy.view(), &mut grad);
+    Adam::new(&config, cpu_params.len()).update(&mut cpu_params, &mut grad);
+
+    // GPU step, layer by layer.
+    let layers = mlp.layers();
+    let mut h = x.as_slice().unwrap().to_vec();
+    let (mut inputs, mut pres) = (Vec::new(), Vec::new());
+    for (l, layer) in layers.iter().enumerate() {
+        let hidden = l + 1 < layers.len();
+        let spec = MatmulSpec {
+            batches: 1,
+            m: n as u32,
+            n: layer.fan_out as u32,
+            k: layer.fan_in as u32,
+            a: Operand::row_major(n as u32, layer.fan_in as u32),
+            b: Operand::row_major(layer.fan_in as u32, layer.fan_out as u32),
+            bias: true,
+            silu: hidden,
+        };
+        let w = &gpu_params[layer.weight..layer.bias];
+        let b = &gpu_params[layer.bias..layer.bias + layer.fan_out];
+        let (z, a) = ctx.matmul(&spec, &h, w, b);
+        inputs.push(h);
+        pres.push(z.clone());
+        h = a.unwrap_or(z);
+    }
+    let y_gpu = Array2::from_shape_vec((n, 3), h).unwrap();
+    assert_close(y_gpu.as_slice().unwrap(), y.as_slice().unwrap(), "forward output");
+    let mut d = ((&y_gpu - &target) * (2.0 / (n * 3) as f32))
+        .into_raw_vec_and_offset()
+        .0;
+    let mut grad_gpu = vec![0.0; gpu_params.len()];
+    for (l, layer) in layers.iter().enumerate().rev() {
+        if l + 1 < layers.len() {
+            ctx.silu_backward(&pres[l], &mut d);
+        }
+        let (fi, fo) = (layer.fan_in as u32, layer.fan_out as u32);
+        let dw_spec = MatmulSpec {
+            batches: 1,
+            m: fi,
+            n: fo,
+            k: n as u32,
+            a: Operand::transposed(n as u32, fi),
+            b: Operand::row_major(n as u32, fo),
+            bias: false,
+            silu: false,
+        };
+        let (dw, _) = ctx.matmul(&dw_spec, &inputs[l], &d, &[]);
+        grad_gpu[layer.weight..layer.bias].copy_from_slice(&dw);
+        let db = ctx.column_sums(&d, 1, n as u32, fo);
+        grad_gpu[layer.bias..layer.bias + layer.fan_out].copy_from_slice(&db);
+        if l > 0 {
+            let dx_spec = MatmulSpec {
+                batches: 1,
+                m: n as u32,
+                n: fi,
+                k: fo,
+                a: Operand::row_major(n as u32, fo),
+                b: Operand::transposed(fi, fo),
+                bias: false,
+                silu: false,
+            };
+            let w = &gpu_params[layer.weight..layer.bias];
+            d = ctx.matmul(&dx_spec, &d, w, &[]).0;
+        }
+    }
+    let (mut m, mut v) = (vec![0.0; gpu_params.len()], vec![0.0; gpu_params.len()]);
+    let hyper = AdamHyper {
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.0,
+        c1: 1.0 - 0.9f32,
+        c2: 1.0 - 0.999f32,
+        len: 0,
+    };
+    ctx.adam(&hyper, &grad_gpu, &mut gpu_params, &mut m, &mut v);
+    assert_close(&gpu_params, &cpu_params, "parameters after one step");
+    // The step moved the parameters (so the comparison is not of two untouched copies).
+    let initial: Vec<f32> = mlp.init(&mut derive(1, Stream::Init, &[]));
+    let moved = gpu_params.iter().zip(&initial).take(last.weight);
+    assert!(moved.filter(|(a, b)| (*a - *b).abs() > 1e-5).count() > 100);
+}
