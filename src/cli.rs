@@ -31,6 +31,10 @@ pub enum Command {
         /// sweeps).
         #[arg(long)]
         train_only: bool,
+        /// Where the experts' and monolith's training runs, `cpu` or `gpu` (the scenario's `device`; `gpu` needs a
+        /// build with `--features gpu`).
+        #[arg(long, value_name = "cpu|gpu")]
+        device: Option<String>,
     },
     /// Run a study: a base scenario under several settings and seeds; finished cells are reused.
     Study {
@@ -115,11 +119,12 @@ pub fn run(cli: Cli) -> Result<()> {
             run,
             overrides,
             train_only,
+            device,
         } => {
             set_threads(run.threads)?;
             let mut loaded = scenario::load(&scenario)?;
-            for text in &overrides {
-                let (path, value) = scenario::parse_assignment(text)?;
+            for text in overrides.iter().cloned().chain(device.map(|d| format!("device={d}"))) {
+                let (path, value) = scenario::parse_assignment(&text)?;
                 loaded.scenario = scenario::with_override(&loaded.scenario, &path, &value)?;
             }
             let (out_dir, cache) = run.places(&loaded.scenario.name);

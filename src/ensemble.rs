@@ -3,13 +3,13 @@
 
 use crate::diffusion::{DenoiserModel, DenoiserTask, Objective};
 use crate::error::Result;
-use crate::federated::{Client, Plan, RoundLog, Task, train};
+use crate::federated::{BatchedLocal, Client, ClientWork, LocalResult, Plan, RoundLog, Task, train, train_batched};
 use crate::nn::TimeNet;
 use crate::partition::ExpertGroups;
 use crate::progress::Progress;
 use crate::rng::{Stream, derive};
 use crate::routing::{RouterModel, RouterTask};
-use crate::scenario::Scenario;
+use crate::scenario::{OptimizerConfig, Scenario};
 use ndarray::Array2;
 use rayon::prelude::*;
 
@@ -54,7 +54,45 @@ pub fn router_net(s: &Scenario, dim: usize, experts: usize) -> TimeNet {
     TimeNet::new(dim, s.router.time_embedding, &s.router.hidden, experts, false)
 }
 
-/// Trains experts, router and monolith on the clients' data (`parts[c]` are client c's rows of `train`).
+/// A device that runs the denoisers' local updates of a round together (the GPU of the `gpu` feature).
+pub trait DenoiserDevice: Sync {
+    /// Each client's weights and mean loss after `steps` fresh-optimizer steps of `task` from `global`.
+    fn local_updates(
+        &self,
+        task: &DenoiserTask,
+        global: &[f32],
+        clients: &mut [ClientWork],
+        steps: usize,
+        batch_size: usize,
+        optimizer: &OptimizerConfig,
+    ) -> Result<Vec<LocalResult>>;
+
+    /// The device's name for logs and run.json.
+    fn describe(&self) -> String;
+}
+
+/// A device bound to one denoiser task: what the round loop calls.
+struct OnDevice<'a> {
+    device: &'a dyn DenoiserDevice,
+    task: &'a DenoiserTask<'a>,
+}
+
+impl BatchedLocal for OnDevice<'_> {
+    fn local_updates(
+        &self,
+        global: &[f32],
+        clients: &mut [ClientWork],
+        steps: usize,
+        batch_size: usize,
+        optimizer: &OptimizerConfig,
+    ) -> Result<Vec<LocalResult>> {
+        self.device
+            .local_updates(self.task, global, clients, steps, batch_size, optimizer)
+    }
+}
+
+/// Trains experts, router and monolith on the clients' data (`parts[c]` are client c's rows of `train`); with a
+/// `device`, the experts' and the monolith's FedAvg local updates run on it (the router always on the CPU).
 pub fn train_ensemble(
     s: &Scenario,
     train_x: &Array2<f32>,
@@ -62,6 +100,7 @@ pub fn train_ensemble(
     groups: &ExpertGroups,
     needs: Needs,
     progress: &Progress,
+    device: Option<&dyn DenoiserDevice>,
 ) -> Result<Ensemble> {
     let dim = train_x.ncols();
     let objective = Objective::new(s.model.objective);
@@ -102,9 +141,11 @@ pub fn train_ensemble(
         objective: objective.clone(),
         data: train_x,
     };
+    let on_device = device.map(|device| OnDevice { device, task: &task });
+    let batched = on_device.as_ref().map(|d| d as &dyn BatchedLocal);
     let train_model = |plan: Plan, clients: &[Client]| -> Result<(DenoiserModel, Vec<RoundLog>)> {
         let init = task.net.mlp.init(&mut derive(s.seed, Stream::Init, &[plan.tag]));
-        let trained = train(&task, init, clients, &plan, &bar)?;
+        let trained = train_batched(&task, init, clients, &plan, &bar, batched)?;
         Ok((
             DenoiserModel {
                 net: net.clone(),

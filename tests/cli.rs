@@ -337,3 +337,38 @@ fn train_only_writes_models_and_run_json_but_no_samples() {
     assert_eq!(info["train_only"], true);
     assert!(info["timings_seconds"]["training"].as_f64().unwrap() > 0.0);
 }
+
+#[cfg(not(feature = "gpu"))]
+#[test]
+fn device_gpu_without_the_gpu_feature_says_how_to_build_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let yaml = "name: t\nmodel: { optimizer: { kind: adam, grad_clip: 0.0 } }\n";
+    std::fs::write(dir.path().join("s.yaml"), yaml).unwrap();
+    ddmsim()
+        .args(["run", "--quiet", "--device", "gpu", "--out"])
+        .arg(&out)
+        .arg(dir.path().join("s.yaml"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "device: gpu needs ddmsim built with the gpu feature",
+        ));
+    assert!(!out.exists());
+    // A training setup the GPU path does not run is named by its key, whatever the build.
+    ddmsim()
+        .args([
+            "run",
+            "--quiet",
+            "--device",
+            "gpu",
+            "--set",
+            "model.optimizer.kind=sgd",
+            "--out",
+        ])
+        .arg(&out)
+        .arg(dir.path().join("s.yaml"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("model.optimizer.kind: device: gpu runs Adam"));
+}

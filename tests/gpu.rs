@@ -303,3 +303,110 @@ fn a_whole_training_step_of_the_mlp_matches_the_cpu_step() {
     let moved = gpu_params.iter().zip(&initial).take(last.weight);
     assert!(moved.filter(|(a, b)| (*a - *b).abs() > 1e-5).count() > 100);
 }
+
+#[test]
+fn batched_local_updates_of_several_clients_match_the_cpu_local_updates() {
+    use ddmsim::data::Gmm;
+    use ddmsim::diffusion::{DenoiserTask, Objective};
+    use ddmsim::ensemble::DenoiserDevice;
+    use ddmsim::federated::ClientWork;
+    use ddmsim::federated::local_update;
+    use ddmsim::nn::{Optimizer, TimeNet};
+    let ctx = context();
+    let (data, _) = Gmm::circle(8, 2, 4.0, 0.35, &[1.0; 8]).sample(400, &mut derive(3, Stream::Data, &[]));
+    let task = DenoiserTask {
+        net: TimeNet::new(2, 8, &[32, 32], 2, false),
+        objective: Objective::Flow,
+        data: &data,
+    };
+    let global: Vec<f32> = task.net.mlp.init(&mut derive(3, Stream::Init, &[]));
+    // Five clients; the last holds fewer points than a batch (it trains on all of them, padded on the GPU).
+    let rows: Vec<Vec<usize>> = vec![
+        (0..90).collect(),
+        (90..200).collect(),
+        (200..280).collect(),
+        (280..380).collect(),
+        (380..400).collect(),
+    ];
+    let config = OptimizerConfig {
+        kind: OptimizerKind::Adam,
+        lr: 1e-3,
+        grad_clip: 0.0,
+        ..OptimizerConfig::default()
+    };
+    let (steps, batch) = (8, 32);
+    let rng = |k: usize| derive(3, Stream::Local, &[k as u64]);
+    let mut work: Vec<ClientWork> = rows
+        .iter()
+        .enumerate()
+        .map(|(k, r)| ClientWork { rows: r, rng: rng(k) })
+        .collect();
+    let gpu = ctx
+        .local_updates(&task, &global, &mut work, steps, batch, &config)
+        .unwrap();
+    for (k, r) in rows.iter().enumerate() {
+        let mut params = global.clone();
+        let mut optimizer = Optimizer::new(&config, params.len());
+        let loss = local_update(&task, &mut params, &mut optimizer, r, steps, batch, &mut rng(k)).unwrap();
+        assert_close(&gpu[k].0, &params, &format!("client {k} after {steps} steps"));
+        assert_close(&[gpu[k].1.unwrap()], &[loss], &format!("client {k}'s mean loss"));
+        let moved = params
+            .iter()
+            .zip(&global)
+            .filter(|(a, b)| (*a - *b).abs() > 1e-4)
+            .count();
+        assert!(
+            moved > params.len() / 2,
+            "client {k}: the steps barely moved the weights"
+        );
+    }
+}
+
+#[test]
+fn a_whole_run_on_the_gpu_path_matches_the_cpu_run_within_tolerance() {
+    // tiny.yaml's data and routing, trained with Adam without clipping (what the GPU path runs), 4 experts.
+    let yaml = r#"
+name: gpu-vs-cpu
+seed: 3
+data: { kind: gmm, components: 4, dim: 2, radius: 3.0, std: 0.3, samples: 1200, test_fraction: 0.25 }
+clusters: { method: kmeans, k: 4 }
+clients: { count: 8, partition: { kind: dirichlet, alpha: 0.3, min_partition_size: 0 } }
+federation: { rounds: 4, clients_per_round: 0.5, local_steps: 3, batch_size: 64 }
+model: { hidden: [32, 32], time_embedding: 8, ema: 0.0, optimizer: { kind: adam, lr: 1.0e-3, grad_clip: 0.0 } }
+router: { hidden: [16], time_embedding: 8, rounds: 3, local_steps: 5 }
+sampling: { steps: 10, samples: 600 }
+metrics: { max_reference: 300 }
+routing: [ { policy: top_k, k: 1 }, { policy: full }, { policy: monolith } ]
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.yaml"), yaml).unwrap();
+    let mut loaded = ddmsim::scenario::load(&dir.path().join("s.yaml")).unwrap();
+    let run = |loaded: &ddmsim::scenario::LoadedScenario, out: &str| {
+        let options = ddmsim::RunOptions {
+            out_dir: dir.path().join(out),
+            quiet: true,
+            cache: None,
+            skip_infeasible: false,
+            train_only: false,
+        };
+        ddmsim::run(loaded, &options).unwrap().records
+    };
+    let cpu = run(&loaded, "cpu");
+    loaded.scenario.device = ddmsim::scenario::Device::Gpu;
+    let gpu = run(&loaded, "gpu");
+    let info = std::fs::read_to_string(dir.path().join("gpu/run.json")).unwrap();
+    assert!(info.contains("\"device\": \"gpu: "), "{info}");
+    assert_eq!(cpu.len(), gpu.len());
+    for (c, g) in cpu.iter().zip(&gpu) {
+        assert_eq!(c.policy, g.policy);
+        for (name, &cv) in &c.values {
+            let gv = g.values[name];
+            // Metrics of samples from weights that agree to ~1e-5: within 1e-3 relative (plus 1e-4 absolute).
+            assert!(
+                (gv - cv).abs() <= 1e-3 * cv.abs() + 1e-4,
+                "{} {name}: gpu {gv} vs cpu {cv}",
+                c.policy
+            );
+        }
+    }
+}

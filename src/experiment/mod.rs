@@ -3,6 +3,7 @@
 //! scenario -> data -> clusters -> partition -> expert groups -> federated training -> routed sampling
 //! -> metrics -> records.
 
+mod device;
 mod inputs;
 
 use crate::analysis::{AnalysisSetup, PolicyAnalysis, StabilitySettings, Subject, analyse_policy};
@@ -69,6 +70,7 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
         lap = Instant::now();
     };
 
+    let device = device::open(s)?;
     let split = data::load(&s.data, &loaded.base_dir, seed)?;
     let clusters = cluster(&split.train, &s.clusters, seed)?;
     let k = clusters.k();
@@ -149,7 +151,7 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
     let ensemble = match cached {
         Some(e) => e,
         None => {
-            let trained = train_ensemble(s, &split.train.x, &parts, &groups, needs, &progress)?;
+            let trained = train_ensemble(s, &split.train.x, &parts, &groups, needs, &progress, device.as_deref())?;
             if let Some(c) = &cache {
                 c.store(&key, &trained)?;
             }
@@ -206,6 +208,7 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
             "router": ensemble.router.as_ref().map(|r| r.params.len()),
         },
         "training": { "key": key, "from_cache": from_cache },
+        "device": device.as_ref().map_or_else(|| "cpu".to_string(), |d| format!("gpu: {}", d.describe())),
     });
     if options.train_only {
         timings.insert("total".into(), started.elapsed().as_secs_f64().into());

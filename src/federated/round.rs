@@ -1,7 +1,7 @@
 //! The round loop, written once: FedAvg (select clients, local updates in parallel, weighted mean in client-id
 //! order) or pooled training with the same number of optimizer steps; EMA and per-round accounting.
 
-use super::{Task, local_update, weighted_mean};
+use super::{BatchedLocal, ClientWork, Task, local_update, weighted_mean};
 use crate::error::{Error, Result};
 use crate::nn::{Optimizer, ema};
 use crate::rng::{Stream, derive};
@@ -91,13 +91,91 @@ pub fn train(
     plan: &Plan,
     progress: &ProgressBar,
 ) -> Result<Trained> {
+    train_batched(task, init, clients, plan, progress, None)
+}
+
+/// [`train`], with each FedAvg round's local updates run together by `batched` when given (stateless clients
+/// only; pooled training and persistent optimizers always run one by one).
+pub fn train_batched(
+    task: &dyn Task,
+    init: Vec<f32>,
+    clients: &[Client],
+    plan: &Plan,
+    progress: &ProgressBar,
+    batched: Option<&dyn BatchedLocal>,
+) -> Result<Trained> {
     match plan.mode {
-        FederationMode::Fedavg => fedavg(task, init, clients, plan, progress),
+        FederationMode::Fedavg => fedavg(task, init, clients, plan, progress, batched),
         FederationMode::Pooled => pooled(task, init, clients, plan, progress),
     }
 }
 
-fn fedavg(task: &dyn Task, init: Vec<f32>, clients: &[Client], plan: &Plan, progress: &ProgressBar) -> Result<Trained> {
+/// The local updates of one round's `chosen` clients: together through `batched`, or one by one in parallel.
+fn local_round(
+    task: &dyn Task,
+    global: &[f32],
+    taken: Vec<(usize, Option<Optimizer>)>,
+    clients: &[Client],
+    (plan, round): (&Plan, usize),
+    batched: Option<&dyn BatchedLocal>,
+    progress: &ProgressBar,
+) -> Result<Vec<LocalOutcome>> {
+    let rng = |client: &Client| derive(plan.seed, Stream::Local, &[plan.tag, round as u64, client.id as u64]);
+    if let Some(batched) = batched.filter(|_| plan.local_optimizer == LocalOptimizer::Fresh) {
+        let mut work: Vec<ClientWork> = taken
+            .iter()
+            .map(|&(c, _)| ClientWork {
+                rows: clients[c].rows,
+                rng: rng(&clients[c]),
+            })
+            .collect();
+        let results = batched.local_updates(global, &mut work, plan.local_steps, plan.batch_size, &plan.optimizer)?;
+        progress.inc((plan.local_steps * taken.len()) as u64);
+        return Ok(taken
+            .iter()
+            .zip(results)
+            .map(|(&(c, _), (params, loss))| LocalOutcome {
+                params,
+                size: clients[c].rows.len(),
+                loss,
+                optimizer: Optimizer::new(&plan.optimizer, 0),
+            })
+            .collect());
+    }
+    Ok(taken
+        .into_par_iter()
+        .map(|(c, state)| {
+            let client = clients[c];
+            let mut params = global.to_vec();
+            let mut optimizer = state.unwrap_or_else(|| Optimizer::new(&plan.optimizer, params.len()));
+            let loss = local_update(
+                task,
+                &mut params,
+                &mut optimizer,
+                client.rows,
+                plan.local_steps,
+                plan.batch_size,
+                &mut rng(&client),
+            );
+            progress.inc(plan.local_steps as u64);
+            LocalOutcome {
+                params,
+                size: client.rows.len(),
+                loss,
+                optimizer,
+            }
+        })
+        .collect())
+}
+
+fn fedavg(
+    task: &dyn Task,
+    init: Vec<f32>,
+    clients: &[Client],
+    plan: &Plan,
+    progress: &ProgressBar,
+    batched: Option<&dyn BatchedLocal>,
+) -> Result<Trained> {
     let mut global = init;
     let mut averaged = global.clone();
     let bytes = (global.len() * std::mem::size_of::<f32>()) as u64;
@@ -115,31 +193,7 @@ fn fedavg(task: &dyn Task, init: Vec<f32>, clients: &[Client], plan: &Plan, prog
         .into_vec();
         chosen.sort_unstable();
         let taken: Vec<(usize, Option<Optimizer>)> = chosen.iter().map(|&c| (c, states[c].take())).collect();
-        let results: Vec<LocalOutcome> = taken
-            .into_par_iter()
-            .map(|(c, state)| {
-                let client = clients[c];
-                let mut params = global.clone();
-                let mut optimizer = state.unwrap_or_else(|| Optimizer::new(&plan.optimizer, params.len()));
-                let rng = &mut derive(plan.seed, Stream::Local, &[plan.tag, round as u64, client.id as u64]);
-                let loss = local_update(
-                    task,
-                    &mut params,
-                    &mut optimizer,
-                    client.rows,
-                    plan.local_steps,
-                    plan.batch_size,
-                    rng,
-                );
-                progress.inc(plan.local_steps as u64);
-                LocalOutcome {
-                    params,
-                    size: client.rows.len(),
-                    loss,
-                    optimizer,
-                }
-            })
-            .collect();
+        let results = local_round(task, &global, taken, clients, (plan, round), batched, progress)?;
         let mut loss_sum = 0.0;
         let mut updates = Vec::with_capacity(results.len());
         for (&c, outcome) in chosen.iter().zip(results) {

@@ -19,6 +19,8 @@ pub(super) struct Kernels {
     column_sums: wgpu::ComputePipeline,
     adam: wgpu::ComputePipeline,
     combine: wgpu::ComputePipeline,
+    mse: wgpu::ComputePipeline,
+    loss: wgpu::ComputePipeline,
 }
 
 fn pipeline(device: &wgpu::Device, source: &str, entry: &str) -> wgpu::ComputePipeline {
@@ -46,6 +48,8 @@ impl Kernels {
             column_sums: pipeline(device, elementwise, "column_sums"),
             adam: pipeline(device, include_str!("shaders/adam.wgsl"), "main"),
             combine: pipeline(device, include_str!("shaders/combine.wgsl"), "main"),
+            mse: pipeline(device, include_str!("shaders/mse.wgsl"), "main"),
+            loss: pipeline(device, include_str!("shaders/mse.wgsl"), "accumulate_loss"),
         }
     }
 }
@@ -102,6 +106,18 @@ pub struct MatmulSpec {
     pub silu: bool,
 }
 
+/// Where a matmul reads and writes inside larger buffers (all in floats): A, B and the bias start at their offsets,
+/// batch c's bias at `bias + c bias_batch`; C[c, i, j] sits at `out + c out_batch + i n + j`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct Placement {
+    pub(super) a: u32,
+    pub(super) b: u32,
+    pub(super) bias: u32,
+    pub(super) bias_batch: u32,
+    pub(super) out_batch: u32,
+    pub(super) out: u32,
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct MatmulDims {
@@ -112,20 +128,50 @@ struct MatmulDims {
     a_batch: u32,
     a_row: u32,
     a_col: u32,
+    a_offset: u32,
     b_batch: u32,
     b_row: u32,
     b_col: u32,
+    b_offset: u32,
     bias_batch: u32,
-    pad: u32,
+    bias_offset: u32,
+    out_batch: u32,
+    out_offset: u32,
 }
 
+/// Sizes of the elementwise kernels (and where column sums write).
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
-struct GridDims {
+pub(super) struct GridDims {
+    pub(super) rows: u32,
+    pub(super) cols: u32,
+    pub(super) batches: u32,
+    pub(super) out_offset: u32,
+    pub(super) out_batch: u32,
+    pub(super) pad: [u32; 3],
+}
+
+impl GridDims {
+    /// rows x cols per batch, written densely.
+    pub(super) fn new(rows: u32, cols: u32, batches: u32) -> Self {
+        GridDims {
+            rows,
+            cols,
+            batches,
+            out_offset: 0,
+            out_batch: cols,
+            pad: [0; 3],
+        }
+    }
+}
+
+/// Sizes of the squared-error gradient.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct MseDims {
     rows: u32,
-    cols: u32,
-    batches: u32,
-    pad: u32,
+    dim: u32,
+    pad: [u32; 2],
 }
 
 /// Adam(W) settings of one update (the bias corrections c1 = 1 - beta1^t and c2 = 1 - beta2^t included).
@@ -161,19 +207,21 @@ fn groups_1d(threads: u32) -> (u32, u32) {
 }
 
 impl GpuContext {
-    fn storage(&self, data: &[f32], writable: bool) -> wgpu::Buffer {
-        // A binding may not be empty: an unused operand gets one zero.
+    /// A storage buffer holding `data` (one zero if empty: a binding may not be empty); readable back and writable
+    /// from the host.
+    pub(super) fn storage(&self, data: &[f32]) -> wgpu::Buffer {
         let zero = [0f32];
         let data = if data.is_empty() { &zero[..] } else { data };
-        let mut usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
-        if writable {
-            usage |= wgpu::BufferUsages::COPY_DST;
-        }
         self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: None,
             contents: bytemuck::cast_slice(data),
-            usage,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
         })
+    }
+
+    /// A zeroed storage buffer of `len` floats.
+    pub(super) fn zeros(&self, len: usize) -> wgpu::Buffer {
+        self.storage(&vec![0.0; len.max(1)])
     }
 
     fn uniform<T: Pod>(&self, value: &T) -> wgpu::Buffer {
@@ -184,10 +232,18 @@ impl GpuContext {
         })
     }
 
-    /// Binds `buffers` to bindings 0.. of `pipeline` and dispatches `groups` workgroups.
-    fn dispatch(&self, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer], groups: (u32, u32, u32)) {
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
-            .iter()
+    /// Records one dispatch of `pipeline` with `uniform` at binding 0 and `buffers` at bindings 1.. into `encoder`.
+    fn encode<T: Pod>(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        pipeline: &wgpu::ComputePipeline,
+        uniform: &T,
+        buffers: &[&wgpu::Buffer],
+        groups: (u32, u32, u32),
+    ) {
+        let uniform = self.uniform(uniform);
+        let entries: Vec<wgpu::BindGroupEntry> = std::iter::once(&uniform)
+            .chain(buffers.iter().copied())
             .enumerate()
             .map(|(i, b)| wgpu::BindGroupEntry {
                 binding: i as u32,
@@ -199,20 +255,137 @@ impl GpuContext {
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
         });
-        let mut encoder = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-            pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(groups.0, groups.1, groups.2);
-        }
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &bind, &[]);
+        pass.dispatch_workgroups(groups.0, groups.1, groups.2);
+    }
+
+    /// A new command encoder.
+    pub(super) fn encoder(&self) -> wgpu::CommandEncoder {
+        self.device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor::default())
+    }
+
+    /// Submits `encoder`'s work.
+    pub(super) fn submit(&self, encoder: wgpu::CommandEncoder) {
         self.queue.submit([encoder.finish()]);
     }
 
+    /// Records the product of `spec` placed by `at`: `a`, `b`, `bias` in, `out` (and `act` with SiLU) out.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn encode_matmul(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        spec: &MatmulSpec,
+        at: Placement,
+        a: &wgpu::Buffer,
+        b: &wgpu::Buffer,
+        bias: &wgpu::Buffer,
+        out: &wgpu::Buffer,
+        act: &wgpu::Buffer,
+    ) {
+        assert!(!spec.silu || spec.bias, "the SiLU epilogue follows the bias");
+        let dims = MatmulDims {
+            m: spec.m,
+            n: spec.n,
+            k: spec.k,
+            epilogue: u32::from(spec.bias) + u32::from(spec.silu),
+            a_batch: spec.a.batch,
+            a_row: spec.a.row,
+            a_col: spec.a.col,
+            a_offset: at.a,
+            b_batch: spec.b.batch,
+            b_row: spec.b.row,
+            b_col: spec.b.col,
+            b_offset: at.b,
+            bias_batch: at.bias_batch,
+            bias_offset: at.bias,
+            out_batch: at.out_batch,
+            out_offset: at.out,
+        };
+        let groups = (spec.n.div_ceil(TILE), spec.m.div_ceil(TILE), spec.batches);
+        self.encode(encoder, &self.kernels.matmul, &dims, &[a, b, bias, out, act], groups);
+    }
+
+    /// Records the SiLU backward pass in place on `grad` (`len` floats), with `pre` the pre-activations.
+    pub(super) fn encode_silu_backward(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        len: u32,
+        pre: &wgpu::Buffer,
+        grad: &wgpu::Buffer,
+    ) {
+        let (x, y) = groups_1d(len);
+        let dims = GridDims::new(1, len, 1);
+        self.encode(encoder, &self.kernels.silu_backward, &dims, &[pre, grad], (x, y, 1));
+    }
+
+    /// Records column sums of `x` ([batches, rows, cols]) into `out` as `dims` places them.
+    pub(super) fn encode_column_sums(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        dims: &GridDims,
+        x: &wgpu::Buffer,
+        out: &wgpu::Buffer,
+    ) {
+        let groups = (dims.cols.div_ceil(GROUP), dims.batches, 1);
+        self.encode(encoder, &self.kernels.column_sums, dims, &[x, out], groups);
+    }
+
+    /// Records one Adam(W) update over the first `hyper.len` floats of the buffers.
+    pub(super) fn encode_adam(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        hyper: &AdamHyper,
+        [grad, params, m, v]: [&wgpu::Buffer; 4],
+    ) {
+        let (x, y) = groups_1d(hyper.len);
+        self.encode(encoder, &self.kernels.adam, hyper, &[grad, params, m, v], (x, y, 1));
+    }
+
+    /// Records grad = row_scale[row] (y - target) over `rows` rows of `dim`.
+    pub(super) fn encode_mse_grad(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        (rows, dim): (u32, u32),
+        [y, target, row_scale, grad]: [&wgpu::Buffer; 4],
+    ) {
+        let (x, g) = groups_1d(rows * dim);
+        let dims = MseDims { rows, dim, pad: [0; 2] };
+        self.encode(
+            encoder,
+            &self.kernels.mse,
+            &dims,
+            &[y, target, row_scale, grad],
+            (x, g, 1),
+        );
+    }
+
+    /// Records loss[c] += mean squared error of client c's real rows (`rows` = clients x per_client rows of `dim`).
+    pub(super) fn encode_loss(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        (clients, per_client, dim): (u32, u32, u32),
+        [y, target, row_scale, loss]: [&wgpu::Buffer; 4],
+    ) {
+        let dims = MseDims {
+            rows: clients * per_client,
+            dim,
+            pad: [per_client, 0],
+        };
+        let groups = (clients.div_ceil(64), 1, 1);
+        self.encode(
+            encoder,
+            &self.kernels.loss,
+            &dims,
+            &[y, target, row_scale, loss],
+            groups,
+        );
+    }
+
     /// Copies the first `len` floats of `buffer` back to the host (waits for the queue).
-    fn read(&self, buffer: &wgpu::Buffer, len: usize) -> Vec<f32> {
+    pub(super) fn read(&self, buffer: &wgpu::Buffer, len: usize) -> Vec<f32> {
         if len == 0 {
             return Vec::new();
         }
@@ -223,11 +396,9 @@ impl GpuContext {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut encoder = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+        let mut encoder = self.encoder();
         encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
-        self.queue.submit([encoder.finish()]);
+        self.submit(encoder);
         let slice = staging.slice(..);
         slice.map_async(wgpu::MapMode::Read, |r| r.expect("mapping a staging buffer"));
         self.device
@@ -239,35 +410,17 @@ impl GpuContext {
 
     /// The batched product of `spec` ([batches, m, n] out, row-major), and SiLU of it when `spec.silu`.
     pub fn matmul(&self, spec: &MatmulSpec, a: &[f32], b: &[f32], bias: &[f32]) -> (Vec<f32>, Option<Vec<f32>>) {
-        assert!(!spec.silu || spec.bias, "the SiLU epilogue follows the bias");
         let len = (spec.batches * spec.m * spec.n) as usize;
-        let dims = MatmulDims {
-            m: spec.m,
-            n: spec.n,
-            k: spec.k,
-            epilogue: u32::from(spec.bias) + u32::from(spec.silu),
-            a_batch: spec.a.batch,
-            a_row: spec.a.row,
-            a_col: spec.a.col,
-            b_batch: spec.b.batch,
-            b_row: spec.b.row,
-            b_col: spec.b.col,
+        let (ua, ub, ubias) = (self.storage(a), self.storage(b), self.storage(bias));
+        let (out, act) = (self.zeros(len), self.zeros(if spec.silu { len } else { 0 }));
+        let at = Placement {
             bias_batch: spec.n,
-            pad: 0,
+            out_batch: spec.m * spec.n,
+            ..Placement::default()
         };
-        let (ua, ub, ubias) = (
-            self.storage(a, false),
-            self.storage(b, false),
-            self.storage(bias, false),
-        );
-        let out = self.storage(&vec![0.0; len], true);
-        let act = self.storage(&vec![0.0; if spec.silu { len } else { 0 }], true);
-        let groups = (spec.n.div_ceil(TILE), spec.m.div_ceil(TILE), spec.batches);
-        self.dispatch(
-            &self.kernels.matmul,
-            &[&self.uniform(&dims), &ua, &ub, &ubias, &out, &act],
-            groups,
-        );
+        let mut encoder = self.encoder();
+        self.encode_matmul(&mut encoder, spec, at, &ua, &ub, &ubias, &out, &act);
+        self.submit(encoder);
         let z = self.read(&out, len);
         let a = spec.silu.then(|| self.read(&act, len));
         (z, a)
@@ -276,38 +429,21 @@ impl GpuContext {
     /// The SiLU backward pass in place: `grad` holds dL/da on entry and dL/dz on return; `pre` is z.
     pub fn silu_backward(&self, pre: &[f32], grad: &mut [f32]) {
         assert_eq!(pre.len(), grad.len());
-        let dims = GridDims {
-            rows: 1,
-            cols: pre.len() as u32,
-            batches: 1,
-            pad: 0,
-        };
-        let (upre, ugrad) = (self.storage(pre, false), self.storage(grad, true));
-        let (x, y) = groups_1d(pre.len() as u32);
-        self.dispatch(
-            &self.kernels.silu_backward,
-            &[&self.uniform(&dims), &upre, &ugrad],
-            (x, y, 1),
-        );
+        let (upre, ugrad) = (self.storage(pre), self.storage(grad));
+        let mut encoder = self.encoder();
+        self.encode_silu_backward(&mut encoder, pre.len() as u32, &upre, &ugrad);
+        self.submit(encoder);
         grad.copy_from_slice(&self.read(&ugrad, grad.len()));
     }
 
     /// Column sums of `x` viewed as [batches, rows, cols] (a layer's bias gradient). Shape [batches, cols].
     pub fn column_sums(&self, x: &[f32], batches: u32, rows: u32, cols: u32) -> Vec<f32> {
         assert_eq!(x.len(), (batches * rows * cols) as usize);
-        let dims = GridDims {
-            rows,
-            cols,
-            batches,
-            pad: 0,
-        };
         let len = (batches * cols) as usize;
-        let (ux, out) = (self.storage(x, false), self.storage(&vec![0.0; len], true));
-        self.dispatch(
-            &self.kernels.column_sums,
-            &[&self.uniform(&dims), &ux, &out],
-            (cols.div_ceil(GROUP), batches, 1),
-        );
+        let (ux, out) = (self.storage(x), self.zeros(len));
+        let mut encoder = self.encoder();
+        self.encode_column_sums(&mut encoder, &GridDims::new(rows, cols, batches), &ux, &out);
+        self.submit(encoder);
         self.read(&out, len)
     }
 
@@ -319,21 +455,17 @@ impl GpuContext {
             len: len as u32,
             ..*hyper
         };
-        let (ug, up, um, uv) = (
-            self.storage(grad, false),
-            self.storage(params, true),
-            self.storage(m, true),
-            self.storage(v, true),
+        let buffers = [grad, &*params, &*m, &*v].map(|x| self.storage(x));
+        let mut encoder = self.encoder();
+        self.encode_adam(
+            &mut encoder,
+            &hyper,
+            [&buffers[0], &buffers[1], &buffers[2], &buffers[3]],
         );
-        let (x, y) = groups_1d(len as u32);
-        self.dispatch(
-            &self.kernels.adam,
-            &[&self.uniform(&hyper), &ug, &up, &um, &uv],
-            (x, y, 1),
-        );
-        params.copy_from_slice(&self.read(&up, len));
-        m.copy_from_slice(&self.read(&um, len));
-        v.copy_from_slice(&self.read(&uv, len));
+        self.submit(encoder);
+        params.copy_from_slice(&self.read(&buffers[1], len));
+        m.copy_from_slice(&self.read(&buffers[2], len));
+        v.copy_from_slice(&self.read(&buffers[3], len));
     }
 
     /// Routed combination out[i] = sum_j weights[i, j] pred[j, i] of `experts` predictions ([experts, rows, dim])
@@ -341,24 +473,13 @@ impl GpuContext {
     pub fn combine(&self, weights: &[f32], pred: &[f32], rows: u32, dim: u32, experts: u32) -> Vec<f32> {
         assert_eq!(weights.len(), (rows * experts) as usize);
         assert_eq!(pred.len(), (experts * rows * dim) as usize);
-        let dims = GridDims {
-            rows,
-            cols: dim,
-            batches: experts,
-            pad: 0,
-        };
         let len = (rows * dim) as usize;
-        let (uw, up, out) = (
-            self.storage(weights, false),
-            self.storage(pred, false),
-            self.storage(&vec![0.0; len], true),
-        );
+        let (uw, up, out) = (self.storage(weights), self.storage(pred), self.zeros(len));
         let (x, y) = groups_1d(len as u32);
-        self.dispatch(
-            &self.kernels.combine,
-            &[&self.uniform(&dims), &uw, &up, &out],
-            (x, y, 1),
-        );
+        let mut encoder = self.encoder();
+        let dims = GridDims::new(rows, dim, experts);
+        self.encode(&mut encoder, &self.kernels.combine, &dims, &[&uw, &up, &out], (x, y, 1));
+        self.submit(encoder);
         self.read(&out, len)
     }
 }

@@ -6,6 +6,7 @@
 
 mod context;
 mod kernels;
+mod trainer;
 
 pub use context::{ADAPTER_ENV, GpuContext, describe_adapters};
 pub use kernels::{AdamHyper, MatmulSpec, Operand};

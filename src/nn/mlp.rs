@@ -100,6 +100,11 @@ impl Mlp {
         &self.layers
     }
 
+    /// Whether equal-width hidden layers have skip connections.
+    pub fn residual(&self) -> bool {
+        self.residual
+    }
+
     /// Input width.
     pub fn input(&self) -> usize {
         self.layers[0].fan_in

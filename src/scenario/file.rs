@@ -47,6 +47,28 @@ pub struct Scenario {
     /// varying slowest. Empty (the default): a single run.
     #[serde(default, skip_serializing_if = "serde_norway::Mapping::is_empty")]
     pub sweep: serde_norway::Mapping,
+    /// Where the experts' and monolith's local updates run: `cpu` (the default, the path every stored result
+    /// comes from) or `gpu` (a build with `--features gpu`; batched over each round's clients).
+    #[serde(default, skip_serializing_if = "Device::is_cpu")]
+    pub device: Device,
+}
+
+/// Where training runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Device {
+    /// The rayon CPU path.
+    #[default]
+    Cpu,
+    /// WGSL kernels through wgpu (cargo feature `gpu`).
+    Gpu,
+}
+
+impl Device {
+    /// Whether this is the CPU (left out of resolved scenarios, so CPU runs keep their cache keys).
+    pub fn is_cpu(&self) -> bool {
+        *self == Device::Cpu
+    }
 }
 
 /// The paper's comparison: top-1, top-2, the router-weighted full ensemble and the monolith.

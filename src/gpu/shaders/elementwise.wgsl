@@ -1,7 +1,8 @@
 // Elementwise and reduction kernels of the MLP's backward pass and of Adam.
 
 struct Dims {
-    rows: u32, cols: u32, batches: u32, pad: u32,
+    rows: u32, cols: u32, batches: u32, out_offset: u32,
+    out_batch: u32, pad0: u32, pad1: u32, pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> dims: Dims;
@@ -19,7 +20,7 @@ fn silu_backward(@builtin(global_invocation_id) g: vec3<u32>) {
     }
 }
 
-// Column sums of `pre` viewed as [batches, rows, cols] into grad[batches, cols] (the bias gradient).
+// Column sums of `pre` viewed as [batches, rows, cols] into grad[out_offset + c out_batch + j] (the bias gradient).
 @compute @workgroup_size(256, 1, 1)
 fn column_sums(@builtin(global_invocation_id) g: vec3<u32>) {
     let j = g.x;
@@ -29,6 +30,6 @@ fn column_sums(@builtin(global_invocation_id) g: vec3<u32>) {
         for (var r = 0u; r < dims.rows; r = r + 1u) {
             acc = acc + pre[(c * dims.rows + r) * dims.cols + j];
         }
-        grad[c * dims.cols + j] = acc;
+        grad[dims.out_offset + c * dims.out_batch + j] = acc;
     }
 }

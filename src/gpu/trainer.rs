@@ -1,0 +1,269 @@
+//! Local updates of many clients at once on the GPU: every dispatch covers all the round's clients, whose
+//! parameter vectors are stacked in one buffer ([clients, P]); a step is one command buffer of batched products,
+//! elementwise kernels and one Adam update over the whole stack.
+//!
+//! The host draws each client's mini-batch and noise from the client's own random stream exactly as
+//! [`crate::federated::local_update`] does on the CPU, so both paths see the same data; they differ only by f32
+//! rounding of the kernels.
+
+use super::GpuContext;
+use super::kernels::{AdamHyper, GridDims, MatmulSpec, Operand, Placement};
+use crate::diffusion::DenoiserTask;
+use crate::ensemble::DenoiserDevice;
+use crate::error::{Error, Result};
+use crate::federated::{ClientWork, LocalResult};
+use crate::nn::Layer;
+use crate::scenario::{OptimizerConfig, OptimizerKind};
+use ndarray::Axis;
+
+/// Device buffers of one batched step: activations per layer and the backward deltas, [clients, batch, width].
+struct Activations {
+    /// Input of each layer (layer 0's is uploaded every step).
+    inputs: Vec<wgpu::Buffer>,
+    /// Pre-activation of each layer (the last one is the output).
+    pre: Vec<wgpu::Buffer>,
+    /// dLoss/d(pre-activation) of each layer.
+    delta: Vec<wgpu::Buffer>,
+}
+
+impl DenoiserDevice for GpuContext {
+    fn describe(&self) -> String {
+        self.adapter()
+    }
+
+    /// Runs `steps` Adam steps (a fresh optimizer, as `local_optimizer: fresh`) of the denoiser `task` for every
+    /// client in `clients`, all from `global`; returns each client's weights and mean loss. Needs a non-residual
+    /// MLP and Adam without gradient clipping.
+    fn local_updates(
+        &self,
+        task: &DenoiserTask,
+        global: &[f32],
+        clients: &mut [ClientWork],
+        steps: usize,
+        batch_size: usize,
+        optimizer: &OptimizerConfig,
+    ) -> Result<Vec<LocalResult>> {
+        if optimizer.kind != OptimizerKind::Adam || optimizer.grad_clip > 0.0 {
+            return Err(Error::Gpu(
+                "batched local updates run Adam without gradient clipping".into(),
+            ));
+        }
+        if task.net.mlp.residual() {
+            return Err(Error::Gpu(
+                "batched local updates run MLPs without residual connections".into(),
+            ));
+        }
+        let layers = task.net.mlp.layers().to_vec();
+        let (c, p) = (clients.len(), global.len());
+        let n = clients.iter().map(|w| w.rows.len().min(batch_size)).max().unwrap_or(0);
+        if c == 0 || n == 0 || steps == 0 {
+            return Ok(vec![(global.to_vec(), Ok(0.0)); c]);
+        }
+        let (cu, nu, pu) = (c as u32, n as u32, p as u32);
+        let dim = task.net.dim;
+        let input_width = layers[0].fan_in;
+        let stacked: Vec<f32> = (0..c).flat_map(|_| global.iter().copied()).collect();
+        let params = self.storage(&stacked);
+        let grad = self.zeros(c * p);
+        let (m, v) = (self.zeros(c * p), self.zeros(c * p));
+        let buffers = Activations {
+            inputs: layers.iter().map(|l| self.zeros(c * n * l.fan_in)).collect(),
+            pre: layers.iter().map(|l| self.zeros(c * n * l.fan_out)).collect(),
+            delta: layers.iter().map(|l| self.zeros(c * n * l.fan_out)).collect(),
+        };
+        let target = self.zeros(c * n * dim);
+        // 2 / (rows x dim) of each row's client (the mean squared error's gradient), 0 on padding rows.
+        let scale: Vec<f32> = clients
+            .iter()
+            .flat_map(|w| {
+                let rows = w.rows.len().min(batch_size);
+                (0..n).map(move |r| if r < rows { 2.0 / (rows * dim) as f32 } else { 0.0 })
+            })
+            .collect();
+        let row_scale = self.storage(&scale);
+        let loss = self.zeros(c);
+        let mut host_input = vec![0f32; c * n * input_width];
+        let mut host_target = vec![0f32; c * n * dim];
+        let mut batch = Vec::with_capacity(n);
+        for step in 1..=steps {
+            for (k, work) in clients.iter_mut().enumerate() {
+                batch.clear();
+                if work.rows.len() <= batch_size {
+                    batch.extend_from_slice(work.rows);
+                } else {
+                    batch.extend(
+                        rand::seq::index::sample(&mut work.rng, work.rows.len(), batch_size)
+                            .iter()
+                            .map(|i| work.rows[i]),
+                    );
+                }
+                let x0 = task.data.select(Axis(0), &batch);
+                let noised = task.objective.noise(x0.view(), &mut work.rng);
+                let input = task.net.input(noised.xt.view(), |i| noised.time[i]);
+                let (a, b) = (k * n * input_width, k * n * dim);
+                host_input[a..a + input.len()].copy_from_slice(input.as_slice().expect("standard layout"));
+                host_input[a + input.len()..a + n * input_width].fill(0.0);
+                host_target[b..b + noised.target.len()]
+                    .copy_from_slice(noised.target.as_slice().expect("standard layout"));
+                host_target[b + noised.target.len()..b + n * dim].fill(0.0);
+            }
+            self.queue
+                .write_buffer(&buffers.inputs[0], 0, bytemuck::cast_slice(&host_input));
+            self.queue.write_buffer(&target, 0, bytemuck::cast_slice(&host_target));
+            let mut encoder = self.encoder();
+            self.encode_forward(&mut encoder, &layers, (cu, nu, pu), &params, &buffers);
+            let last = layers.len() - 1;
+            self.encode_mse_grad(
+                &mut encoder,
+                (cu * nu, dim as u32),
+                [&buffers.pre[last], &target, &row_scale, &buffers.delta[last]],
+            );
+            self.encode_loss(
+                &mut encoder,
+                (cu, nu, dim as u32),
+                [&buffers.pre[last], &target, &row_scale, &loss],
+            );
+            self.encode_backward(&mut encoder, &layers, (cu, nu, pu), &params, &buffers, &grad);
+            let hyper = AdamHyper {
+                lr: optimizer.lr as f32,
+                beta1: optimizer.beta1 as f32,
+                beta2: optimizer.beta2 as f32,
+                eps: 1e-8,
+                weight_decay: optimizer.weight_decay as f32,
+                c1: 1.0 - (optimizer.beta1 as f32).powi(step as i32),
+                c2: 1.0 - (optimizer.beta2 as f32).powi(step as i32),
+                len: cu * pu,
+            };
+            self.encode_adam(&mut encoder, &hyper, [&grad, &params, &m, &v]);
+            self.submit(encoder);
+        }
+        let all = self.read(&params, c * p);
+        let losses = self.read(&loss, c);
+        Ok(all
+            .chunks(p)
+            .zip(losses)
+            .map(|(w, l)| {
+                let mean = l / steps as f32;
+                (w.to_vec(), if mean.is_finite() { Ok(mean) } else { Err(mean) })
+            })
+            .collect())
+    }
+}
+
+impl GpuContext {
+    /// Records the forward pass of every client: hidden layers with the fused bias + SiLU epilogue.
+    fn encode_forward(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        layers: &[Layer],
+        (c, n, p): (u32, u32, u32),
+        params: &wgpu::Buffer,
+        buffers: &Activations,
+    ) {
+        for (l, layer) in layers.iter().enumerate() {
+            let (fi, fo) = (layer.fan_in as u32, layer.fan_out as u32);
+            let hidden = l + 1 < layers.len();
+            let spec = MatmulSpec {
+                batches: c,
+                m: n,
+                n: fo,
+                k: fi,
+                a: Operand::row_major(n, fi),
+                b: Operand {
+                    batch: p,
+                    row: fo,
+                    col: 1,
+                },
+                bias: true,
+                silu: hidden,
+            };
+            let at = Placement {
+                b: layer.weight as u32,
+                bias: layer.bias as u32,
+                bias_batch: p,
+                out_batch: n * fo,
+                ..Placement::default()
+            };
+            let act = if hidden {
+                &buffers.inputs[l + 1]
+            } else {
+                &buffers.pre[l]
+            };
+            self.encode_matmul(
+                encoder,
+                &spec,
+                at,
+                &buffers.inputs[l],
+                params,
+                params,
+                &buffers.pre[l],
+                act,
+            );
+        }
+    }
+
+    /// Records the backward pass from the output deltas: SiLU backward, dW = x^T delta, db = column sums, and
+    /// delta of the layer below = delta W^T, all written into the stacked gradient.
+    fn encode_backward(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        layers: &[Layer],
+        (c, n, p): (u32, u32, u32),
+        params: &wgpu::Buffer,
+        buffers: &Activations,
+        grad: &wgpu::Buffer,
+    ) {
+        for (l, layer) in layers.iter().enumerate().rev() {
+            let (fi, fo) = (layer.fan_in as u32, layer.fan_out as u32);
+            if l + 1 < layers.len() {
+                self.encode_silu_backward(encoder, c * n * fo, &buffers.pre[l], &buffers.delta[l]);
+            }
+            let dw = MatmulSpec {
+                batches: c,
+                m: fi,
+                n: fo,
+                k: n,
+                a: Operand::transposed(n, fi),
+                b: Operand::row_major(n, fo),
+                bias: false,
+                silu: false,
+            };
+            let at = Placement {
+                out_batch: p,
+                out: layer.weight as u32,
+                ..Placement::default()
+            };
+            let delta = &buffers.delta[l];
+            self.encode_matmul(encoder, &dw, at, &buffers.inputs[l], delta, delta, grad, grad);
+            let sums = GridDims {
+                out_offset: layer.bias as u32,
+                out_batch: p,
+                ..GridDims::new(n, fo, c)
+            };
+            self.encode_column_sums(encoder, &sums, delta, grad);
+            if l > 0 {
+                let dx = MatmulSpec {
+                    batches: c,
+                    m: n,
+                    n: fi,
+                    k: fo,
+                    a: Operand::row_major(n, fo),
+                    b: Operand {
+                        batch: p,
+                        row: 1,
+                        col: fo,
+                    },
+                    bias: false,
+                    silu: false,
+                };
+                let at = Placement {
+                    b: layer.weight as u32,
+                    out_batch: n * fi,
+                    ..Placement::default()
+                };
+                let below = &buffers.delta[l - 1];
+                self.encode_matmul(encoder, &dx, at, delta, params, params, below, below);
+            }
+        }
+    }
+}
