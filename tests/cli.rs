@@ -363,12 +363,14 @@ fn device_gpu_without_the_gpu_feature_says_how_to_build_it() {
             "--device",
             "gpu",
             "--set",
-            "model.optimizer.kind=sgd",
+            "model.residual=true",
             "--out",
         ])
         .arg(&out)
         .arg(dir.path().join("s.yaml"))
         .assert()
         .failure()
-        .stderr(predicate::str::contains("model.optimizer.kind: device: gpu runs Adam"));
+        .stderr(predicate::str::contains(
+            "model.residual: device: gpu runs MLPs without skip connections",
+        ));
 }

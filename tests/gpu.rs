@@ -171,6 +171,10 @@ fn silu_backward_adam_and_routed_combination_match_the_cpu() {
             c1: 1.0 - 0.9f32.powi(step as i32),
             c2: 1.0 - 0.999f32.powi(step as i32),
             len: 0,
+            clip: 0.0,
+            per_client: 0,
+            momentum: 0.0,
+            pad: 0,
         };
         ctx.adam(&hyper, &g, &mut gpu_params, &mut m, &mut v);
     }
@@ -295,6 +299,10 @@ fn a_whole_training_step_of_the_mlp_matches_the_cpu_step() {
         c1: 1.0 - 0.9f32,
         c2: 1.0 - 0.999f32,
         len: 0,
+        clip: 0.0,
+        per_client: 0,
+        momentum: 0.0,
+        pad: 0,
     };
     ctx.adam(&hyper, &grad_gpu, &mut gpu_params, &mut m, &mut v);
     assert_close(&gpu_params, &cpu_params, "parameters after one step");
@@ -328,37 +336,46 @@ fn batched_local_updates_of_several_clients_match_the_cpu_local_updates() {
         (280..380).collect(),
         (380..400).collect(),
     ];
-    let config = OptimizerConfig {
-        kind: OptimizerKind::Adam,
-        lr: 1e-3,
-        grad_clip: 0.0,
-        ..OptimizerConfig::default()
-    };
+    // Adam without clipping, and SGD with momentum whose gradients are clipped (norm 0.5 is below theirs).
+    let configs = [
+        OptimizerConfig {
+            kind: OptimizerKind::Adam,
+            lr: 1e-3,
+            grad_clip: 0.0,
+            ..OptimizerConfig::default()
+        },
+        OptimizerConfig {
+            kind: OptimizerKind::Sgd,
+            lr: 0.05,
+            grad_clip: 0.5,
+            ..OptimizerConfig::default()
+        },
+    ];
     let (steps, batch) = (8, 32);
     let rng = |k: usize| derive(3, Stream::Local, &[k as u64]);
-    let mut work: Vec<ClientWork> = rows
-        .iter()
-        .enumerate()
-        .map(|(k, r)| ClientWork { rows: r, rng: rng(k) })
-        .collect();
-    let gpu = ctx
-        .local_updates(&task, &global, &mut work, steps, batch, &config)
-        .unwrap();
-    for (k, r) in rows.iter().enumerate() {
-        let mut params = global.clone();
-        let mut optimizer = Optimizer::new(&config, params.len());
-        let loss = local_update(&task, &mut params, &mut optimizer, r, steps, batch, &mut rng(k)).unwrap();
-        assert_close(&gpu[k].0, &params, &format!("client {k} after {steps} steps"));
-        assert_close(&[gpu[k].1.unwrap()], &[loss], &format!("client {k}'s mean loss"));
-        let moved = params
+    for config in &configs {
+        let mut work: Vec<ClientWork> = rows
             .iter()
-            .zip(&global)
-            .filter(|(a, b)| (*a - *b).abs() > 1e-4)
-            .count();
-        assert!(
-            moved > params.len() / 2,
-            "client {k}: the steps barely moved the weights"
-        );
+            .enumerate()
+            .map(|(k, r)| ClientWork { rows: r, rng: rng(k) })
+            .collect();
+        let gpu = ctx
+            .local_updates(&task, &global, &mut work, steps, batch, config)
+            .unwrap();
+        for (k, r) in rows.iter().enumerate() {
+            let mut params = global.clone();
+            let mut optimizer = Optimizer::new(config, params.len());
+            let loss = local_update(&task, &mut params, &mut optimizer, r, steps, batch, &mut rng(k)).unwrap();
+            let what = format!("{:?} client {k} after {steps} steps", config.kind);
+            assert_close(&gpu[k].0, &params, &what);
+            assert_close(&[gpu[k].1.unwrap()], &[loss], &format!("{what}: mean loss"));
+            let moved = params
+                .iter()
+                .zip(&global)
+                .filter(|(a, b)| (*a - *b).abs() > 1e-4)
+                .count();
+            assert!(moved > params.len() / 2, "{what}: the steps barely moved the weights");
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::ensemble::DenoiserDevice;
 use crate::error::{Error, Result};
-use crate::scenario::{Device, FederationMode, LocalOptimizer, OptimizerKind, Scenario};
+use crate::scenario::{Device, FederationMode, LocalOptimizer, Scenario};
 
 /// The device for the experts' and monolith's local updates (`None`: the CPU path).
 pub fn open(s: &Scenario) -> Result<Option<Box<dyn DenoiserDevice>>> {
@@ -11,12 +11,6 @@ pub fn open(s: &Scenario) -> Result<Option<Box<dyn DenoiserDevice>>> {
         return Ok(None);
     }
     let unsupported = |path: &str, what: &str| Err(Error::invalid(path, format!("device: gpu runs {what}")));
-    if s.model.optimizer.kind != OptimizerKind::Adam {
-        return unsupported("model.optimizer.kind", "Adam local updates only (kind: adam)");
-    }
-    if s.model.optimizer.grad_clip > 0.0 {
-        return unsupported("model.optimizer.grad_clip", "without gradient clipping (grad_clip: 0)");
-    }
     if s.model.residual {
         return unsupported("model.residual", "MLPs without skip connections (residual: false)");
     }

@@ -18,6 +18,8 @@ pub(super) struct Kernels {
     silu_backward: wgpu::ComputePipeline,
     column_sums: wgpu::ComputePipeline,
     adam: wgpu::ComputePipeline,
+    sgd: wgpu::ComputePipeline,
+    client_norms: wgpu::ComputePipeline,
     combine: wgpu::ComputePipeline,
     mse: wgpu::ComputePipeline,
     loss: wgpu::ComputePipeline,
@@ -42,11 +44,14 @@ impl Kernels {
     /// Compiles every kernel for `device`.
     pub(super) fn compile(device: &wgpu::Device) -> Self {
         let elementwise = include_str!("shaders/elementwise.wgsl");
+        let optimizer = include_str!("shaders/optimizer.wgsl");
         Kernels {
             matmul: pipeline(device, include_str!("shaders/matmul.wgsl"), "main"),
             silu_backward: pipeline(device, elementwise, "silu_backward"),
             column_sums: pipeline(device, elementwise, "column_sums"),
-            adam: pipeline(device, include_str!("shaders/adam.wgsl"), "main"),
+            adam: pipeline(device, optimizer, "adam"),
+            sgd: pipeline(device, optimizer, "sgd"),
+            client_norms: pipeline(device, optimizer, "client_norms"),
             combine: pipeline(device, include_str!("shaders/combine.wgsl"), "main"),
             mse: pipeline(device, include_str!("shaders/mse.wgsl"), "main"),
             loss: pipeline(device, include_str!("shaders/mse.wgsl"), "accumulate_loss"),
@@ -174,7 +179,7 @@ struct MseDims {
     pad: [u32; 2],
 }
 
-/// Adam(W) settings of one update (the bias corrections c1 = 1 - beta1^t and c2 = 1 - beta2^t included).
+/// Optimizer settings of one update (Adam's bias corrections c1 = 1 - beta1^t and c2 = 1 - beta2^t included).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
 pub struct AdamHyper {
@@ -194,6 +199,14 @@ pub struct AdamHyper {
     pub c2: f32,
     /// Number of parameters (filled in by [`GpuContext::adam`]).
     pub len: u32,
+    /// Largest global gradient norm per client (0: no clipping).
+    pub clip: f32,
+    /// Parameters per client (the stride of the stacked vector; filled in by [`GpuContext::adam`]).
+    pub per_client: u32,
+    /// SGD's heavy-ball momentum (unused by Adam).
+    pub momentum: f32,
+    /// Padding to 16 bytes.
+    pub pad: u32,
 }
 
 /// Workgroups for `threads` threads of an elementwise kernel, folded into two dimensions past 65,535 groups.
@@ -241,12 +254,24 @@ impl GpuContext {
         buffers: &[&wgpu::Buffer],
         groups: (u32, u32, u32),
     ) {
+        let bound: Vec<(u32, &wgpu::Buffer)> = (1..).zip(buffers.iter().copied()).collect();
+        self.encode_bound(encoder, pipeline, uniform, &bound, groups);
+    }
+
+    /// [`GpuContext::encode`] with each buffer's binding given (an entry point binds only what it uses).
+    fn encode_bound<T: Pod>(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        pipeline: &wgpu::ComputePipeline,
+        uniform: &T,
+        buffers: &[(u32, &wgpu::Buffer)],
+        groups: (u32, u32, u32),
+    ) {
         let uniform = self.uniform(uniform);
-        let entries: Vec<wgpu::BindGroupEntry> = std::iter::once(&uniform)
+        let entries: Vec<wgpu::BindGroupEntry> = std::iter::once((0, &uniform))
             .chain(buffers.iter().copied())
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
-                binding: i as u32,
+            .map(|(binding, b)| wgpu::BindGroupEntry {
+                binding,
                 resource: b.as_entire_binding(),
             })
             .collect();
@@ -333,15 +358,28 @@ impl GpuContext {
         self.encode(encoder, &self.kernels.column_sums, dims, &[x, out], groups);
     }
 
-    /// Records one Adam(W) update over the first `hyper.len` floats of the buffers.
-    pub(super) fn encode_adam(
+    /// Records one optimizer update (Adam(W), or SGD with momentum when `sgd`) over the first `hyper.len` floats,
+    /// each client's gradient first clipped to `hyper.clip` (`norms` receives the clients' gradient norms).
+    pub(super) fn encode_update(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         hyper: &AdamHyper,
-        [grad, params, m, v]: [&wgpu::Buffer; 4],
+        sgd: bool,
+        [grad, params, m, v, norms]: [&wgpu::Buffer; 5],
     ) {
+        if hyper.clip > 0.0 {
+            let clients = hyper.len / hyper.per_client;
+            let bound = [(1, grad), (5, norms)];
+            self.encode_bound(encoder, &self.kernels.client_norms, hyper, &bound, (clients, 1, 1));
+        }
         let (x, y) = groups_1d(hyper.len);
-        self.encode(encoder, &self.kernels.adam, hyper, &[grad, params, m, v], (x, y, 1));
+        if sgd {
+            let bound = [(1, grad), (2, params), (3, m), (5, norms)];
+            self.encode_bound(encoder, &self.kernels.sgd, hyper, &bound, (x, y, 1));
+        } else {
+            let bound = [(1, grad), (2, params), (3, m), (4, v), (5, norms)];
+            self.encode_bound(encoder, &self.kernels.adam, hyper, &bound, (x, y, 1));
+        }
     }
 
     /// Records grad = row_scale[row] (y - target) over `rows` rows of `dim`.
@@ -447,21 +485,19 @@ impl GpuContext {
         self.read(&out, len)
     }
 
-    /// One Adam(W) update of `params` (and its moments `m`, `v`) from `grad`.
+    /// One Adam(W) update of `params` (and its moments `m`, `v`) from `grad`, clipped to `hyper.clip` first.
     pub fn adam(&self, hyper: &AdamHyper, grad: &[f32], params: &mut [f32], m: &mut [f32], v: &mut [f32]) {
         let len = params.len();
         assert!(grad.len() == len && m.len() == len && v.len() == len);
         let hyper = AdamHyper {
             len: len as u32,
+            per_client: len as u32,
             ..*hyper
         };
-        let buffers = [grad, &*params, &*m, &*v].map(|x| self.storage(x));
+        let buffers = [grad, &*params, &*m, &*v, &[0.0]].map(|x| self.storage(x));
         let mut encoder = self.encoder();
-        self.encode_adam(
-            &mut encoder,
-            &hyper,
-            [&buffers[0], &buffers[1], &buffers[2], &buffers[3]],
-        );
+        let [g, p, mb, vb, norms] = [0, 1, 2, 3, 4].map(|i| &buffers[i]);
+        self.encode_update(&mut encoder, &hyper, false, [g, p, mb, vb, norms]);
         self.submit(encoder);
         params.copy_from_slice(&self.read(&buffers[1], len));
         m.copy_from_slice(&self.read(&buffers[2], len));

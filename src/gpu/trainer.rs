@@ -31,9 +31,9 @@ impl DenoiserDevice for GpuContext {
         self.adapter()
     }
 
-    /// Runs `steps` Adam steps (a fresh optimizer, as `local_optimizer: fresh`) of the denoiser `task` for every
-    /// client in `clients`, all from `global`; returns each client's weights and mean loss. Needs a non-residual
-    /// MLP and Adam without gradient clipping.
+    /// Runs `steps` optimizer steps (Adam(W) or SGD with momentum, a fresh optimizer as `local_optimizer: fresh`,
+    /// each client's gradient clipped to `grad_clip`) of the denoiser `task` for every client in `clients`, all from
+    /// `global`; returns each client's weights and mean loss. Needs an MLP without skip connections.
     fn local_updates(
         &self,
         task: &DenoiserTask,
@@ -43,11 +43,7 @@ impl DenoiserDevice for GpuContext {
         batch_size: usize,
         optimizer: &OptimizerConfig,
     ) -> Result<Vec<LocalResult>> {
-        if optimizer.kind != OptimizerKind::Adam || optimizer.grad_clip > 0.0 {
-            return Err(Error::Gpu(
-                "batched local updates run Adam without gradient clipping".into(),
-            ));
-        }
+        let sgd = optimizer.kind == OptimizerKind::Sgd;
         if task.net.mlp.residual() {
             return Err(Error::Gpu(
                 "batched local updates run MLPs without residual connections".into(),
@@ -65,7 +61,7 @@ impl DenoiserDevice for GpuContext {
         let stacked: Vec<f32> = (0..c).flat_map(|_| global.iter().copied()).collect();
         let params = self.storage(&stacked);
         let grad = self.zeros(c * p);
-        let (m, v) = (self.zeros(c * p), self.zeros(c * p));
+        let (m, v, norms) = (self.zeros(c * p), self.zeros(c * p), self.zeros(c));
         let buffers = Activations {
             inputs: layers.iter().map(|l| self.zeros(c * n * l.fan_in)).collect(),
             pre: layers.iter().map(|l| self.zeros(c * n * l.fan_out)).collect(),
@@ -133,8 +129,12 @@ impl DenoiserDevice for GpuContext {
                 c1: 1.0 - (optimizer.beta1 as f32).powi(step as i32),
                 c2: 1.0 - (optimizer.beta2 as f32).powi(step as i32),
                 len: cu * pu,
+                clip: optimizer.grad_clip as f32,
+                per_client: pu,
+                momentum: optimizer.momentum as f32,
+                pad: 0,
             };
-            self.encode_adam(&mut encoder, &hyper, [&grad, &params, &m, &v]);
+            self.encode_update(&mut encoder, &hyper, sgd, [&grad, &params, &m, &v, &norms]);
             self.submit(encoder);
         }
         let all = self.read(&params, c * p);
