@@ -79,8 +79,9 @@ struct LocalOutcome {
     size: usize,
     /// Mean local loss, or the first non-finite loss.
     loss: std::result::Result<f32, f32>,
-    /// Its optimizer, kept for the next round when clients are stateful.
-    optimizer: Optimizer,
+    /// Its optimizer, kept for the next round when clients are stateful (`None` from batched updates, which run
+    /// fresh optimizers only).
+    optimizer: Option<Optimizer>,
 }
 
 /// Trains `task` from `init` over `clients` according to `plan`; `progress` advances by optimizer steps.
@@ -138,7 +139,7 @@ fn local_round(
                 params,
                 size: clients[c].rows.len(),
                 loss,
-                optimizer: Optimizer::new(&plan.optimizer, 0),
+                optimizer: None,
             })
             .collect());
     }
@@ -162,7 +163,7 @@ fn local_round(
                 params,
                 size: client.rows.len(),
                 loss,
-                optimizer,
+                optimizer: Some(optimizer),
             }
         })
         .collect())
@@ -204,7 +205,7 @@ fn fedavg(
                 optimizer,
             } = outcome;
             if plan.local_optimizer == LocalOptimizer::Persistent {
-                states[c] = Some(optimizer);
+                states[c] = optimizer;
             }
             let loss = loss.map_err(|loss| Error::Diverged {
                 model: plan.name.clone(),

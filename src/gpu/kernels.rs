@@ -234,7 +234,13 @@ impl GpuContext {
 
     /// A zeroed storage buffer of `len` floats.
     pub(super) fn zeros(&self, len: usize) -> wgpu::Buffer {
-        self.storage(&vec![0.0; len.max(1)])
+        // wgpu zero-initialises new buffers: no host-side zeros to build and upload.
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: (len.max(1) * std::mem::size_of::<f32>()) as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
     }
 
     fn uniform<T: Pod>(&self, value: &T) -> wgpu::Buffer {
