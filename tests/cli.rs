@@ -363,7 +363,7 @@ fn device_gpu_without_the_gpu_feature_says_how_to_build_it() {
             "--device",
             "gpu",
             "--set",
-            "model.residual=true",
+            "federation.local_optimizer=persistent",
             "--out",
         ])
         .arg(&out)
@@ -371,6 +371,6 @@ fn device_gpu_without_the_gpu_feature_says_how_to_build_it() {
         .assert()
         .failure()
         .stderr(predicate::str::contains(
-            "model.residual: device: gpu runs MLPs without skip connections",
+            "federation: device: gpu runs FedAvg with fresh client optimizers",
         ));
 }

@@ -2,7 +2,7 @@
 //! `DDMSIM_ALLOW_CPU_ADAPTER=1 cargo test --release --features gpu --test gpu` (CI runs it on Mesa lavapipe).
 #![cfg(feature = "gpu")]
 
-use ddmsim::gpu::{AdamHyper, GpuContext, MatmulSpec, Operand};
+use ddmsim::gpu::{AdamHyper, Epilogue, GpuContext, MatmulSpec, Operand};
 use ddmsim::nn::{Adam, Mlp, silu};
 use ddmsim::rng::{Stream, derive};
 use ddmsim::scenario::{OptimizerConfig, OptimizerKind};
@@ -64,8 +64,7 @@ fn batched_linear_forward_with_bias_and_silu_matches_ndarray() {
         k: fan_in as u32,
         a: Operand::row_major(n as u32, fan_in as u32),
         b: Operand::row_major(fan_in as u32, fan_out as u32),
-        bias: true,
-        silu: true,
+        epilogue: Epilogue::BiasSilu,
     };
     let (z, a) = ctx.matmul(
         &spec,
@@ -98,8 +97,7 @@ fn transposed_operands_give_the_backward_products() {
         k: n as u32,
         a: Operand::transposed(n as u32, fan_in as u32),
         b: Operand::row_major(n as u32, fan_out as u32),
-        bias: false,
-        silu: false,
+        epilogue: Epilogue::Store,
     };
     let (dw, _) = ctx.matmul(&dw_spec, x.as_slice().unwrap(), dz.as_slice().unwrap(), &[]);
     // dx = dz W^T: [n, fan_out] by [fan_out, fan_in].
@@ -110,8 +108,7 @@ fn transposed_operands_give_the_backward_products() {
         k: fan_out as u32,
         a: Operand::row_major(n as u32, fan_out as u32),
         b: Operand::transposed(fan_in as u32, fan_out as u32),
-        bias: false,
-        silu: false,
+        epilogue: Epilogue::Store,
     };
     let (dx, _) = ctx.matmul(&dx_spec, dz.as_slice().unwrap(), w.as_slice().unwrap(), &[]);
     let (mut dw_cpu, mut dx_cpu) = (Vec::new(), Vec::new());
@@ -239,8 +236,7 @@ fn a_whole_training_step_of_the_mlp_matches_the_cpu_step() {
             k: layer.fan_in as u32,
             a: Operand::row_major(n as u32, layer.fan_in as u32),
             b: Operand::row_major(layer.fan_in as u32, layer.fan_out as u32),
-            bias: true,
-            silu: hidden,
+            epilogue: if hidden { Epilogue::BiasSilu } else { Epilogue::Bias },
         };
         let w = &gpu_params[layer.weight..layer.bias];
         let b = &gpu_params[layer.bias..layer.bias + layer.fan_out];
@@ -267,8 +263,7 @@ fn a_whole_training_step_of_the_mlp_matches_the_cpu_step() {
             k: n as u32,
             a: Operand::transposed(n as u32, fi),
             b: Operand::row_major(n as u32, fo),
-            bias: false,
-            silu: false,
+            epilogue: Epilogue::Store,
         };
         let (dw, _) = ctx.matmul(&dw_spec, &inputs[l], &d, &[]);
         grad_gpu[layer.weight..layer.bias].copy_from_slice(&dw);
@@ -282,28 +277,14 @@ fn a_whole_training_step_of_the_mlp_matches_the_cpu_step() {
                 k: fo,
                 a: Operand::row_major(n as u32, fo),
                 b: Operand::transposed(fi, fo),
-                bias: false,
-                silu: false,
+                epilogue: Epilogue::Store,
             };
             let w = &gpu_params[layer.weight..layer.bias];
             d = ctx.matmul(&dx_spec, &d, w, &[]).0;
         }
     }
     let (mut m, mut v) = (vec![0.0; gpu_params.len()], vec![0.0; gpu_params.len()]);
-    let hyper = AdamHyper {
-        lr: 1e-3,
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-8,
-        weight_decay: 0.0,
-        c1: 1.0 - 0.9f32,
-        c2: 1.0 - 0.999f32,
-        len: 0,
-        clip: 0.0,
-        per_client: 0,
-        momentum: 0.0,
-        pad: 0,
-    };
+    let hyper = AdamHyper::first_step(1e-3);
     ctx.adam(&hyper, &grad_gpu, &mut gpu_params, &mut m, &mut v);
     assert_close(&gpu_params, &cpu_params, "parameters after one step");
     // The step moved the parameters (so the comparison is not of two untouched copies).
@@ -322,12 +303,12 @@ fn batched_local_updates_of_several_clients_match_the_cpu_local_updates() {
     use ddmsim::nn::{Optimizer, TimeNet};
     let ctx = context();
     let (data, _) = Gmm::circle(8, 2, 4.0, 0.35, &[1.0; 8]).sample(400, &mut derive(3, Stream::Data, &[]));
-    let task = DenoiserTask {
-        net: TimeNet::new(2, 8, &[32, 32], 2, false),
+    // Plain, and with skip connections around the two 32 -> 32 layers (the residual denoiser of paper_digits).
+    let tasks = [false, true].map(|residual| DenoiserTask {
+        net: TimeNet::new(2, 8, &[32, 32, 32], 2, residual),
         objective: Objective::Flow,
         data: &data,
-    };
-    let global: Vec<f32> = task.net.mlp.init(&mut derive(3, Stream::Init, &[]));
+    });
     // Five clients; the last holds fewer points than a batch (it trains on all of them, padded on the GPU).
     let rows: Vec<Vec<usize>> = vec![
         (0..90).collect(),
@@ -353,20 +334,22 @@ fn batched_local_updates_of_several_clients_match_the_cpu_local_updates() {
     ];
     let (steps, batch) = (8, 32);
     let rng = |k: usize| derive(3, Stream::Local, &[k as u64]);
-    for config in &configs {
+    for (task, config) in tasks.iter().flat_map(|t| configs.iter().map(move |c| (t, c))) {
+        let global: Vec<f32> = task.net.mlp.init(&mut derive(3, Stream::Init, &[]));
         let mut work: Vec<ClientWork> = rows
             .iter()
             .enumerate()
             .map(|(k, r)| ClientWork { rows: r, rng: rng(k) })
             .collect();
         let gpu = ctx
-            .local_updates(&task, &global, &mut work, steps, batch, config)
+            .local_updates(task, &global, &mut work, steps, batch, config)
             .unwrap();
         for (k, r) in rows.iter().enumerate() {
             let mut params = global.clone();
             let mut optimizer = Optimizer::new(config, params.len());
-            let loss = local_update(&task, &mut params, &mut optimizer, r, steps, batch, &mut rng(k)).unwrap();
-            let what = format!("{:?} client {k} after {steps} steps", config.kind);
+            let loss = local_update(task, &mut params, &mut optimizer, r, steps, batch, &mut rng(k)).unwrap();
+            let residual = task.net.mlp.residual();
+            let what = format!("{:?} (residual {residual}) client {k} after {steps} steps", config.kind);
             assert_close(&gpu[k].0, &params, &what);
             assert_close(&[gpu[k].1.unwrap()], &[loss], &format!("{what}: mean loss"));
             let moved = params

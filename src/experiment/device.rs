@@ -11,9 +11,6 @@ pub fn open(s: &Scenario) -> Result<Option<Box<dyn DenoiserDevice>>> {
         return Ok(None);
     }
     let unsupported = |path: &str, what: &str| Err(Error::invalid(path, format!("device: gpu runs {what}")));
-    if s.model.residual {
-        return unsupported("model.residual", "MLPs without skip connections (residual: false)");
-    }
     if s.federation.mode != FederationMode::Fedavg || s.federation.local_optimizer != LocalOptimizer::Fresh {
         return unsupported(
             "federation",

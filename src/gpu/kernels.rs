@@ -5,8 +5,10 @@ use super::GpuContext;
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
-/// Rows x columns of a 16 x 16 output tile of the matmul kernel.
-const TILE: u32 = 16;
+/// Rows of the output tile of one matmul workgroup.
+const TILE_ROWS: u32 = 32;
+/// Columns of the output tile of one matmul workgroup.
+const TILE_COLS: u32 = 64;
 /// Threads per workgroup of the elementwise kernels.
 const GROUP: u32 = 256;
 /// Largest workgroup count per dispatch dimension.
@@ -105,10 +107,41 @@ pub struct MatmulSpec {
     pub a: Operand,
     /// Layout of B.
     pub b: Operand,
-    /// Add a bias row per batch (`[batches, n]`).
-    pub bias: bool,
-    /// Also return SiLU of the (biased) product, as a hidden layer's forward pass does.
-    pub silu: bool,
+    /// What happens to each sum before it is stored.
+    pub epilogue: Epilogue,
+}
+
+/// The matmul kernel's epilogue (its WGSL code in brackets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Epilogue {
+    /// Store the product (0).
+    Store,
+    /// Add a bias row per batch (`[batches, n]`) (1).
+    Bias,
+    /// Add the bias and also write SiLU of the result to `act`, as a hidden layer's forward pass does (2).
+    BiasSilu,
+    /// As `BiasSilu`, plus a skip connection: `act` = SiLU(z) + A[i, j] (A square, n = k) (3).
+    BiasSiluSkip,
+    /// Add the product to what `out` holds (4): a skip connection's gradient joining the backward pass.
+    Accumulate,
+}
+
+impl Epilogue {
+    /// The code the kernel switches on.
+    fn code(self) -> u32 {
+        match self {
+            Epilogue::Store => 0,
+            Epilogue::Bias => 1,
+            Epilogue::BiasSilu => 2,
+            Epilogue::BiasSiluSkip => 3,
+            Epilogue::Accumulate => 4,
+        }
+    }
+
+    /// Whether the kernel writes `act` too.
+    pub fn writes_act(self) -> bool {
+        matches!(self, Epilogue::BiasSilu | Epilogue::BiasSiluSkip)
+    }
 }
 
 /// Where a matmul reads and writes inside larger buffers (all in floats): A, B and the bias start at their offsets,
@@ -207,6 +240,27 @@ pub struct AdamHyper {
     pub momentum: f32,
     /// Padding to 16 bytes.
     pub pad: u32,
+}
+
+impl AdamHyper {
+    /// Adam's first step at learning rate `lr` with the usual decays (0.9, 0.999), eps 1e-8, no weight decay or
+    /// clipping (what the agreement test and the kernel bench run).
+    pub fn first_step(lr: f32) -> Self {
+        AdamHyper {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            c1: 1.0 - 0.9,
+            c2: 1.0 - 0.999,
+            len: 0,
+            clip: 0.0,
+            per_client: 0,
+            momentum: 0.0,
+            pad: 0,
+        }
+    }
 }
 
 /// Workgroups for `threads` threads of an elementwise kernel, folded into two dimensions past 65,535 groups.
@@ -316,12 +370,15 @@ impl GpuContext {
         out: &wgpu::Buffer,
         act: &wgpu::Buffer,
     ) {
-        assert!(!spec.silu || spec.bias, "the SiLU epilogue follows the bias");
+        assert!(
+            spec.epilogue != Epilogue::BiasSiluSkip || (spec.n == spec.k && spec.a.col == 1),
+            "a skip connection adds a square, row-major input"
+        );
         let dims = MatmulDims {
             m: spec.m,
             n: spec.n,
             k: spec.k,
-            epilogue: u32::from(spec.bias) + u32::from(spec.silu),
+            epilogue: spec.epilogue.code(),
             a_batch: spec.a.batch,
             a_row: spec.a.row,
             a_col: spec.a.col,
@@ -335,7 +392,7 @@ impl GpuContext {
             out_batch: at.out_batch,
             out_offset: at.out,
         };
-        let groups = (spec.n.div_ceil(TILE), spec.m.div_ceil(TILE), spec.batches);
+        let groups = (spec.n.div_ceil(TILE_COLS), spec.m.div_ceil(TILE_ROWS), spec.batches);
         self.encode(encoder, &self.kernels.matmul, &dims, &[a, b, bias, out, act], groups);
     }
 
@@ -452,11 +509,13 @@ impl GpuContext {
         bytemuck::cast_slice(&view).to_vec()
     }
 
-    /// The batched product of `spec` ([batches, m, n] out, row-major), and SiLU of it when `spec.silu`.
+    /// The batched product of `spec` ([batches, m, n] out, row-major), and the activation when the epilogue writes
+    /// one (an accumulating epilogue adds to zeros here).
     pub fn matmul(&self, spec: &MatmulSpec, a: &[f32], b: &[f32], bias: &[f32]) -> (Vec<f32>, Option<Vec<f32>>) {
         let len = (spec.batches * spec.m * spec.n) as usize;
         let (ua, ub, ubias) = (self.storage(a), self.storage(b), self.storage(bias));
-        let (out, act) = (self.zeros(len), self.zeros(if spec.silu { len } else { 0 }));
+        let act_len = if spec.epilogue.writes_act() { len } else { 0 };
+        let (out, act) = (self.zeros(len), self.zeros(act_len));
         let at = Placement {
             bias_batch: spec.n,
             out_batch: spec.m * spec.n,
@@ -466,7 +525,7 @@ impl GpuContext {
         self.encode_matmul(&mut encoder, spec, at, &ua, &ub, &ubias, &out, &act);
         self.submit(encoder);
         let z = self.read(&out, len);
-        let a = spec.silu.then(|| self.read(&act, len));
+        let a = spec.epilogue.writes_act().then(|| self.read(&act, len));
         (z, a)
     }
 

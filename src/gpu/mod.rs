@@ -9,4 +9,4 @@ mod kernels;
 mod trainer;
 
 pub use context::{ADAPTER_ENV, GpuContext, describe_adapters};
-pub use kernels::{AdamHyper, MatmulSpec, Operand};
+pub use kernels::{AdamHyper, Epilogue, MatmulSpec, Operand};

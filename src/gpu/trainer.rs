@@ -7,12 +7,12 @@
 //! rounding of the kernels.
 
 use super::GpuContext;
-use super::kernels::{AdamHyper, GridDims, MatmulSpec, Operand, Placement};
+use super::kernels::{AdamHyper, Epilogue, GridDims, MatmulSpec, Operand, Placement};
 use crate::diffusion::DenoiserTask;
 use crate::ensemble::DenoiserDevice;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::federated::{ClientWork, LocalResult};
-use crate::nn::Layer;
+use crate::nn::Mlp;
 use crate::scenario::{OptimizerConfig, OptimizerKind};
 use ndarray::Axis;
 
@@ -33,7 +33,7 @@ impl DenoiserDevice for GpuContext {
 
     /// Runs `steps` optimizer steps (Adam(W) or SGD with momentum, a fresh optimizer as `local_optimizer: fresh`,
     /// each client's gradient clipped to `grad_clip`) of the denoiser `task` for every client in `clients`, all from
-    /// `global`; returns each client's weights and mean loss. Needs an MLP without skip connections.
+    /// `global`; returns each client's weights and mean loss.
     fn local_updates(
         &self,
         task: &DenoiserTask,
@@ -44,12 +44,8 @@ impl DenoiserDevice for GpuContext {
         optimizer: &OptimizerConfig,
     ) -> Result<Vec<LocalResult>> {
         let sgd = optimizer.kind == OptimizerKind::Sgd;
-        if task.net.mlp.residual() {
-            return Err(Error::Gpu(
-                "batched local updates run MLPs without residual connections".into(),
-            ));
-        }
-        let layers = task.net.mlp.layers().to_vec();
+        let mlp = &task.net.mlp;
+        let layers = mlp.layers().to_vec();
         let (c, p) = (clients.len(), global.len());
         let n = clients.iter().map(|w| w.rows.len().min(batch_size)).max().unwrap_or(0);
         if c == 0 || n == 0 || steps == 0 {
@@ -107,7 +103,7 @@ impl DenoiserDevice for GpuContext {
                 .write_buffer(&buffers.inputs[0], 0, bytemuck::cast_slice(&host_input));
             self.queue.write_buffer(&target, 0, bytemuck::cast_slice(&host_target));
             let mut encoder = self.encoder();
-            self.encode_forward(&mut encoder, &layers, (cu, nu, pu), &params, &buffers);
+            self.encode_forward(&mut encoder, mlp, (cu, nu, pu), &params, &buffers);
             let last = layers.len() - 1;
             self.encode_mse_grad(
                 &mut encoder,
@@ -119,7 +115,7 @@ impl DenoiserDevice for GpuContext {
                 (cu, nu, dim as u32),
                 [&buffers.pre[last], &target, &row_scale, &loss],
             );
-            self.encode_backward(&mut encoder, &layers, (cu, nu, pu), &params, &buffers, &grad);
+            self.encode_backward(&mut encoder, mlp, (cu, nu, pu), &params, &buffers, &grad);
             let hyper = AdamHyper {
                 lr: optimizer.lr as f32,
                 beta1: optimizer.beta1 as f32,
@@ -151,15 +147,16 @@ impl DenoiserDevice for GpuContext {
 }
 
 impl GpuContext {
-    /// Records the forward pass of every client: hidden layers with the fused bias + SiLU epilogue.
+    /// Records the forward pass of every client: hidden layers with the fused bias + SiLU (+ skip) epilogue.
     fn encode_forward(
         &self,
         encoder: &mut wgpu::CommandEncoder,
-        layers: &[Layer],
+        mlp: &Mlp,
         (c, n, p): (u32, u32, u32),
         params: &wgpu::Buffer,
         buffers: &Activations,
     ) {
+        let layers = mlp.layers();
         for (l, layer) in layers.iter().enumerate() {
             let (fi, fo) = (layer.fan_in as u32, layer.fan_out as u32);
             let hidden = l + 1 < layers.len();
@@ -174,8 +171,11 @@ impl GpuContext {
                     row: fo,
                     col: 1,
                 },
-                bias: true,
-                silu: hidden,
+                epilogue: match (hidden, mlp.skips(l)) {
+                    (false, _) => Epilogue::Bias,
+                    (true, false) => Epilogue::BiasSilu,
+                    (true, true) => Epilogue::BiasSiluSkip,
+                },
             };
             let at = Placement {
                 b: layer.weight as u32,
@@ -203,18 +203,26 @@ impl GpuContext {
     }
 
     /// Records the backward pass from the output deltas: SiLU backward, dW = x^T delta, db = column sums, and
-    /// delta of the layer below = delta W^T, all written into the stacked gradient.
+    /// delta of the layer below = delta W^T (plus the upstream delta through a skip connection), all written into
+    /// the stacked gradient.
     fn encode_backward(
         &self,
         encoder: &mut wgpu::CommandEncoder,
-        layers: &[Layer],
+        mlp: &Mlp,
         (c, n, p): (u32, u32, u32),
         params: &wgpu::Buffer,
         buffers: &Activations,
         grad: &wgpu::Buffer,
     ) {
+        let layers = mlp.layers();
         for (l, layer) in layers.iter().enumerate().rev() {
             let (fi, fo) = (layer.fan_in as u32, layer.fan_out as u32);
+            let skip = mlp.skips(l);
+            if skip {
+                // The skip passes dL/d(output) straight to the layer below; delta W^T is added to it.
+                let size = (c * n * fo) as u64 * std::mem::size_of::<f32>() as u64;
+                encoder.copy_buffer_to_buffer(&buffers.delta[l], 0, &buffers.delta[l - 1], 0, size);
+            }
             if l + 1 < layers.len() {
                 self.encode_silu_backward(encoder, c * n * fo, &buffers.pre[l], &buffers.delta[l]);
             }
@@ -225,8 +233,7 @@ impl GpuContext {
                 k: n,
                 a: Operand::transposed(n, fi),
                 b: Operand::row_major(n, fo),
-                bias: false,
-                silu: false,
+                epilogue: Epilogue::Store,
             };
             let at = Placement {
                 out_batch: p,
@@ -253,8 +260,7 @@ impl GpuContext {
                         row: 1,
                         col: fo,
                     },
-                    bias: false,
-                    silu: false,
+                    epilogue: if skip { Epilogue::Accumulate } else { Epilogue::Store },
                 };
                 let at = Placement {
                     b: layer.weight as u32,

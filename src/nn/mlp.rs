@@ -122,7 +122,7 @@ impl Mlp {
     }
 
     /// Whether hidden layer `l` adds its input to its output.
-    fn skips(&self, l: usize) -> bool {
+    pub fn skips(&self, l: usize) -> bool {
         let layer = self.layers[l];
         self.residual && l > 0 && l + 1 < self.layers.len() && layer.fan_in == layer.fan_out
     }
