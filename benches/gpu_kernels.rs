@@ -8,10 +8,10 @@ use ddmsim::diffusion::{DenoiserTask, Objective};
 use ddmsim::ensemble::DenoiserDevice;
 use ddmsim::federated::{ClientWork, local_update};
 use ddmsim::gpu::{AdamHyper, Epilogue, GpuContext, MatmulSpec, Operand};
-use ddmsim::nn::{Adam, Optimizer, TimeNet, silu};
+use ddmsim::nn::{Adam, Optimizer, TimeNet, silu, silu_grad};
 use ddmsim::rng::{Stream, derive};
 use ddmsim::scenario::{OptimizerConfig, OptimizerKind};
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
 use rand::Rng as _;
 
 /// Rows of a batch and width of the quickstart denoiser's hidden layers.
@@ -75,6 +75,10 @@ fn bench_elementwise(c: &mut Criterion, ctx: &GpuContext) {
         bench.iter(|| ctx.silu_backward(&pre, &mut grad))
     });
     let x = Array2::from_shape_vec((ROWS, WIDTH), pre.clone()).unwrap();
+    let upstream = Array2::from_shape_vec((ROWS, WIDTH), random(ROWS * WIDTH, 5)).unwrap();
+    group.bench_function(BenchmarkId::new("cpu", "silu_backward"), |bench| {
+        bench.iter(|| Zip::from(&upstream).and(&x).map_collect(|&g, &z| g * silu_grad(z)))
+    });
     group.bench_function(BenchmarkId::new("gpu", "column_sums"), |bench| {
         bench.iter(|| ctx.column_sums(&pre, 1, ROWS as u32, WIDTH as u32))
     });
@@ -154,7 +158,8 @@ fn bench_round(c: &mut Criterion, ctx: &GpuContext) {
                     .enumerate()
                     .map(|(k, rows)| ClientWork { rows, rng: stream(k) })
                     .collect();
-                ctx.local_updates(&task, &global, &mut work, steps, batch, &config)
+                let starts = vec![&global[..]; work.len()];
+                ctx.local_updates(&task, &starts, &mut work, steps, batch, &config)
                     .unwrap()
             })
         });

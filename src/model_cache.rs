@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 /// Bumped whenever the stored layout or the meaning of the key changes.
 const FORMAT: &str = "ddmsim-model-cache-1";
 
-/// The hex SHA-256 key of a training: scenario parts that affect training, the training data and the needs.
-pub fn training_key(s: &Scenario, train_x: &Array2<f32>, needs: Needs) -> String {
+/// The hex SHA-256 key of a training: scenario parts that affect training, the training data, the needs and the
+/// training device (adapter name) when it is not the CPU.
+pub fn training_key(s: &Scenario, train_x: &Array2<f32>, needs: Needs, device: Option<&str>) -> String {
     let mut normalized = s.clone();
     normalized.name = String::new();
     normalized.routing = Vec::new();
@@ -30,6 +31,10 @@ pub fn training_key(s: &Scenario, train_x: &Array2<f32>, needs: Needs) -> String
     hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
     hasher.update(to_yaml(&normalized).as_bytes());
     hasher.update([needs.router as u8, needs.monolith as u8]);
+    // Models trained on a device differ from the CPU's (and another adapter's) by f32 rounding.
+    if let Some(name) = device {
+        hasher.update(name.as_bytes());
+    }
     hasher.update((train_x.nrows() as u64).to_le_bytes());
     hasher.update((train_x.ncols() as u64).to_le_bytes());
     for v in train_x.iter() {

@@ -335,17 +335,21 @@ fn batched_local_updates_of_several_clients_match_the_cpu_local_updates() {
     let (steps, batch) = (8, 32);
     let rng = |k: usize| derive(3, Stream::Local, &[k as u64]);
     for (task, config) in tasks.iter().flat_map(|t| configs.iter().map(move |c| (t, c))) {
-        let global: Vec<f32> = task.net.mlp.init(&mut derive(3, Stream::Init, &[]));
+        // Each client starts from its own weights, as clients of different models sharing a batch do.
+        let starts: Vec<Vec<f32>> = (0..rows.len())
+            .map(|k| task.net.mlp.init(&mut derive(3, Stream::Init, &[k as u64])))
+            .collect();
         let mut work: Vec<ClientWork> = rows
             .iter()
             .enumerate()
             .map(|(k, r)| ClientWork { rows: r, rng: rng(k) })
             .collect();
+        let start_views: Vec<&[f32]> = starts.iter().map(|w| &w[..]).collect();
         let gpu = ctx
-            .local_updates(task, &global, &mut work, steps, batch, config)
+            .local_updates(task, &start_views, &mut work, steps, batch, config)
             .unwrap();
         for (k, r) in rows.iter().enumerate() {
-            let mut params = global.clone();
+            let mut params = starts[k].clone();
             let mut optimizer = Optimizer::new(config, params.len());
             let loss = local_update(task, &mut params, &mut optimizer, r, steps, batch, &mut rng(k)).unwrap();
             let residual = task.net.mlp.residual();
@@ -354,11 +358,103 @@ fn batched_local_updates_of_several_clients_match_the_cpu_local_updates() {
             assert_close(&[gpu[k].1.unwrap()], &[loss], &format!("{what}: mean loss"));
             let moved = params
                 .iter()
-                .zip(&global)
+                .zip(&starts[k])
                 .filter(|(a, b)| (*a - *b).abs() > 1e-4)
                 .count();
             assert!(moved > params.len() / 2, "{what}: the steps barely moved the weights");
         }
+    }
+}
+
+#[test]
+fn nets_loaded_on_the_gpu_predict_and_route_as_the_cpu_does() {
+    use ddmsim::diffusion::sampler::CHUNK;
+    use ddmsim::diffusion::{At, Denoiser, DenoiserModel, DeviceDenoiser, LoadedNets};
+    use ddmsim::nn::TimeNet;
+    use ddmsim::routing::{Full, RandomK, RoutedMixture, RouterModel, RoutingPolicy, SampleOne, TopK, Uniform};
+    let ctx = context();
+    // Four residual experts (random weights, output layer included) and a router of another width and embedding.
+    let random_model = |net: TimeNet, tag: u64| {
+        let params = random(net.mlp.param_count(), tag);
+        (net, params)
+    };
+    let experts: Vec<DenoiserModel> = (0..4)
+        .map(|j| {
+            let (net, params) = random_model(TimeNet::new(2, 8, &[24, 24, 24], 2, true), 50 + j);
+            DenoiserModel { net, params }
+        })
+        .collect();
+    let (net, params) = random_model(TimeNet::new(2, 6, &[16], 4, false), 60);
+    let router = RouterModel {
+        net,
+        params,
+        temperature: 0.7,
+    };
+    let nets: Vec<(&TimeNet, &[f32])> = experts
+        .iter()
+        .map(|e| (&e.net, &e.params[..]))
+        .chain(std::iter::once((&router.net, &router.params[..])))
+        .collect();
+    let loaded = ctx.load(&nets);
+    // Three sampler chunks, so stochastic policies' per-row draws must line up with global rows.
+    let n = 2 * CHUNK + 41;
+    let x = Array2::from_shape_vec((n, 2), random(n * 2, 61))
+        .unwrap()
+        .mapv(|v| 3.0 * v);
+    let at = At {
+        t: 0.37,
+        step: 4,
+        first_row: 0,
+    };
+    for (j, e) in experts.iter().enumerate() {
+        let cpu = e.net.infer(&e.params, x.view(), at.t);
+        let gpu = DeviceDenoiser {
+            nets: &loaded,
+            index: j,
+        }
+        .predict_all(x.view(), at);
+        assert_close(gpu.as_slice().unwrap(), cpu.as_slice().unwrap(), &format!("expert {j}"));
+    }
+    let logits = loaded.forward(4, x.view(), at.t);
+    let cpu_logits = router.net.infer(&router.params, x.view(), at.t);
+    assert_close(
+        logits.as_slice().unwrap(),
+        cpu_logits.as_slice().unwrap(),
+        "router logits",
+    );
+    let policies: Vec<(&str, Box<dyn RoutingPolicy>)> = vec![
+        (
+            "top-1",
+            Box::new(TopK {
+                k: 1,
+                renormalize: true,
+            }),
+        ),
+        (
+            "top-2",
+            Box::new(TopK {
+                k: 2,
+                renormalize: true,
+            }),
+        ),
+        ("full", Box::new(Full)),
+        ("uniform", Box::new(Uniform)),
+        ("sample", Box::new(SampleOne { seed: 0, tag: 1 })),
+        ("random-2", Box::new(RandomK { k: 2, seed: 0, tag: 2 })),
+    ];
+    for (name, policy) in &policies {
+        let cpu = RoutedMixture {
+            experts: &experts,
+            router: Some(&router),
+            policy: policy.as_ref(),
+            device: None,
+        };
+        let gpu = RoutedMixture {
+            device: Some(&loaded as &dyn LoadedNets),
+            ..cpu
+        };
+        let (c, g) = (cpu.predict_all(x.view(), at), gpu.predict_all(x.view(), at));
+        assert_close(g.as_slice().unwrap(), c.as_slice().unwrap(), name);
     }
 }
 
@@ -396,6 +492,17 @@ routing: [ { policy: top_k, k: 1 }, { policy: full }, { policy: monolith } ]
     let gpu = run(&loaded, "gpu");
     let info = std::fs::read_to_string(dir.path().join("gpu/run.json")).unwrap();
     assert!(info.contains("\"device\": \"gpu: "), "{info}");
+    // The GPU path is deterministic on one adapter: a second run gives the same bytes.
+    run(&loaded, "gpu-again");
+    for file in [
+        "results.csv",
+        "training_loss.csv",
+        "samples/top_k_k_1.csv",
+        "samples/full.csv",
+    ] {
+        let read = |run: &str| std::fs::read(dir.path().join(run).join(file)).unwrap();
+        assert!(read("gpu") == read("gpu-again"), "{file} differs between two GPU runs");
+    }
     assert_eq!(cpu.len(), gpu.len());
     for (c, g) in cpu.iter().zip(&gpu) {
         assert_eq!(c.policy, g.policy);

@@ -20,6 +20,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from readme_section import replace_section  # noqa: E402
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PEER = ROOT / "benches" / "peer" / "torch_peer.py"
 BINARY = ROOT / "target" / "release" / "ddmsim"
@@ -190,11 +193,8 @@ def main():
         say()
 
     if args.write:
-        text = README.read_text()
         start, end = "<!-- measured: written by benches/peer/compare.py -->", "<!-- /measured -->"
-        i, j = text.index(start) + len(start), text.index(end)
-        README.write_text(text[:i] + "\n" + "\n".join(lines) + "\n" + text[j:])
-        print(f"wrote {README}")
+        replace_section(README, start, end, lines)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,13 @@
 
 mod model;
 mod objective;
+mod on_device;
 pub mod sampler;
 pub mod schedule;
 
 pub use model::{DenoiserModel, DenoiserTask, forward_noised};
 pub use objective::{NoisedBatch, Objective};
+pub use on_device::{DeviceDenoiser, LoadedNets};
 
 use ndarray::{Array2, ArrayView2};
 

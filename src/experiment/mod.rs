@@ -10,12 +10,12 @@ use crate::analysis::{AnalysisSetup, PolicyAnalysis, StabilitySettings, Subject,
 use crate::classifier::{self, ClassifierScores};
 use crate::cluster::cluster;
 use crate::data;
-use crate::diffusion::{Denoiser, Objective, sampler};
+use crate::diffusion::{Denoiser, DeviceDenoiser, Objective, sampler};
 use crate::ensemble::{Needs, train_ensemble};
 use crate::error::{Error, Result};
 use crate::metrics::Reference;
 use crate::model_cache::{ModelCache, training_key};
-use crate::nn::weights;
+use crate::nn::{TimeNet, weights};
 use crate::output::{Staging, write_atomic};
 use crate::partition::{self, client_cluster_counts, mean_pairwise_tv, purity};
 use crate::progress::Progress;
@@ -141,7 +141,8 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
             .any(|(_, b)| matches!(b, Built::Routed(p) if p.needs_router())),
         monolith: built.iter().any(|(_, b)| matches!(b, Built::Monolith)),
     };
-    let key = training_key(s, &split.train.x, needs);
+    let device_name = device.as_ref().map(|d| d.describe());
+    let key = training_key(s, &split.train.x, needs, device_name.as_deref());
     let cache = options.cache.as_ref().map(|dir| ModelCache { dir: dir.clone() });
     let cached = match &cache {
         Some(c) => c.load(&key, s, split.train.dim(), experts, needs)?,
@@ -310,27 +311,60 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
     let mut sampling_times = serde_json::Map::new();
     let mut analysis_times = serde_json::Map::new();
     let mut analyses = Vec::new();
+    // On a device, the sampler's calls run there (weights uploaded once); the analyses stay on the CPU.
+    let routed_nets: Vec<(&TimeNet, &[f32])> = ensemble
+        .experts
+        .iter()
+        .map(|e| (&e.net, &e.params[..]))
+        .chain(ensemble.router.iter().map(|r| (&r.net, &r.params[..])))
+        .collect();
+    let on_device = match device.as_deref() {
+        Some(d) => Some((
+            d.load_nets(&routed_nets)?,
+            ensemble
+                .monolith
+                .as_ref()
+                .map(|m| d.load_nets(&[(&m.net, &m.params[..])]))
+                .transpose()?,
+        )),
+        None => None,
+    };
     let bar = progress.bar(built.len() as u64, "sampling");
     for (label, policy) in &built {
         bar.set_message(label.clone());
         let t0 = Instant::now();
-        let mixture;
-        let mono;
-        let subject = match policy {
+        let (mixture, on_device_mixture);
+        let (mono, mono_on_device);
+        let (subject, sampled): (Subject, &dyn Denoiser) = match policy {
             Built::Monolith => {
                 mono = ensemble.monolith.as_ref().expect("trained when a policy needs it");
-                Subject::Single(mono as &dyn Denoiser)
+                let sampled: &dyn Denoiser = match &on_device {
+                    Some((_, Some(nets))) => {
+                        mono_on_device = DeviceDenoiser {
+                            nets: nets.as_ref(),
+                            index: 0,
+                        };
+                        &mono_on_device
+                    }
+                    _ => mono,
+                };
+                (Subject::Single(mono as &dyn Denoiser), sampled)
             }
             Built::Routed(p) => {
                 mixture = RoutedMixture {
                     experts: &ensemble.experts,
                     router: ensemble.router.as_ref(),
                     policy: p.as_ref(),
+                    device: None,
                 };
-                Subject::Routed(&mixture)
+                on_device_mixture = RoutedMixture {
+                    device: on_device.as_ref().map(|(nets, _)| nets.as_ref()),
+                    ..mixture
+                };
+                (Subject::Routed(&mixture), &on_device_mixture)
             }
         };
-        let samples = sampler::sample(subject.denoiser(), &objective, &x1, s.sampling.steps);
+        let samples = sampler::sample(sampled, &objective, &x1, s.sampling.steps);
         report::write_points(
             &out.join(format!("samples/{}.csv", routing::file_stem(label))),
             samples.view(),

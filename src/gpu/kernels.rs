@@ -203,6 +203,16 @@ impl GridDims {
     }
 }
 
+/// Sizes of the routed combination: rows, output width, experts, and the row stride of the predictions.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct CombineDims {
+    rows: u32,
+    dim: u32,
+    experts: u32,
+    stride: u32,
+}
+
 /// Sizes of the squared-error gradient.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -276,8 +286,8 @@ fn groups_1d(threads: u32) -> (u32, u32) {
 impl GpuContext {
     /// A storage buffer holding `data` (one zero if empty: a binding may not be empty); readable back and writable
     /// from the host.
-    pub(super) fn storage(&self, data: &[f32]) -> wgpu::Buffer {
-        let zero = [0f32];
+    pub(super) fn storage<T: Pod + Zeroable>(&self, data: &[T]) -> wgpu::Buffer {
+        let zero = [T::zeroed()];
         let data = if data.is_empty() { &zero[..] } else { data };
         self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: None,
@@ -570,17 +580,43 @@ impl GpuContext {
     }
 
     /// Routed combination out[i] = sum_j weights[i, j] pred[j, i] of `experts` predictions ([experts, rows, dim])
-    /// with weights [rows, experts]. Shape [rows, dim].
+    /// with weights [rows, experts], over the experts with positive weight. Shape [rows, dim].
     pub fn combine(&self, weights: &[f32], pred: &[f32], rows: u32, dim: u32, experts: u32) -> Vec<f32> {
         assert_eq!(weights.len(), (rows * experts) as usize);
         assert_eq!(pred.len(), (experts * rows * dim) as usize);
         let len = (rows * dim) as usize;
-        let (uw, up, out) = (self.storage(weights), self.storage(pred), self.zeros(len));
-        let (x, y) = groups_1d(len as u32);
+        // Expert j's prediction of row i is row j rows + i of `pred`.
+        let slots: Vec<u32> = (0..rows)
+            .flat_map(|i| (0..experts).map(move |j| j * rows + i))
+            .collect();
+        let (uw, up, us, out) = (
+            self.storage(weights),
+            self.storage(pred),
+            self.storage(&slots),
+            self.zeros(len),
+        );
         let mut encoder = self.encoder();
-        let dims = GridDims::new(rows, dim, experts);
-        self.encode(&mut encoder, &self.kernels.combine, &dims, &[&uw, &up, &out], (x, y, 1));
+        self.encode_combine(&mut encoder, (rows, dim, experts, dim), [&uw, &up, &us, &out]);
         self.submit(encoder);
         self.read(&out, len)
+    }
+
+    /// Records out[i] = sum_j weights[i, j] pred[slots[i, j]] over (rows, dim, experts, stride): row r of `pred`
+    /// starts at r stride; experts with zero weight are skipped.
+    pub(super) fn encode_combine(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        (rows, dim, experts, stride): (u32, u32, u32, u32),
+        [weights, pred, slots, out]: [&wgpu::Buffer; 4],
+    ) {
+        let dims = CombineDims {
+            rows,
+            dim,
+            experts,
+            stride,
+        };
+        let (x, y) = groups_1d(rows * dim);
+        let bound = [(1, weights), (2, pred), (3, out), (4, slots)];
+        self.encode_bound(encoder, &self.kernels.combine, &dims, &bound, (x, y, 1));
     }
 }

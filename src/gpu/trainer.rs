@@ -8,11 +8,11 @@
 
 use super::GpuContext;
 use super::kernels::{AdamHyper, Epilogue, GridDims, MatmulSpec, Operand, Placement};
-use crate::diffusion::DenoiserTask;
+use crate::diffusion::{DenoiserTask, LoadedNets};
 use crate::ensemble::DenoiserDevice;
 use crate::error::Result;
 use crate::federated::{ClientWork, LocalResult};
-use crate::nn::Mlp;
+use crate::nn::{Mlp, TimeNet};
 use crate::scenario::{OptimizerConfig, OptimizerKind};
 use ndarray::Axis;
 
@@ -31,13 +31,17 @@ impl DenoiserDevice for GpuContext {
         self.adapter()
     }
 
+    fn load_nets(&self, nets: &[(&TimeNet, &[f32])]) -> Result<Box<dyn LoadedNets + '_>> {
+        Ok(Box::new(self.load(nets)))
+    }
+
     /// Runs `steps` optimizer steps (Adam(W) or SGD with momentum, a fresh optimizer as `local_optimizer: fresh`,
-    /// each client's gradient clipped to `grad_clip`) of the denoiser `task` for every client in `clients`, all from
-    /// `global`; returns each client's weights and mean loss.
+    /// each client's gradient clipped to `grad_clip`) of the denoiser `task` for every client in `clients`, client
+    /// k from `starts[k]`; returns each client's weights and mean loss.
     fn local_updates(
         &self,
         task: &DenoiserTask,
-        global: &[f32],
+        starts: &[&[f32]],
         clients: &mut [ClientWork],
         steps: usize,
         batch_size: usize,
@@ -46,15 +50,19 @@ impl DenoiserDevice for GpuContext {
         let sgd = optimizer.kind == OptimizerKind::Sgd;
         let mlp = &task.net.mlp;
         let layers = mlp.layers().to_vec();
-        let (c, p) = (clients.len(), global.len());
+        let (c, p) = (clients.len(), mlp.param_count());
+        assert!(
+            starts.len() == c && starts.iter().all(|w| w.len() == p),
+            "one start of the task's size per client"
+        );
         let n = clients.iter().map(|w| w.rows.len().min(batch_size)).max().unwrap_or(0);
         if c == 0 || n == 0 || steps == 0 {
-            return Ok(vec![(global.to_vec(), Ok(0.0)); c]);
+            return Ok(starts.iter().map(|w| (w.to_vec(), Ok(0.0))).collect());
         }
         let (cu, nu, pu) = (c as u32, n as u32, p as u32);
         let dim = task.net.dim;
         let input_width = layers[0].fan_in;
-        let stacked: Vec<f32> = (0..c).flat_map(|_| global.iter().copied()).collect();
+        let stacked: Vec<f32> = starts.concat();
         let params = self.storage(&stacked);
         let grad = self.zeros(c * p);
         let (m, v, norms) = (self.zeros(c * p), self.zeros(c * p), self.zeros(c));

@@ -1,10 +1,10 @@
 //! A routed mixture of experts that is itself a [`Denoiser`]: per sample and per step, the policy's weights pick
 //! which experts run, and only those experts are evaluated on those samples.
 
-use super::{RouteState, RouterModel, RoutingPolicy};
+use super::{RouteState, RouterModel, RoutingPolicy, softmax};
 use crate::diffusion::sampler::{CHUNK, map_chunks, predict_in_chunks, stack_rows};
-use crate::diffusion::{At, Denoiser, DenoiserModel};
-use ndarray::{Array2, ArrayView2, Axis};
+use crate::diffusion::{At, Denoiser, DenoiserModel, LoadedNets};
+use ndarray::{Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
 /// Experts combined by a routing policy: v(x, t) = sum_j w_j(x, t) v_j(x, t).
@@ -15,6 +15,10 @@ pub struct RoutedMixture<'a> {
     pub router: Option<&'a RouterModel>,
     /// The policy.
     pub policy: &'a dyn RoutingPolicy,
+    /// The experts (nets 0..E) and the router (net E, if any) held by a device: the sampler's calls
+    /// ([`Denoiser::predict_all`]) then run there, except for policies that need every expert's prediction. The
+    /// analyses' [`RoutedMixture::evaluate`] always runs on the CPU.
+    pub device: Option<&'a dyn LoadedNets>,
 }
 
 /// Everything the mixture computed for one batch.
@@ -95,12 +99,14 @@ impl RoutedMixture<'_> {
 }
 
 impl RoutedMixture<'_> {
-    /// The policy's weights for one sampler chunk (router run only when the policy needs it). Shape [n, experts].
-    fn chunk_weights(&self, x: ArrayView2<f32>, at: At) -> Array2<f32> {
-        let probs = match (self.policy.needs_router(), self.router) {
-            (true, Some(router)) => router.probs(x, at.t),
-            (true, None) => panic!("this routing policy needs a router"),
-            (false, _) => Array2::from_elem((x.nrows(), self.experts.len()), 1.0 / self.experts.len() as f32),
+    /// The policy's weights for one sampler chunk; the router runs only when the policy needs it, on the CPU
+    /// unless its probabilities for the chunk are given. Shape [n, experts].
+    fn chunk_weights(&self, x: ArrayView2<f32>, at: At, given: Option<ArrayView2<f32>>) -> Array2<f32> {
+        let probs = match (self.policy.needs_router(), self.router, given) {
+            (true, _, Some(p)) => p.to_owned(),
+            (true, Some(router), None) => router.probs(x, at.t),
+            (true, None, None) => panic!("this routing policy needs a router"),
+            (false, ..) => Array2::from_elem((x.nrows(), self.experts.len()), 1.0 / self.experts.len() as f32),
         };
         self.policy.weights(&RouteState {
             probs: probs.view(),
@@ -108,6 +114,22 @@ impl RoutedMixture<'_> {
             at,
             predictions: None,
         })
+    }
+
+    /// [`Denoiser::predict_all`] on the device: router on the device, the policy's weights on the CPU chunk by
+    /// chunk (stochastic policies key their draws on global rows), experts and their combination on the device.
+    fn predict_on_device(&self, device: &dyn LoadedNets, x: ArrayView2<f32>, at: At) -> Array2<f32> {
+        let probs = match (self.policy.needs_router(), self.router) {
+            (true, Some(router)) => Some(softmax(device.forward(self.experts.len(), x, at.t), router.temperature)),
+            (true, None) => panic!("this routing policy needs a router"),
+            (false, _) => None,
+        };
+        let parts = map_chunks(x, at, |chunk, chunk_at| {
+            let start = chunk_at.first_row - at.first_row;
+            let given = probs.as_ref().map(|p| p.slice(s![start..start + chunk.nrows(), ..]));
+            self.chunk_weights(chunk, chunk_at, given)
+        });
+        device.combine(x, at.t, stack_rows(&parts).view())
     }
 }
 
@@ -125,7 +147,10 @@ impl Denoiser for RoutedMixture<'_> {
         if self.policy.needs_predictions() || x.nrows() == 0 {
             return predict_in_chunks(self, x, at);
         }
-        let parts = map_chunks(x, at, |chunk, at| self.chunk_weights(chunk, at));
+        if let Some(device) = self.device {
+            return self.predict_on_device(device, x, at);
+        }
+        let parts = map_chunks(x, at, |chunk, at| self.chunk_weights(chunk, at, None));
         let weights = stack_rows(&parts);
         // (expert, rows) batches in expert order; contiguous so that a thread keeps one expert's weights in cache.
         let batches: Vec<(usize, Vec<usize>)> = (0..self.experts.len())
@@ -255,6 +280,7 @@ mod tests {
                 experts: &experts,
                 router: Some(&router),
                 policy: policy.as_ref(),
+                device: None,
             };
             let at = At {
                 t: 0.6,
@@ -276,6 +302,7 @@ mod tests {
             experts: &experts,
             router: Some(&router),
             policy: &Full,
+            device: None,
         };
         assert!((full.predict(x.view(), At::time(0.5))[[0, 0]] - (1.0 + 20.0 + 100.0) / 4.0).abs() < 1e-4);
         let top1 = RoutedMixture {
@@ -285,12 +312,14 @@ mod tests {
                 k: 1,
                 renormalize: true,
             },
+            device: None,
         };
         assert!((top1.predict(x.view(), At::time(0.5))[[2, 0]] - 10.0).abs() < 1e-5);
         let uniform = RoutedMixture {
             experts: &experts,
             router: None,
             policy: &Uniform,
+            device: None,
         };
         assert!((uniform.predict(x.view(), At::time(0.5))[[1, 0]] - 37.0).abs() < 1e-4);
     }

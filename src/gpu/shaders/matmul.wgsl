@@ -53,18 +53,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
                 let i = dims.out_offset + c * dims.out_batch + row * dims.n + col;
                 var v = acc[s][r];
                 if (dims.epilogue == 4u) {
-                    out[i] = out[i] + v;
-                    continue;
-                }
-                if (dims.epilogue >= 1u) {
+                    v = v + out[i];
+                } else if (dims.epilogue >= 1u) {
                     v = v + bias[dims.bias_offset + c * dims.bias_batch + col];
                 }
                 out[i] = v;
-                if (dims.epilogue == 2u) {
-                    act[i] = v / (1.0 + exp(-v));
-                } else if (dims.epilogue == 3u) {
-                    let skip = a[dims.a_offset + c * dims.a_batch + row * dims.a_row + col * dims.a_col];
-                    act[i] = v / (1.0 + exp(-v)) + skip;
+                if (dims.epilogue == 2u || dims.epilogue == 3u) {
+                    var y = v / (1.0 + exp(-v));
+                    if (dims.epilogue == 3u) {
+                        y = y + a[dims.a_offset + c * dims.a_batch + row * dims.a_row + col * dims.a_col];
+                    }
+                    act[i] = y;
                 }
             }
         }

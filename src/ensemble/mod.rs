@@ -1,7 +1,9 @@
 //! Training of a decentralized diffusion model: one expert per client group (FedAvg within the group), a router
 //! trained by all clients, and a monolith trained by all clients with the experts' total optimizer steps.
 
-use crate::diffusion::{DenoiserModel, DenoiserTask, Objective};
+mod gang;
+
+use crate::diffusion::{DenoiserModel, DenoiserTask, LoadedNets, Objective};
 use crate::error::Result;
 use crate::federated::{BatchedLocal, Client, ClientWork, LocalResult, Plan, RoundLog, Task, train, train_batched};
 use crate::nn::TimeNet;
@@ -10,8 +12,18 @@ use crate::progress::Progress;
 use crate::rng::{Stream, derive};
 use crate::routing::{RouterModel, RouterTask};
 use crate::scenario::{OptimizerConfig, Scenario};
+use gang::Gang;
 use ndarray::Array2;
 use rayon::prelude::*;
+
+/// A trained denoiser with its round log.
+type ModelResult = Result<(DenoiserModel, Vec<RoundLog>)>;
+/// The experts, in order.
+type ModelsResult = Result<Vec<(DenoiserModel, Vec<RoundLog>)>>;
+/// The router, when needed.
+type RouterResult = Result<Option<(RouterModel, Vec<RoundLog>)>>;
+/// The monolith, when needed.
+type MonolithResult = Result<Option<(DenoiserModel, Vec<RoundLog>)>>;
 
 /// Stream tag of the router (experts use their index).
 const ROUTER_TAG: u64 = 1 << 32;
@@ -54,45 +66,31 @@ pub fn router_net(s: &Scenario, dim: usize, experts: usize) -> TimeNet {
     TimeNet::new(dim, s.router.time_embedding, &s.router.hidden, experts, false)
 }
 
-/// A device that runs the denoisers' local updates of a round together (the GPU of the `gpu` feature).
+/// A device that runs the denoisers' local updates of a round together and holds nets for sampling (the GPU of
+/// the `gpu` feature).
 pub trait DenoiserDevice: Sync {
-    /// Each client's weights and mean loss after `steps` fresh-optimizer steps of `task` from `global`.
+    /// Each client's weights and mean loss after `steps` fresh-optimizer steps of `task`, client k from
+    /// `starts[k]` (clients of different models may share a call).
     fn local_updates(
         &self,
         task: &DenoiserTask,
-        global: &[f32],
+        starts: &[&[f32]],
         clients: &mut [ClientWork],
         steps: usize,
         batch_size: usize,
         optimizer: &OptimizerConfig,
     ) -> Result<Vec<LocalResult>>;
 
+    /// Uploads `nets` (architecture and weights) for sampling; they keep their order.
+    fn load_nets(&self, nets: &[(&TimeNet, &[f32])]) -> Result<Box<dyn LoadedNets + '_>>;
+
     /// The device's name for logs and run.json.
     fn describe(&self) -> String;
 }
 
-/// A device bound to one denoiser task: what the round loop calls.
-struct OnDevice<'a> {
-    device: &'a dyn DenoiserDevice,
-    task: &'a DenoiserTask<'a>,
-}
-
-impl BatchedLocal for OnDevice<'_> {
-    fn local_updates(
-        &self,
-        global: &[f32],
-        clients: &mut [ClientWork],
-        steps: usize,
-        batch_size: usize,
-        optimizer: &OptimizerConfig,
-    ) -> Result<Vec<LocalResult>> {
-        self.device
-            .local_updates(self.task, global, clients, steps, batch_size, optimizer)
-    }
-}
-
 /// Trains experts, router and monolith on the clients' data (`parts[c]` are client c's rows of `train`); with a
-/// `device`, the experts' and the monolith's FedAvg local updates run on it (the router always on the CPU).
+/// `device`, the experts' and the monolith's FedAvg local updates run on it, every model's round as one batch
+/// (the router always on the CPU).
 pub fn train_ensemble(
     s: &Scenario,
     train_x: &Array2<f32>,
@@ -141,9 +139,7 @@ pub fn train_ensemble(
         objective: objective.clone(),
         data: train_x,
     };
-    let on_device = device.map(|device| OnDevice { device, task: &task });
-    let batched = on_device.as_ref().map(|d| d as &dyn BatchedLocal);
-    let train_model = |plan: Plan, clients: &[Client]| -> Result<(DenoiserModel, Vec<RoundLog>)> {
+    let train_model = |plan: Plan, clients: &[Client], batched: Option<&dyn BatchedLocal>| -> ModelResult {
         let init = task.net.mlp.init(&mut derive(s.seed, Stream::Init, &[plan.tag]));
         let trained = train_batched(&task, init, clients, &plan, &bar, batched)?;
         Ok((
@@ -154,24 +150,17 @@ pub fn train_ensemble(
             trained.log,
         ))
     };
-
-    let experts_job = || -> Result<Vec<(DenoiserModel, Vec<RoundLog>)>> {
-        groups
-            .experts
-            .par_iter()
-            .enumerate()
-            .map(|(e, g)| {
-                let clients: Vec<Client> = g.clients.iter().map(|&id| Client { id, rows: &parts[id] }).collect();
-                train_model(plan(format!("expert {e}"), e as u64, expert_per_round[e]), &clients)
-            })
+    let expert_clients = |e: usize| -> Vec<Client> {
+        groups.experts[e]
+            .clients
+            .iter()
+            .map(|&id| Client { id, rows: &parts[id] })
             .collect()
     };
-    let monolith_job = || -> Result<Option<(DenoiserModel, Vec<RoundLog>)>> {
-        if !needs.monolith {
-            return Ok(None);
-        }
+    let expert_plan = |e: usize| plan(format!("expert {e}"), e as u64, expert_per_round[e]);
+    let monolith_plan = || {
         let matched = expert_per_round.iter().sum::<usize>().min(active.len());
-        train_model(plan("monolith".into(), MONOLITH_TAG, matched), &active).map(Some)
+        plan("monolith".into(), MONOLITH_TAG, matched)
     };
     let router_job = || -> Result<Option<(RouterModel, Vec<RoundLog>)>> {
         if !needs.router {
@@ -216,7 +205,46 @@ pub fn train_ensemble(
         )))
     };
 
-    let (experts, (router, monolith)) = rayon::join(experts_job, || rayon::join(router_job, monolith_job));
+    let (experts, (router, monolith)): (ModelsResult, (RouterResult, MonolithResult)) = match device {
+        None => {
+            let experts_job = || {
+                (0..groups.experts.len())
+                    .into_par_iter()
+                    .map(|e| train_model(expert_plan(e), &expert_clients(e), None))
+                    .collect()
+            };
+            let monolith_job = || {
+                needs
+                    .monolith
+                    .then(|| train_model(monolith_plan(), &active, None))
+                    .transpose()
+            };
+            rayon::join(experts_job, || rayon::join(router_job, monolith_job))
+        }
+        Some(device) => {
+            // Every denoiser's round loop on its own thread, their rounds batched together on the device.
+            let gang = Gang::new(device, &task, groups.experts.len() + usize::from(needs.monolith));
+            std::thread::scope(|scope| {
+                let experts: Vec<_> = (0..groups.experts.len())
+                    .map(|e| {
+                        let member = gang.member();
+                        let (plan, clients) = (expert_plan(e), expert_clients(e));
+                        scope.spawn(move || train_model(plan, &clients, Some(&member)))
+                    })
+                    .collect();
+                let monolith = needs.monolith.then(|| {
+                    let member = gang.member();
+                    let plan = monolith_plan();
+                    let active = &active;
+                    scope.spawn(move || train_model(plan, active, Some(&member)))
+                });
+                let router = router_job();
+                let join = |h: std::thread::ScopedJoinHandle<'_, _>| h.join().expect("a training thread panicked");
+                let experts = experts.into_iter().map(join).collect();
+                (experts, (router, monolith.map(join).transpose()))
+            })
+        }
+    };
     bar.finish_and_clear();
     let mut log = Vec::new();
     let mut expert_models = Vec::new();

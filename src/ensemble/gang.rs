@@ -1,0 +1,180 @@
+//! Several models' FedAvg rounds on one device as one batch: each model's round loop runs on its own thread and
+//! hands its round's local updates to the gang; once every model still training has handed in its round, one
+//! device call runs all their clients together (8 experts with one client per round make one batch of 8, not 8
+//! batches of 1).
+//!
+//! A client's result depends only on its start weights, rows and random stream, never on who shares its batch,
+//! so results do not depend on the order in which the models arrive.
+
+use super::DenoiserDevice;
+use crate::diffusion::DenoiserTask;
+use crate::error::{Error, Result};
+use crate::federated::{BatchedLocal, ClientWork, LocalResult};
+use crate::rng::Rng;
+use crate::scenario::OptimizerConfig;
+use std::collections::HashMap;
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+/// One model's round handed to the gang: its global weights, its clients (rows copied, streams moved) and the
+/// local training settings.
+struct Request {
+    global: Vec<f32>,
+    clients: Vec<(Vec<usize>, Rng)>,
+    steps: usize,
+    batch_size: usize,
+    optimizer: OptimizerConfig,
+}
+
+/// A request's results, or the device's error message.
+type Outcome = std::result::Result<Vec<LocalResult>, String>;
+
+/// What the members share.
+#[derive(Default)]
+struct State {
+    /// Members still training.
+    active: usize,
+    /// Rounds handed in and not yet run, with their tickets.
+    pending: Vec<(u64, Request)>,
+    /// Results not yet collected, by ticket.
+    done: HashMap<u64, Outcome>,
+    /// The next ticket.
+    next_ticket: u64,
+    /// Whether a member is running a batch on the device.
+    running: bool,
+}
+
+/// The models training on one device together.
+pub struct Gang<'a> {
+    device: &'a dyn DenoiserDevice,
+    task: &'a DenoiserTask<'a>,
+    state: Mutex<State>,
+    turn: Condvar,
+}
+
+impl<'a> Gang<'a> {
+    /// A gang of `members` models training `task` on `device`; take exactly `members` handles with
+    /// [`Gang::member`] (a handle that is dropped leaves the gang).
+    pub fn new(device: &'a dyn DenoiserDevice, task: &'a DenoiserTask<'a>, members: usize) -> Self {
+        Gang {
+            device,
+            task,
+            state: Mutex::new(State {
+                active: members,
+                ..State::default()
+            }),
+            turn: Condvar::new(),
+        }
+    }
+
+    /// One model's handle: what its round loop calls for local updates.
+    pub fn member(&self) -> Member<'_, 'a> {
+        Member { gang: self }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Hands in a round and waits for its results; the member that completes the set runs the batch.
+    fn call(&self, request: Request) -> Outcome {
+        let mut state = self.lock();
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        state.pending.push((ticket, request));
+        loop {
+            if let Some(outcome) = state.done.remove(&ticket) {
+                return outcome;
+            }
+            if !state.running && !state.pending.is_empty() && state.pending.len() >= state.active {
+                state.running = true;
+                let batch = std::mem::take(&mut state.pending);
+                drop(state);
+                let results = self.run(batch);
+                state = self.lock();
+                state.running = false;
+                state.done.extend(results);
+                self.turn.notify_all();
+                continue;
+            }
+            state = self.turn.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    /// A member is done: the others no longer wait for it.
+    fn leave(&self) {
+        let mut state = self.lock();
+        state.active -= 1;
+        self.turn.notify_all();
+    }
+
+    /// Runs a batch of rounds: one device call per distinct (steps, batch size, optimizer), all clients at once.
+    fn run(&self, batch: Vec<(u64, Request)>) -> Vec<(u64, Outcome)> {
+        let mut results = Vec::with_capacity(batch.len());
+        let mut rest = batch;
+        while let Some((_, first)) = rest.first() {
+            let key = (first.steps, first.batch_size, first.optimizer.clone());
+            let (same, other): (Vec<_>, Vec<_>) = rest
+                .into_iter()
+                .partition(|(_, r)| (r.steps, r.batch_size, &r.optimizer) == (key.0, key.1, &key.2));
+            rest = other;
+            let starts: Vec<&[f32]> = same
+                .iter()
+                .flat_map(|(_, r)| r.clients.iter().map(|_| &r.global[..]))
+                .collect();
+            let mut work: Vec<ClientWork> = same
+                .iter()
+                .flat_map(|(_, r)| r.clients.iter())
+                .map(|(rows, rng)| ClientWork { rows, rng: rng.clone() })
+                .collect();
+            let outcome = self
+                .device
+                .local_updates(self.task, &starts, &mut work, key.0, key.1, &key.2)
+                .map_err(|e| match e {
+                    Error::Gpu(message) => message,
+                    other => other.to_string(),
+                });
+            let mut all = match outcome {
+                Ok(all) => all.into_iter(),
+                Err(message) => {
+                    results.extend(same.iter().map(|(ticket, _)| (*ticket, Err(message.clone()))));
+                    continue;
+                }
+            };
+            for (ticket, request) in &same {
+                results.push((*ticket, Ok(all.by_ref().take(request.clients.len()).collect())));
+            }
+        }
+        results
+    }
+}
+
+/// One model's place in a [`Gang`].
+pub struct Member<'g, 'a> {
+    gang: &'g Gang<'a>,
+}
+
+impl BatchedLocal for Member<'_, '_> {
+    fn local_updates(
+        &self,
+        global: &[f32],
+        clients: &mut [ClientWork],
+        steps: usize,
+        batch_size: usize,
+        optimizer: &OptimizerConfig,
+    ) -> Result<Vec<LocalResult>> {
+        let request = Request {
+            global: global.to_vec(),
+            clients: clients.iter().map(|w| (w.rows.to_vec(), w.rng.clone())).collect(),
+            steps,
+            batch_size,
+            optimizer: optimizer.clone(),
+        };
+        self.gang.call(request).map_err(Error::Gpu)
+    }
+}
+
+impl Drop for Member<'_, '_> {
+    fn drop(&mut self) {
+        self.gang.leave();
+    }
+}
