@@ -31,8 +31,8 @@ pub enum Command {
         /// sweeps).
         #[arg(long)]
         train_only: bool,
-        /// Where the experts' and monolith's training runs, `cpu` or `gpu` (the scenario's `device`; `gpu` needs a
-        /// build with `--features gpu`).
+        /// Where the experts' and monolith's training and the sampler run, `cpu` or `gpu` (the scenario's
+        /// `device`; `gpu` needs a build with `--features gpu`).
         #[arg(long, value_name = "cpu|gpu")]
         device: Option<String>,
     },

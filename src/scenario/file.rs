@@ -47,13 +47,13 @@ pub struct Scenario {
     /// varying slowest. Empty (the default): a single run.
     #[serde(default, skip_serializing_if = "serde_norway::Mapping::is_empty")]
     pub sweep: serde_norway::Mapping,
-    /// Where the experts' and monolith's local updates run: `cpu` (the default, the path every stored result
-    /// comes from) or `gpu` (a build with `--features gpu`; batched over each round's clients).
+    /// Where the experts' and monolith's training and the sampler run: `cpu` (the default, the path every stored
+    /// result comes from) or `gpu` (a build with `--features gpu`; every model's round batched together).
     #[serde(default, skip_serializing_if = "Device::is_cpu")]
     pub device: Device,
 }
 
-/// Where training runs.
+/// Where training and sampling run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Device {
