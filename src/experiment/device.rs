@@ -1,8 +1,10 @@
-//! Opening the training device a scenario asks for (`device: gpu` needs the `gpu` feature), and checking that
-//! the scenario's training fits what the GPU path runs.
+//! Opening the device a scenario asks for (`device: gpu` needs the `gpu` feature), checking that the scenario's
+//! training fits what the GPU path runs, and loading the trained models onto it for sampling.
 
-use crate::ensemble::DenoiserDevice;
+use crate::diffusion::LoadedNets;
+use crate::ensemble::{DenoiserDevice, Ensemble};
 use crate::error::{Error, Result};
+use crate::nn::TimeNet;
 use crate::scenario::{Device, FederationMode, LocalOptimizer, Scenario};
 
 /// The device for the experts' and monolith's local updates (`None`: the CPU path).
@@ -31,4 +33,30 @@ fn open_gpu() -> Result<Option<Box<dyn DenoiserDevice>>> {
         "device",
         "gpu needs ddmsim built with the gpu feature: cargo run --release --features gpu -- run ...",
     ))
+}
+
+/// The trained models held by a device for sampling.
+pub struct SamplingNets<'a> {
+    /// The experts (nets 0..E) and the router (net E), as [`crate::routing::RoutedMixture`] expects them.
+    pub routed: Box<dyn LoadedNets + 'a>,
+    /// The monolith, when trained.
+    pub monolith: Option<Box<dyn LoadedNets + 'a>>,
+}
+
+/// Uploads the ensemble's experts, router and monolith to `device` once for all policies.
+pub fn load_for_sampling<'a>(device: &'a dyn DenoiserDevice, ensemble: &Ensemble) -> Result<SamplingNets<'a>> {
+    let routed: Vec<(&TimeNet, &[f32])> = ensemble
+        .experts
+        .iter()
+        .map(|e| (&e.net, &e.params[..]))
+        .chain(ensemble.router.iter().map(|r| (&r.net, &r.params[..])))
+        .collect();
+    Ok(SamplingNets {
+        routed: device.load_nets(&routed)?,
+        monolith: ensemble
+            .monolith
+            .as_ref()
+            .map(|m| device.load_nets(&[(&m.net, &m.params[..])]))
+            .transpose()?,
+    })
 }

@@ -15,7 +15,7 @@ use crate::ensemble::{Needs, train_ensemble};
 use crate::error::{Error, Result};
 use crate::metrics::Reference;
 use crate::model_cache::{ModelCache, training_key};
-use crate::nn::{TimeNet, weights};
+use crate::nn::weights;
 use crate::output::{Staging, write_atomic};
 use crate::partition::{self, client_cluster_counts, mean_pairwise_tv, purity};
 use crate::progress::Progress;
@@ -312,23 +312,10 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
     let mut analysis_times = serde_json::Map::new();
     let mut analyses = Vec::new();
     // On a device, the sampler's calls run there (weights uploaded once); the analyses stay on the CPU.
-    let routed_nets: Vec<(&TimeNet, &[f32])> = ensemble
-        .experts
-        .iter()
-        .map(|e| (&e.net, &e.params[..]))
-        .chain(ensemble.router.iter().map(|r| (&r.net, &r.params[..])))
-        .collect();
-    let on_device = match device.as_deref() {
-        Some(d) => Some((
-            d.load_nets(&routed_nets)?,
-            ensemble
-                .monolith
-                .as_ref()
-                .map(|m| d.load_nets(&[(&m.net, &m.params[..])]))
-                .transpose()?,
-        )),
-        None => None,
-    };
+    let on_device = device
+        .as_deref()
+        .map(|d| device::load_for_sampling(d, &ensemble))
+        .transpose()?;
     let bar = progress.bar(built.len() as u64, "sampling");
     for (label, policy) in &built {
         bar.set_message(label.clone());
@@ -338,15 +325,15 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
         let (subject, sampled): (Subject, &dyn Denoiser) = match policy {
             Built::Monolith => {
                 mono = ensemble.monolith.as_ref().expect("trained when a policy needs it");
-                let sampled: &dyn Denoiser = match &on_device {
-                    Some((_, Some(nets))) => {
+                let sampled: &dyn Denoiser = match on_device.as_ref().and_then(|d| d.monolith.as_ref()) {
+                    Some(nets) => {
                         mono_on_device = DeviceDenoiser {
                             nets: nets.as_ref(),
                             index: 0,
                         };
                         &mono_on_device
                     }
-                    _ => mono,
+                    None => mono,
                 };
                 (Subject::Single(mono as &dyn Denoiser), sampled)
             }
@@ -358,7 +345,7 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
                     device: None,
                 };
                 on_device_mixture = RoutedMixture {
-                    device: on_device.as_ref().map(|(nets, _)| nets.as_ref()),
+                    device: on_device.as_ref().map(|d| d.routed.as_ref()),
                     ..mixture
                 };
                 (Subject::Routed(&mixture), &on_device_mixture)
