@@ -178,3 +178,89 @@ impl Drop for Member<'_, '_> {
         self.gang.leave();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diffusion::{LoadedNets, Objective};
+    use crate::nn::TimeNet;
+    use crate::rng::{Stream, derive};
+    use ndarray::Array2;
+
+    /// A device that records how many clients each call carried and answers client k with
+    /// (start + first row of k, loss = number of rows of k).
+    #[derive(Default)]
+    struct Recorder {
+        calls: Mutex<Vec<usize>>,
+    }
+
+    impl DenoiserDevice for Recorder {
+        fn local_updates(
+            &self,
+            _task: &DenoiserTask,
+            starts: &[&[f32]],
+            clients: &mut [ClientWork],
+            _steps: usize,
+            _batch_size: usize,
+            _optimizer: &OptimizerConfig,
+        ) -> Result<Vec<LocalResult>> {
+            self.calls.lock().unwrap().push(clients.len());
+            Ok(starts
+                .iter()
+                .zip(clients.iter())
+                .map(|(s, w)| (vec![s[0] + w.rows[0] as f32], Ok(w.rows.len() as f32)))
+                .collect())
+        }
+
+        fn load_nets(&self, _nets: &[(&TimeNet, &[f32])]) -> Result<Box<dyn LoadedNets + '_>> {
+            Err(Error::Gpu("not used here".into()))
+        }
+
+        fn describe(&self) -> String {
+            "recorder".into()
+        }
+    }
+
+    #[test]
+    fn every_model_still_training_shares_each_call_and_gets_its_own_results() {
+        let data = Array2::zeros((1, 1));
+        let task = DenoiserTask {
+            net: TimeNet::new(1, 2, &[2], 1, false),
+            objective: Objective::Flow,
+            data: &data,
+        };
+        let device = Recorder::default();
+        // Model m has m + 1 clients (rows 100 m + 10 c ..) and trains 3 + m rounds, so the gang shrinks as the
+        // shorter ones finish: three rounds of 1 + 2 + 3 clients, then one of 2 + 3, then one of 3.
+        let rows: Vec<Vec<Vec<usize>>> = (0..3)
+            .map(|m| (0..=m).map(|c| vec![100 * m + 10 * c; c + 1]).collect())
+            .collect();
+        let gang = Gang::new(&device, &task, 3);
+        let config = OptimizerConfig::default();
+        std::thread::scope(|scope| {
+            for (m, clients) in rows.iter().enumerate() {
+                let member = gang.member();
+                let config = &config;
+                scope.spawn(move || {
+                    for round in 0..3 + m {
+                        let global = vec![1000.0 * round as f32];
+                        let mut work: Vec<ClientWork> = clients
+                            .iter()
+                            .map(|r| ClientWork {
+                                rows: r,
+                                rng: derive(0, Stream::Local, &[m as u64]),
+                            })
+                            .collect();
+                        let results = member.local_updates(&global, &mut work, 1, 1, config).unwrap();
+                        assert_eq!(results.len(), clients.len());
+                        for (r, (params, loss)) in clients.iter().zip(results) {
+                            assert_eq!(params, vec![global[0] + r[0] as f32], "model {m} got another's result");
+                            assert_eq!(loss, Ok(r.len() as f32));
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(*device.calls.lock().unwrap(), vec![6, 6, 6, 5, 3]);
+    }
+}
