@@ -526,7 +526,7 @@ routing: [ { policy: top_k, k: 1 }, { policy: full }, { policy: monolith } ]
 #[test]
 fn the_quickstart_run_on_the_gpu_path_matches_the_cpu_run() {
     // The bundled scenarios/quickstart.yaml, whole (8 experts and a monolith trained 600 rounds, 5 policies
-    // sampled, every analysis), on both paths: about 13 minutes on lavapipe with 2 cores.
+    // sampled, every analysis), on both paths: about 9 minutes on lavapipe with 2 cores.
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml");
     let mut loaded = ddmsim::scenario::load(&path).unwrap();
     let dir = tempfile::tempdir().unwrap();

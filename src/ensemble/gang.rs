@@ -15,14 +15,17 @@ use crate::scenario::OptimizerConfig;
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-/// One model's round handed to the gang: its global weights, its clients (rows copied, streams moved) and the
-/// local training settings.
+/// The local training settings of a round: steps, batch size and optimizer (the same for every model of an
+/// ensemble).
+type Settings = (usize, usize, OptimizerConfig);
+
+/// One model's round handed to the gang: its global weights, its clients' rows (copied) and random streams, and
+/// its settings.
 struct Request {
     global: Vec<f32>,
-    clients: Vec<(Vec<usize>, Rng)>,
-    steps: usize,
-    batch_size: usize,
-    optimizer: OptimizerConfig,
+    rows: Vec<Vec<usize>>,
+    rngs: Vec<Rng>,
+    settings: Settings,
 }
 
 /// A request's results, or the device's error message.
@@ -107,44 +110,51 @@ impl<'a> Gang<'a> {
         self.turn.notify_all();
     }
 
-    /// Runs a batch of rounds: one device call per distinct (steps, batch size, optimizer), all clients at once.
-    fn run(&self, batch: Vec<(u64, Request)>) -> Vec<(u64, Outcome)> {
-        let mut results = Vec::with_capacity(batch.len());
-        let mut rest = batch;
-        while let Some((_, first)) = rest.first() {
-            let key = (first.steps, first.batch_size, first.optimizer.clone());
-            let (same, other): (Vec<_>, Vec<_>) = rest
-                .into_iter()
-                .partition(|(_, r)| (r.steps, r.batch_size, &r.optimizer) == (key.0, key.1, &key.2));
-            rest = other;
-            let starts: Vec<&[f32]> = same
+    /// Runs a batch of rounds as one device call, all their clients at once.
+    fn run(&self, mut batch: Vec<(u64, Request)>) -> Vec<(u64, Outcome)> {
+        let (steps, batch_size, optimizer) = batch[0].1.settings.clone();
+        assert!(
+            batch
                 .iter()
-                .flat_map(|(_, r)| r.clients.iter().map(|_| &r.global[..]))
-                .collect();
-            let mut work: Vec<ClientWork> = same
-                .iter()
-                .flat_map(|(_, r)| r.clients.iter())
-                .map(|(rows, rng)| ClientWork { rows, rng: rng.clone() })
-                .collect();
-            let outcome = self
-                .device
-                .local_updates(self.task, &starts, &mut work, key.0, key.1, &key.2)
-                .map_err(|e| match e {
+                .all(|(_, r)| r.settings == (steps, batch_size, optimizer.clone())),
+            "the models of a gang share their local training settings"
+        );
+        let rngs: Vec<Rng> = batch
+            .iter_mut()
+            .flat_map(|(_, r)| std::mem::take(&mut r.rngs))
+            .collect();
+        let starts: Vec<&[f32]> = batch
+            .iter()
+            .flat_map(|(_, r)| r.rows.iter().map(|_| &r.global[..]))
+            .collect();
+        let mut work: Vec<ClientWork> = batch
+            .iter()
+            .flat_map(|(_, r)| r.rows.iter())
+            .zip(rngs)
+            .map(|(rows, rng)| ClientWork { rows, rng })
+            .collect();
+        let outcome = self
+            .device
+            .local_updates(self.task, &starts, &mut work, steps, batch_size, &optimizer);
+        match outcome {
+            Ok(all) => {
+                let mut all = all.into_iter();
+                batch
+                    .iter()
+                    .map(|(ticket, r)| (*ticket, Ok(all.by_ref().take(r.rows.len()).collect())))
+                    .collect()
+            }
+            Err(e) => {
+                let message = match e {
                     Error::Gpu(message) => message,
                     other => other.to_string(),
-                });
-            let mut all = match outcome {
-                Ok(all) => all.into_iter(),
-                Err(message) => {
-                    results.extend(same.iter().map(|(ticket, _)| (*ticket, Err(message.clone()))));
-                    continue;
-                }
-            };
-            for (ticket, request) in &same {
-                results.push((*ticket, Ok(all.by_ref().take(request.clients.len()).collect())));
+                };
+                batch
+                    .iter()
+                    .map(|(ticket, _)| (*ticket, Err(message.clone())))
+                    .collect()
             }
         }
-        results
     }
 }
 
@@ -164,10 +174,9 @@ impl BatchedLocal for Member<'_, '_> {
     ) -> Result<Vec<LocalResult>> {
         let request = Request {
             global: global.to_vec(),
-            clients: clients.iter().map(|w| (w.rows.to_vec(), w.rng.clone())).collect(),
-            steps,
-            batch_size,
-            optimizer: optimizer.clone(),
+            rows: clients.iter().map(|w| w.rows.to_vec()).collect(),
+            rngs: clients.iter().map(|w| w.rng.clone()).collect(),
+            settings: (steps, batch_size, optimizer.clone()),
         };
         self.gang.call(request).map_err(Error::Gpu)
     }

@@ -209,7 +209,7 @@ pub fn run(loaded: &LoadedScenario, options: &RunOptions) -> Result<RunOutcome> 
             "router": ensemble.router.as_ref().map(|r| r.params.len()),
         },
         "training": { "key": key, "from_cache": from_cache },
-        "device": device.as_ref().map_or_else(|| "cpu".to_string(), |d| format!("gpu: {}", d.describe())),
+        "device": device_name.as_ref().map_or_else(|| "cpu".to_string(), |name| format!("gpu: {name}")),
     });
     if options.train_only {
         timings.insert("total".into(), started.elapsed().as_secs_f64().into());

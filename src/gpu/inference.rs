@@ -3,7 +3,7 @@
 //! combination, adds the nets' outputs with the routing weights on the device, so only the result is read back.
 
 use super::GpuContext;
-use super::kernels::{Epilogue, MatmulSpec, Operand, Placement};
+use super::kernels::{MatmulSpec, Placement};
 use crate::diffusion::LoadedNets;
 use crate::nn::TimeNet;
 use ndarray::{Array2, ArrayView2, Axis};
@@ -88,20 +88,7 @@ impl GpuNets<'_> {
             let last = mlp.layers().len() - 1;
             let mut from = &input;
             for (l, layer) in mlp.layers().iter().enumerate() {
-                let (fi, fo) = (layer.fan_in as u32, layer.fan_out as u32);
-                let spec = MatmulSpec {
-                    batches: 1,
-                    m: rows,
-                    n: fo,
-                    k: fi,
-                    a: Operand::row_major(rows, fi),
-                    b: Operand::row_major(fi, fo),
-                    epilogue: match (l == last, mlp.skips(l)) {
-                        (true, _) => Epilogue::Bias,
-                        (false, false) => Epilogue::BiasSilu,
-                        (false, true) => Epilogue::BiasSiluSkip,
-                    },
-                };
+                let spec = MatmulSpec::layer_forward(mlp, l, rows, 1, 0);
                 let at = Placement {
                     a: start * width,
                     b: offset + layer.weight as u32,

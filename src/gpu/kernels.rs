@@ -2,6 +2,7 @@
 //! inputs, dispatch, and read the results back (what the agreement tests and the CPU-side callers use).
 
 use super::GpuContext;
+use crate::nn::Mlp;
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
@@ -144,6 +145,33 @@ impl Epilogue {
     }
 }
 
+impl MatmulSpec {
+    /// The forward product of layer `l` of `mlp` for `batches` stacks of `rows` rows each, batch c's weights
+    /// `stride` floats after batch c - 1's: bias for the output layer, bias + SiLU (+ skip) for hidden ones.
+    pub(super) fn layer_forward(mlp: &Mlp, l: usize, rows: u32, batches: u32, stride: u32) -> Self {
+        let layer = mlp.layers()[l];
+        let (fi, fo) = (layer.fan_in as u32, layer.fan_out as u32);
+        let hidden = l + 1 < mlp.layers().len();
+        MatmulSpec {
+            batches,
+            m: rows,
+            n: fo,
+            k: fi,
+            a: Operand::row_major(rows, fi),
+            b: Operand {
+                batch: stride,
+                row: fo,
+                col: 1,
+            },
+            epilogue: match (hidden, mlp.skips(l)) {
+                (false, _) => Epilogue::Bias,
+                (true, false) => Epilogue::BiasSilu,
+                (true, true) => Epilogue::BiasSiluSkip,
+            },
+        }
+    }
+}
+
 /// Where a matmul reads and writes inside larger buffers (all in floats): A, B and the bias start at their offsets,
 /// batch c's bias at `bias + c bias_batch`; C[c, i, j] sits at `out + c out_batch + i n + j`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -213,13 +241,15 @@ struct CombineDims {
     stride: u32,
 }
 
-/// Sizes of the squared-error gradient.
+/// Sizes of the squared-error gradient and loss: rows in all, their width, and rows per client (read by the loss
+/// only).
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct MseDims {
     rows: u32,
     dim: u32,
-    pad: [u32; 2],
+    per_client: u32,
+    pad: u32,
 }
 
 /// Optimizer settings of one update (Adam's bias corrections c1 = 1 - beta1^t and c2 = 1 - beta2^t included).
@@ -463,7 +493,12 @@ impl GpuContext {
         [y, target, row_scale, grad]: [&wgpu::Buffer; 4],
     ) {
         let (x, g) = groups_1d(rows * dim);
-        let dims = MseDims { rows, dim, pad: [0; 2] };
+        let dims = MseDims {
+            rows,
+            dim,
+            per_client: 0,
+            pad: 0,
+        };
         self.encode(
             encoder,
             &self.kernels.mse,
@@ -483,7 +518,8 @@ impl GpuContext {
         let dims = MseDims {
             rows: clients * per_client,
             dim,
-            pad: [per_client, 0],
+            per_client,
+            pad: 0,
         };
         let groups = (clients.div_ceil(64), 1, 1);
         self.encode(

@@ -49,7 +49,7 @@ impl DenoiserDevice for GpuContext {
     ) -> Result<Vec<LocalResult>> {
         let sgd = optimizer.kind == OptimizerKind::Sgd;
         let mlp = &task.net.mlp;
-        let layers = mlp.layers().to_vec();
+        let layers = mlp.layers();
         let (c, p) = (clients.len(), mlp.param_count());
         assert!(
             starts.len() == c && starts.iter().all(|w| w.len() == p),
@@ -166,30 +166,13 @@ impl GpuContext {
     ) {
         let layers = mlp.layers();
         for (l, layer) in layers.iter().enumerate() {
-            let (fi, fo) = (layer.fan_in as u32, layer.fan_out as u32);
             let hidden = l + 1 < layers.len();
-            let spec = MatmulSpec {
-                batches: c,
-                m: n,
-                n: fo,
-                k: fi,
-                a: Operand::row_major(n, fi),
-                b: Operand {
-                    batch: p,
-                    row: fo,
-                    col: 1,
-                },
-                epilogue: match (hidden, mlp.skips(l)) {
-                    (false, _) => Epilogue::Bias,
-                    (true, false) => Epilogue::BiasSilu,
-                    (true, true) => Epilogue::BiasSiluSkip,
-                },
-            };
+            let spec = MatmulSpec::layer_forward(mlp, l, n, c, p);
             let at = Placement {
                 b: layer.weight as u32,
                 bias: layer.bias as u32,
                 bias_batch: p,
-                out_batch: n * fo,
+                out_batch: n * layer.fan_out as u32,
                 ..Placement::default()
             };
             let act = if hidden {

@@ -99,17 +99,30 @@ impl RoutedMixture<'_> {
 }
 
 impl RoutedMixture<'_> {
+    /// The router, when the policy needs one (panics if the policy needs one and there is none).
+    fn needed_router(&self) -> Option<&RouterModel> {
+        self.policy
+            .needs_router()
+            .then(|| self.router.expect("this routing policy needs a router"))
+    }
+
     /// The policy's weights for one sampler chunk; the router runs only when the policy needs it, on the CPU
     /// unless its probabilities for the chunk are given. Shape [n, experts].
     fn chunk_weights(&self, x: ArrayView2<f32>, at: At, given: Option<ArrayView2<f32>>) -> Array2<f32> {
-        let probs = match (self.policy.needs_router(), self.router, given) {
-            (true, _, Some(p)) => p.to_owned(),
-            (true, Some(router), None) => router.probs(x, at.t),
-            (true, None, None) => panic!("this routing policy needs a router"),
-            (false, ..) => Array2::from_elem((x.nrows(), self.experts.len()), 1.0 / self.experts.len() as f32),
+        let computed;
+        let probs = match (self.needed_router(), given) {
+            (Some(_), Some(p)) => p,
+            (Some(router), None) => {
+                computed = router.probs(x, at.t);
+                computed.view()
+            }
+            (None, _) => {
+                computed = Array2::from_elem((x.nrows(), self.experts.len()), 1.0 / self.experts.len() as f32);
+                computed.view()
+            }
         };
         self.policy.weights(&RouteState {
-            probs: probs.view(),
+            probs,
             x,
             at,
             predictions: None,
@@ -119,11 +132,9 @@ impl RoutedMixture<'_> {
     /// [`Denoiser::predict_all`] on the device: router on the device, the policy's weights on the CPU chunk by
     /// chunk (stochastic policies key their draws on global rows), experts and their combination on the device.
     fn predict_on_device(&self, device: &dyn LoadedNets, x: ArrayView2<f32>, at: At) -> Array2<f32> {
-        let probs = match (self.policy.needs_router(), self.router) {
-            (true, Some(router)) => Some(softmax(device.forward(self.experts.len(), x, at.t), router.temperature)),
-            (true, None) => panic!("this routing policy needs a router"),
-            (false, _) => None,
-        };
+        let probs = self
+            .needed_router()
+            .map(|router| softmax(device.forward(self.experts.len(), x, at.t), router.temperature));
         let parts = map_chunks(x, at, |chunk, chunk_at| {
             let start = chunk_at.first_row - at.first_row;
             let given = probs.as_ref().map(|p| p.slice(s![start..start + chunk.nrows(), ..]));

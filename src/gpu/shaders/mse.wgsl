@@ -2,7 +2,7 @@
 // row_scale is 2 / (rows x dim) of the row's own client, and 0 for the padding rows of smaller clients.
 
 struct Dims {
-    rows: u32, dim: u32, pad0: u32, pad1: u32,
+    rows: u32, dim: u32, per_client: u32, pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> dims: Dims;
@@ -25,10 +25,9 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 @compute @workgroup_size(64, 1, 1)
 fn accumulate_loss(@builtin(global_invocation_id) g: vec3<u32>) {
     let c = g.x;
-    let per_client = dims.pad0;
-    if (c * per_client < dims.rows) {
+    if (c * dims.per_client < dims.rows) {
         var acc = 0.0;
-        for (var r = c * per_client; r < (c + 1u) * per_client; r = r + 1u) {
+        for (var r = c * dims.per_client; r < (c + 1u) * dims.per_client; r = r + 1u) {
             for (var d = 0u; d < dims.dim; d = d + 1u) {
                 let e = y[r * dims.dim + d] - goal[r * dims.dim + d];
                 acc = acc + 0.5 * row_scale[r] * e * e;
