@@ -1,17 +1,20 @@
 //! Running many cells, each an ordinary run in its own folder, as studies and sweeps do: a cell whose folder
-//! already holds the results of exactly its scenario is reused, several cells run at once, one progress bar
-//! with an ETA covers them all, and every finished cell is reported at once so its rows can be written.
+//! already holds the results of exactly its inputs (resolved scenario and data file, by hash) is reused, several
+//! cells run at once, one progress bar with an ETA covers them all, and every finished cell is reported at once
+//! so its rows can be written.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::experiment::{RunOptions, run};
 use crate::progress::Progress;
 use crate::report::{Record, read_results};
-use crate::scenario::{LoadedScenario, Scenario, to_yaml};
+use crate::scenario::{DataConfig, LoadedScenario, Scenario, parse};
+use crate::store::{Existing, RunRecord, inspect};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// One cell to run: a name for messages, its folder and its scenario.
+/// One cell to run: a name for messages, its folder, its scenario and the hash of its inputs.
 #[derive(Debug, Clone)]
 pub struct CellJob {
     /// Shown in the progress bar and in failure messages.
@@ -20,6 +23,8 @@ pub struct CellJob {
     pub dir: PathBuf,
     /// The ordinary scenario the cell runs.
     pub scenario: Scenario,
+    /// SHA-256 of the cell's inputs (see [`crate::experiment::inputs_sha256`]).
+    pub inputs_sha256: String,
 }
 
 /// What became of a cell.
@@ -32,7 +37,7 @@ pub enum CellOutcome {
 }
 
 /// How to run the cells.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CellRunner {
     /// Folder that relative data paths resolve against.
     pub base_dir: PathBuf,
@@ -44,6 +49,10 @@ pub struct CellRunner {
     pub parallel: usize,
     /// Skip policies asking for more experts than a cell has instead of failing the cell.
     pub skip_infeasible: bool,
+    /// Run cells whose estimated memory exceeds what is available.
+    pub force: bool,
+    /// Files no cell folder may hold (the sweep's or study's own file).
+    pub inputs: Vec<PathBuf>,
 }
 
 /// Memory a cell of the bundled scenarios may need at its peak (measured below 200 MiB; doubled for safety).
@@ -51,27 +60,62 @@ const CELL_MEMORY_BYTES: u64 = 512 << 20;
 
 /// How many cells fit in the memory available now (`MemAvailable` of `/proc/meminfo`; unlimited if unknown).
 pub fn memory_slots() -> usize {
-    let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
-        text.lines()
-            .find_map(|l| l.strip_prefix("MemAvailable:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-    });
-    match available {
-        Some(kib) => ((kib << 10) / CELL_MEMORY_BYTES).max(1) as usize,
+    match crate::experiment::available_memory() {
+        Some(bytes) => ((bytes as u64) / CELL_MEMORY_BYTES).max(1) as usize,
         None => usize::MAX,
     }
 }
 
-/// Whether `dir` already holds the finished results of exactly `scenario`.
-pub fn is_finished(dir: &Path, scenario: &Scenario) -> bool {
-    let same = std::fs::read_to_string(dir.join("scenario.resolved.yaml")).is_ok_and(|t| t == to_yaml(scenario));
-    same && dir.join("results.parquet").is_file()
+/// The jobs of `cells` (name, folder, scenario), each with the hash of its inputs; a data file shared by many
+/// cells is read once.
+pub fn jobs(cells: Vec<(String, PathBuf, Scenario)>, base_dir: &Path) -> Result<Vec<CellJob>> {
+    let mut data_hashes: HashMap<String, Option<String>> = HashMap::new();
+    let mut jobs = Vec::with_capacity(cells.len());
+    for (name, dir, scenario) in cells {
+        let data_key = serde_json::to_string(&scenario.data).expect("a data config serialises");
+        let data_hash = match data_hashes.get(&data_key) {
+            Some(hash) => hash.clone(),
+            None => {
+                let hash = crate::data::source_sha256(&scenario.data, base_dir)?;
+                data_hashes.insert(data_key, hash.clone());
+                hash
+            }
+        };
+        let inputs_sha256 = crate::experiment::inputs_sha256_with(&scenario, data_hash.as_deref());
+        jobs.push(CellJob {
+            name,
+            dir,
+            scenario,
+            inputs_sha256,
+        });
+    }
+    Ok(jobs)
+}
+
+/// Whether `job.dir` holds the finished results of exactly the job's inputs. A cell of an older ddmsim (no
+/// hash recorded) counts when its stored scenario equals the job's and its data is not read from a file.
+pub fn is_finished(job: &CellJob) -> bool {
+    let dir = &job.dir;
+    let ours = matches!(inspect(dir, ""), Ok(Existing::Marked(_) | Existing::Legacy));
+    if !ours || !dir.join("results.parquet").is_file() {
+        return false;
+    }
+    match RunRecord::read(dir) {
+        Ok(record) if !record.inputs_sha256.is_empty() => record.inputs_sha256 == job.inputs_sha256,
+        Ok(_) => {
+            let stored = std::fs::read_to_string(dir.join("scenario.resolved.yaml")).ok();
+            let same = stored.and_then(|t| parse(&t).ok()).is_some_and(|s| s == job.scenario);
+            same && !matches!(job.scenario.data, DataConfig::Csv { .. })
+        }
+        Err(_) => false,
+    }
 }
 
 /// Runs (or reuses) every cell and returns their outcomes in job order. After each cell finishes,
-/// `on_finished` sees the outcomes so far (`None`: not finished yet), one call at a time. Failures to read or
-/// write files stop the run (finished cells stay on disk); a cell whose own scenario fails is recorded and the
-/// others go on. Results do not depend on `parallel`: each cell is deterministic on its own.
+/// `on_finished` sees the outcomes so far (`None`: not finished yet), one call at a time. Failures of the
+/// machine (files that cannot be read or written, a refused folder) stop the run (finished cells stay on disk);
+/// a cell whose own scenario fails is recorded and the others go on. Results do not depend on `parallel`: each
+/// cell is deterministic on its own.
 pub fn run_cells(
     jobs: &[CellJob],
     runner: &CellRunner,
@@ -81,7 +125,7 @@ pub fn run_cells(
     let bar = progress.bar(jobs.len() as u64, "cells");
     let mut start: Vec<Option<CellOutcome>> = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let reused = is_finished(&job.dir, &job.scenario)
+        let reused = is_finished(job)
             .then(|| read_results(&job.dir.join("results.parquet")))
             .transpose()?;
         if reused.is_some() {
@@ -92,7 +136,7 @@ pub fn run_cells(
     bar.reset_eta();
     let todo: Vec<usize> = (0..jobs.len()).filter(|&i| start[i].is_none()).collect();
     let outcomes = Mutex::new(start);
-    let fatal: Mutex<Option<Error>> = Mutex::new(None);
+    let fatal: Mutex<Option<crate::error::Error>> = Mutex::new(None);
     let stop = AtomicBool::new(false);
     let next = AtomicUsize::new(0);
     let worker = || {
@@ -100,21 +144,16 @@ pub fn run_cells(
             let Some(&i) = todo.get(next.fetch_add(1, Ordering::SeqCst)) else {
                 break;
             };
-            let job = &jobs[i];
-            bar.set_message(job.name.clone());
-            let outcome = match run_one(job, runner) {
-                Ok(outcome) => outcome,
-                Err(e) => {
-                    stop.store(true, Ordering::SeqCst);
-                    fatal.lock().expect("no panics while held").get_or_insert(e);
-                    break;
-                }
-            };
-            let mut all = outcomes.lock().expect("no panics while held");
-            all[i] = Some(outcome);
-            if let Err(e) = on_finished(&all) {
+            bar.set_message(jobs[i].name.clone());
+            let result = run_one(&jobs[i], runner).and_then(|outcome| {
+                let mut all = outcomes.lock().expect("no panics while held");
+                all[i] = Some(outcome);
+                on_finished(&all)
+            });
+            if let Err(e) = result {
                 stop.store(true, Ordering::SeqCst);
                 fatal.lock().expect("no panics while held").get_or_insert(e);
+                break;
             }
             bar.inc(1);
         }
@@ -148,11 +187,13 @@ fn run_one(job: &CellJob, runner: &CellRunner) -> Result<CellOutcome> {
         quiet: true,
         cache: runner.cache.clone(),
         skip_infeasible: runner.skip_infeasible,
-        train_only: false,
+        force: runner.force,
+        inputs: runner.inputs.clone(),
+        ..RunOptions::default()
     };
     match run(&cell, &options) {
         Ok(outcome) => Ok(CellOutcome::Done(outcome.records)),
-        Err(e @ (Error::Io { .. } | Error::Table { .. })) => Err(e),
+        Err(e) if e.is_environment() => Err(e),
         Err(e) => Ok(CellOutcome::Failed(e.to_string())),
     }
 }

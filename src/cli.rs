@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use ddmsim::scenario;
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Simulate decentralized diffusion models trained by federations of non-IID clients.
@@ -60,13 +61,14 @@ pub enum Command {
 /// Options shared by the commands that run simulations.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Output folder (default: reports/<name in the file>).
+    /// Output folder (default: reports/<name in the file>). ddmsim replaces only folders it wrote (they carry a
+    /// `.ddmsim` marker), keeping your own `*.md` notes in them.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Worker threads (default: all cores); results are identical for any value.
     #[arg(long)]
     threads: Option<usize>,
-    /// Hide progress bars.
+    /// Hide progress bars and notes (warnings and errors still show).
     #[arg(long)]
     quiet: bool,
     /// Always train (trained models are otherwise cached in `.ddmsim-cache` beside the output folder and reused
@@ -77,6 +79,10 @@ pub struct RunArgs {
     /// is short); results are identical for any value.
     #[arg(long)]
     jobs: Option<usize>,
+    /// Run even when the estimated peak memory of a run exceeds the memory available (the run may then fail or
+    /// make the machine swap).
+    #[arg(long)]
+    force: bool,
 }
 
 /// Runs the parsed command.
@@ -84,36 +90,20 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Validate { scenario } => {
             let loaded = scenario::load(&scenario)?;
-            print!("{}", scenario::to_yaml(&loaded.scenario));
-            Ok(())
+            if !loaded.scenario.sweep.is_empty() {
+                scenario::expand(&loaded.scenario)?;
+            }
+            out(&scenario::to_yaml(&loaded.scenario))
         }
         Command::Report { dir } => {
             let figures = ddmsim::sweep::rebuild_report(&dir)?;
-            println!(
-                "{} figures; report written to {}",
+            out(&format!(
+                "{} figures; report written to {}\n",
                 figures.len(),
                 dir.join("report.html").display()
-            );
-            Ok(())
+            ))
         }
-        Command::Study { study, run } => {
-            set_threads(run.threads)?;
-            let loaded = ddmsim::study::load(&study)?;
-            let (out_dir, cache) = run.places(&loaded.study.name);
-            let outcome = ddmsim::study::run_study(&loaded, &out_dir, run.quiet, cache, run.jobs())?;
-            let command = format!("cargo run --release -- study {}", study.display());
-            ddmsim::study::write_report(&out_dir, &loaded.study, &outcome, &command)?;
-            for f in &outcome.failures {
-                eprintln!("cell {} seed {} could not run: {}", f.setting, f.seed, f.message);
-            }
-            println!(
-                "{} cells, {} could not run; summary written to {}",
-                loaded.cells.len(),
-                outcome.failures.len(),
-                out_dir.join("summary.md").display()
-            );
-            Ok(())
-        }
+        Command::Study { study, run } => run_study(&study, &run),
         Command::Run {
             scenario,
             run,
@@ -130,50 +120,113 @@ pub fn run(cli: Cli) -> Result<()> {
             let (out_dir, cache) = run.places(&loaded.scenario.name);
             if !loaded.scenario.sweep.is_empty() {
                 anyhow::ensure!(!train_only, "--train-only: runs one scenario, not a sweep");
-                return run_sweep(&loaded, &run, out_dir, cache);
+                return run_sweep(&loaded, &scenario, &run, out_dir, cache);
             }
             let options = ddmsim::RunOptions {
                 out_dir,
                 quiet: run.quiet,
                 cache,
-                skip_infeasible: false,
                 train_only,
+                report: (!train_only).then_some(ddmsim::sweep::report_in_place as _),
+                force: run.force,
+                inputs: vec![scenario.clone()],
+                ..ddmsim::RunOptions::default()
             };
             let outcome = ddmsim::run(&loaded, &options)?;
+            let done = outcome.out_dir.display().to_string();
             if train_only {
-                println!("models written to {} (--train-only)", outcome.out_dir.display());
-                return Ok(());
+                return out(&format!("models written to {done} (--train-only)\n"))
+                    .with_context(|| format!("the run is complete in {done}"));
             }
-            print!("{}", ddmsim::report::render(&outcome.records));
+            let mut text = ddmsim::report::render(&outcome.records);
             if let Some(accuracy) = outcome.classifier_accuracy {
-                println!(
-                    "evaluation classifier (fd_classifier, class_tv, confidence): {:.1} % accurate on the held-out split",
+                text.push_str(&format!(
+                    "evaluation classifier (fd_classifier, class_tv, confidence): {:.1} % accurate on the held-out \
+                     split\n",
                     100.0 * accuracy
-                );
+                ));
             }
-            ddmsim::sweep::rebuild_report(&outcome.out_dir)?;
-            println!("results written to {} (report: report.html)", outcome.out_dir.display());
-            Ok(())
+            text.push_str(&format!("results written to {done} (report: report.html)\n"));
+            out(&text).with_context(|| format!("the run is complete in {done}"))
         }
     }
 }
 
-/// Runs a scenario's sweep and prints where its tables are.
-fn run_sweep(loaded: &scenario::LoadedScenario, run: &RunArgs, out_dir: PathBuf, cache: Option<PathBuf>) -> Result<()> {
+/// Writes `text` to standard output; a closed pipe or a full device is an error, not a panic.
+fn out(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("writing to standard output")
+}
+
+/// Runs a study and prints where its summary is; any cell that could not run makes it fail, naming the cells.
+fn run_study(study: &std::path::Path, run: &RunArgs) -> Result<()> {
+    set_threads(run.threads)?;
+    let loaded = ddmsim::study::load(study)?;
+    let (out_dir, cache) = run.places(&loaded.study.name);
+    let options = ddmsim::study::StudyOptions {
+        out_dir: out_dir.clone(),
+        quiet: run.quiet,
+        cache,
+        parallel: run.jobs(),
+        force: run.force,
+    };
+    let command = format!("cargo run --release -- study {}", study.display());
+    let outcome = ddmsim::study::run_study(&loaded, &options, &command)?;
+    let failed: Vec<String> = outcome
+        .failures
+        .iter()
+        .map(|f| format!("{} seed {}: {}", f.setting, f.seed, f.message))
+        .collect();
+    report_failures(&failed, loaded.cells.len(), &out_dir)?;
+    out(&format!(
+        "{} cells; summary written to {}\n",
+        loaded.cells.len(),
+        out_dir.join("summary.md").display()
+    ))
+}
+
+/// Runs a scenario's sweep and prints where its tables are; any cell that could not run makes it fail.
+fn run_sweep(
+    loaded: &scenario::LoadedScenario,
+    file: &std::path::Path,
+    run: &RunArgs,
+    out_dir: PathBuf,
+    cache: Option<PathBuf>,
+) -> Result<()> {
     let options = ddmsim::sweep::SweepOptions {
         out_dir: out_dir.clone(),
         quiet: run.quiet,
         cache,
         parallel: run.jobs(),
+        force: run.force,
+        inputs: vec![file.to_path_buf()],
     };
     let outcome = ddmsim::sweep::run_sweep(loaded, &options)?;
-    for (cell, message) in outcome.failures() {
-        eprintln!("cell {cell} could not run: {message}");
-    }
-    println!(
-        "{} cells, {} could not run; results written to {}",
+    let failed: Vec<String> = outcome
+        .failures()
+        .into_iter()
+        .map(|(cell, message)| format!("{cell}: {message}"))
+        .collect();
+    report_failures(&failed, outcome.cells.len(), &out_dir)?;
+    out(&format!(
+        "{} cells; results written to {}\n",
         outcome.cells.len(),
-        outcome.failures().len(),
+        out_dir.display()
+    ))
+}
+
+/// Lists the cells that could not run on stderr and fails if there are any.
+fn report_failures(failed: &[String], cells: usize, out_dir: &std::path::Path) -> Result<()> {
+    for f in failed {
+        let _ = writeln!(std::io::stderr(), "cell {f}");
+    }
+    anyhow::ensure!(
+        failed.is_empty(),
+        "{} of {cells} cells could not run (listed above); the others' results and the report are in {}",
+        failed.len(),
         out_dir.display()
     );
     Ok(())
@@ -190,7 +243,7 @@ impl RunArgs {
     /// The output folder (default `reports/<name>`) and the model cache beside it (none with `--no-cache`).
     fn places(&self, name: &str) -> (PathBuf, Option<PathBuf>) {
         let out_dir = self.out.clone().unwrap_or_else(|| PathBuf::from("reports").join(name));
-        let cache = (!self.no_cache).then(|| ddmsim::model_cache::default_cache_dir(&out_dir));
+        let cache = (!self.no_cache).then(|| ddmsim::store::default_cache_dir(&out_dir));
         (out_dir, cache)
     }
 }

@@ -33,9 +33,11 @@ pub enum Error {
         /// What is wrong with the cell.
         message: String,
     },
-    /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    /// A file or folder could not be read, written, created, renamed or removed.
+    #[error("{verb} {}: {source}", path.display())]
     Io {
+        /// What was being done: `reading`, `writing`, `creating`, `renaming`, `removing`, `locking`.
+        verb: &'static str,
         /// The file or folder involved.
         path: PathBuf,
         /// The operating system's error.
@@ -61,9 +63,11 @@ pub enum Error {
         /// What failed and how to fix it.
         message: String,
     },
-    /// Writing a results table failed.
-    #[error("writing {}: {message}", path.display())]
+    /// Reading or writing a results table failed.
+    #[error("{verb} {}: {message}", path.display())]
     Table {
+        /// `reading` or `writing`.
+        verb: &'static str,
         /// The table file.
         path: PathBuf,
         /// The writer's message.
@@ -72,6 +76,18 @@ pub enum Error {
     /// No usable GPU adapter, or the GPU failed.
     #[error("gpu: {0}")]
     Gpu(String),
+    /// A number that must be finite is not: a model weight, a router probability, a sample or a metric.
+    #[error("{place}: {what}")]
+    NonFinite {
+        /// Where it arose: the model, policy and sampler step, file, or metric.
+        place: String,
+        /// What is not finite and what usually causes it.
+        what: String,
+    },
+    /// ddmsim refuses to touch a path (it did not write it, or it holds inputs) or to start a run it cannot
+    /// finish (too much memory, another run writing the same folder); the message says what to do instead.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Result alias for the library.
@@ -86,11 +102,28 @@ impl Error {
         }
     }
 
-    /// Wraps an I/O error with the path it concerns.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    /// An I/O error while `verb`-ing `path` (`reading`, `writing`, `creating`, `renaming`, `removing`).
+    pub fn io(verb: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
+            verb,
             path: path.into(),
             source,
         }
+    }
+
+    /// An I/O error while reading `path`.
+    pub fn read(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::io("reading", path, source)
+    }
+
+    /// An I/O error while writing `path`.
+    pub fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::io("writing", path, source)
+    }
+
+    /// Whether the error is about the machine's files or folders rather than about the run's own inputs (a
+    /// sweep stops on the former and records the latter as a failed cell).
+    pub fn is_environment(&self) -> bool {
+        matches!(self, Error::Io { .. } | Error::Table { .. } | Error::Refused(_))
     }
 }

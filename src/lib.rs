@@ -5,12 +5,13 @@
 //! with federated averaging ([`federated`], [`ensemble`]) from hand-written networks ([`nn`]) on a diffusion
 //! objective ([`diffusion`]). Samples are drawn with many routing policies ([`routing`]), scored ([`metrics`]) and
 //! analysed for stability and expert-data alignment ([`analysis`]); [`experiment::run`] is the whole pipeline in
-//! one function, [`model_cache`] reuses trained models, [`study`] runs settings x seeds, and [`report`] writes the
+//! one function, [`store`] owns every folder ddmsim writes and the model cache, [`study`] runs settings x seeds, and [`report`] writes the
 //! tables and figures.
 
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod atomic;
 pub mod cells;
 pub mod classifier;
 pub mod cluster;
@@ -20,18 +21,18 @@ pub mod ensemble;
 pub mod error;
 pub mod experiment;
 pub mod federated;
+pub mod hash;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod metrics;
-pub mod model_cache;
 pub mod nn;
-pub mod output;
 pub mod partition;
 pub mod progress;
 pub mod report;
 pub mod rng;
 pub mod routing;
 pub mod scenario;
+pub mod store;
 pub mod study;
 pub mod sweep;
 

@@ -1,6 +1,7 @@
-//! Progress bars on stderr (indicatif), or none at all with `--quiet`.
+//! Progress bars and notes on stderr (indicatif), or none at all with `--quiet`; warnings always.
 
 use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
 
 /// Makes progress bars, all hidden when quiet.
 #[derive(Debug, Clone, Copy)]
@@ -12,6 +13,13 @@ impl Progress {
     /// Bars on stderr unless `quiet`.
     pub fn new(quiet: bool) -> Self {
         Progress { quiet }
+    }
+
+    /// An informational line on stderr (none when quiet).
+    pub fn note(&self, message: &str) {
+        if !self.quiet {
+            let _ = writeln!(std::io::stderr(), "note: {message}");
+        }
     }
 
     /// A bar of `len` units with a message.
@@ -27,4 +35,10 @@ impl Progress {
         );
         bar
     }
+}
+
+/// A warning on stderr, shown even when quiet: something was wrong and ddmsim worked around it (e.g. a bad cache
+/// entry it retrained).
+pub fn warn(message: &str) {
+    let _ = writeln!(std::io::stderr(), "warning: {message}");
 }

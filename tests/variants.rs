@@ -30,9 +30,7 @@ fn run_yaml(yaml: &str) -> (tempfile::TempDir, Vec<ddmsim::report::Record>) {
         &RunOptions {
             out_dir: dir.path().join("out"),
             quiet: true,
-            cache: None,
-            skip_infeasible: false,
-            train_only: false,
+            ..RunOptions::default()
         },
     )
     .unwrap();
@@ -74,7 +72,7 @@ fn gmm_in_higher_dimension_pooled_with_random_grouping() {
     );
     assert!(finite(&records, "loglik") && finite(&records, "mode_tv"));
     let data = &records[0];
-    assert_eq!(data.policy, "reference:data");
+    assert_eq!(data.policy, ddmsim::routing::PolicyLabel::ReferenceData);
     // Held-out data scores far better than noise on the exact likelihood.
     assert!(data.values["loglik"] > records[1].values["loglik"] + 5.0);
 }

@@ -1,13 +1,14 @@
-//! The classifier cached as safetensors under a SHA-256 key of its settings, seed and training data, so runs on
+//! The classifier cached (a verified entry of the model cache) under a SHA-256 key of its settings, seed and training data, so runs on
 //! the same data (every policy, routing change and seed of the federation) share one trained classifier.
 
 use super::{Classifier, network, train_classifier};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::nn::weights;
+use crate::progress::warn;
 use crate::scenario::ClassifierConfig;
+use crate::store::{Lookup, ModelCache};
 use sha2::{Digest, Sha256};
-use std::path::Path;
 
 /// Bumped whenever the classifier's training or storage changes meaning.
 const FORMAT: &str = "ddmsim-classifier-1";
@@ -29,41 +30,45 @@ pub fn classifier_key(config: &ClassifierConfig, seed: u64, train: &Dataset) -> 
     hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The classifier from `cache_dir` if stored there under its key, else trained (and stored when `cache_dir` is
-/// given). The test accuracy is always measured afresh. Returns the classifier and whether it came from the cache.
+/// The classifier from the model cache if a verified entry holds it under its key, else trained (and stored when
+/// there is a cache; a bad entry is reported and replaced). The test accuracy is always measured afresh. Returns
+/// the classifier and whether it came from the cache.
 pub fn load_or_train(
     train: &Dataset,
     test: &Dataset,
     config: &ClassifierConfig,
     seed: u64,
-    cache_dir: Option<&Path>,
+    cache: Option<&ModelCache>,
 ) -> Result<(Classifier, bool)> {
     let classes = train.num_classes().unwrap_or(0);
-    let path = cache_dir.map(|d| {
-        d.join(format!(
-            "classifier-{}.safetensors",
-            classifier_key(config, seed, train)
-        ))
-    });
-    if let Some(path) = path.as_ref().filter(|p| p.is_file()) {
-        let net = network(config, train.dim(), classes);
-        let params = weights::load(path, &net)?;
-        let mut classifier = Classifier {
-            net,
-            params,
-            test_accuracy: 0.0,
-        };
-        classifier.test_accuracy = classifier.accuracy(test);
-        return Ok((classifier, true));
+    let key = format!("classifier-{}", classifier_key(config, seed, train));
+    let names = ["classifier.safetensors".to_string()];
+    let _held = cache.map(|c| c.lock(&key, || {})).transpose()?;
+    let net = network(config, train.dim(), classes);
+    let cached = match cache.map(|c| c.read(&key, &names)) {
+        Some(Lookup::Hit(files)) => weights::from_bytes(&files[0], &net).map_err(|why| format!("{}: {why}", names[0])),
+        Some(Lookup::Bad(why)) => Err(why),
+        Some(Lookup::Miss) | None => Err(String::new()),
+    };
+    match cached {
+        Ok(params) => {
+            let mut classifier = Classifier {
+                net,
+                params,
+                test_accuracy: 0.0,
+            };
+            classifier.test_accuracy = classifier.accuracy(test);
+            return Ok((classifier, true));
+        }
+        Err(why) if !why.is_empty() => warn(&format!(
+            "model cache entry {key} is bad ({why}); training the classifier again and replacing it"
+        )),
+        Err(_) => {}
     }
     let classifier = train_classifier(train, test, config, seed)?;
-    if let Some(path) = &path {
-        weights::save(
-            path,
-            &classifier.net,
-            &classifier.params,
-            &[("role", "classifier".into())],
-        )?;
+    if let Some(cache) = cache {
+        let bytes = weights::to_bytes(&classifier.net, &classifier.params, &[("role", "classifier".into())]);
+        cache.write(&key, &[(names[0].clone(), bytes)])?;
     }
     Ok((classifier, false))
 }

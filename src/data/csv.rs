@@ -1,32 +1,47 @@
-//! User data from a CSV file: a header row, numeric feature columns and an optional label column.
+//! User data from a CSV file (RFC 4180, read with the `csv` crate: quoted fields, a byte-order mark and CRLF line
+//! ends work): a header row, numeric feature columns and an optional label column.
 
 use crate::error::{Error, Result};
 use ndarray::Array2;
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 /// Feature rows and, when a label column is named, label ids (distinct label texts in sorted order).
 pub type CsvData = (Array2<f32>, Option<Vec<usize>>);
 
-/// Reads `path`; a missing column, a short row, or a non-numeric, NaN or infinite cell is an error naming its
-/// line and column.
+/// Reads `path`; a missing column, a short row, or a cell that is not a finite number in single precision is an
+/// error naming its line and column.
 pub fn load(path: &Path, label_column: Option<&str>) -> Result<CsvData> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let bad = |line: usize, column: usize, message: String| Error::DataFormat {
+    let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
+    parse(&bytes, path, label_column)
+}
+
+/// Parses CSV `bytes` read from `path` (named in errors).
+pub fn parse(bytes: &[u8], path: &Path, label_column: Option<&str>) -> Result<CsvData> {
+    let bad = |line: u64, column: usize, message: String| Error::DataFormat {
         file: path.to_path_buf(),
-        line,
+        line: line as usize,
         column,
         message,
     };
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines.next().ok_or_else(|| bad(1, 1, "the file is empty".into()))?;
-    let names: Vec<&str> = header.split(',').map(str::trim).collect();
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let names: Vec<String> = reader
+        .headers()
+        .map_err(|e| bad(1, 1, format!("the header row is not readable CSV: {e}")))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if names.iter().all(String::is_empty) {
+        return Err(bad(1, 1, "the file is empty (a header row is needed)".into()));
+    }
     let label_index = match label_column {
-        Some(name) => Some(names.iter().position(|n| *n == name).ok_or_else(|| {
-            bad(
-                1,
-                1,
-                format!("no column named {name:?} (label_column); columns are {names:?}"),
-            )
+        Some(name) => Some(names.iter().position(|n| n == name).ok_or_else(|| {
+            bad(1, 1, format!("no column named {name:?} (label_column); columns are {names:?}"))
         })?),
         None => None,
     };
@@ -36,31 +51,28 @@ pub fn load(path: &Path, label_column: Option<&str>) -> Result<CsvData> {
     }
     let mut values = Vec::new();
     let mut label_texts = Vec::new();
-    for (i, line) in lines {
-        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-        if cells.len() != names.len() {
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            bad(line, 1, format!("not readable CSV: {e}"))
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        if record.len() != names.len() {
             return Err(bad(
-                i + 1,
-                cells.len().min(names.len()) + 1,
-                format!("expected {} cells as in the header, got {}", names.len(), cells.len()),
+                line,
+                record.len().min(names.len()) + 1,
+                format!("expected {} cells as in the header, got {}", names.len(), record.len()),
             ));
         }
-        for (j, cell) in cells.iter().enumerate() {
+        for (j, cell) in record.iter().enumerate() {
             if Some(j) == label_index {
                 label_texts.push(cell.to_string());
                 continue;
             }
-            let v: f64 = cell
-                .parse()
-                .map_err(|_| bad(i + 1, j + 1, format!("column {:?}: not a number: {cell:?}", names[j])))?;
-            if !v.is_finite() {
-                return Err(bad(
-                    i + 1,
-                    j + 1,
-                    format!("column {:?}: {cell} is not a finite number", names[j]),
-                ));
-            }
-            values.push(v as f32);
+            values.push(number(cell).map_err(|why| bad(line, j + 1, format!("column {:?}: {why}", names[j])))?);
         }
     }
     let rows = values.len() / features;
@@ -78,6 +90,34 @@ pub fn load(path: &Path, label_column: Option<&str>) -> Result<CsvData> {
             .collect()
     });
     Ok((x, labels))
+}
+
+/// A cell as a number the models can use: finite, and finite in single precision.
+fn number(cell: &str) -> std::result::Result<f32, String> {
+    let v: f64 = cell.parse().map_err(|_| format!("not a number: {cell:?}"))?;
+    if !v.is_finite() {
+        return Err(format!("{cell} is not a finite number"));
+    }
+    let single = v as f32;
+    if !single.is_finite() {
+        return Err(format!(
+            "{cell} is beyond single precision (|x| <= 3.4e38), the precision the models compute in"
+        ));
+    }
+    Ok(single)
+}
+
+/// An upper bound on the data rows of the CSV file at `path` (from its size) and its number of feature columns.
+pub fn shape(path: &Path, label_column: Option<&str>) -> Result<(f64, f64)> {
+    let file = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
+    let size = file.metadata().map_err(|e| Error::read(path, e))?.len() as f64;
+    let mut header = String::new();
+    std::io::BufReader::new(file.take(1 << 20))
+        .read_line(&mut header)
+        .map_err(|e| Error::read(path, e))?;
+    let columns = header.split(',').count().max(1) as f64 - f64::from(u8::from(label_column.is_some()));
+    // Every value takes at least two bytes (a digit and a separator).
+    Ok(((size / (2.0 * columns.max(1.0))).ceil(), columns.max(1.0)))
 }
 
 #[cfg(test)]
@@ -100,6 +140,14 @@ mod tests {
     }
 
     #[test]
+    fn quoted_fields_a_bom_and_crlf_are_read() {
+        let f = file("\u{feff}\"a,x\",\"b\",label\r\n\"1\",2,\"cat, black\"\r\n3,\"4\",dog\r\n");
+        let (x, labels) = load(f.path(), Some("label")).unwrap();
+        assert_eq!(x, ndarray::array![[1.0, 2.0], [3.0, 4.0]]);
+        assert_eq!(labels.unwrap(), vec![0, 1]);
+    }
+
+    #[test]
     fn bad_cell_names_line_and_column() {
         let f = file("a,b\n1,2\n3,x\n");
         let err = load(f.path(), None).unwrap_err().to_string();
@@ -107,5 +155,8 @@ mod tests {
         let f = file("a,b\n1,NaN\n");
         let err = load(f.path(), None).unwrap_err().to_string();
         assert!(err.contains(":2:2:"), "{err}");
+        let f = file("a,b\n1,2\n1e39,0\n");
+        let err = load(f.path(), None).unwrap_err().to_string();
+        assert!(err.contains(":3:1:") && err.contains("single precision"), "{err}");
     }
 }

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 /// The compressed CSV, embedded so the data set works from any folder.
-const DIGITS_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
+pub const BUNDLED: &[u8] = include_bytes!("../../data/digits.csv.gz");
 
 /// Number of pixels per image.
 pub const PIXELS: usize = 64;
@@ -16,9 +16,9 @@ pub const PIXELS: usize = 64;
 pub fn load() -> Result<(Array2<f32>, Vec<usize>)> {
     let source = PathBuf::from("data/digits.csv.gz (bundled)");
     let mut text = String::new();
-    GzDecoder::new(DIGITS_GZ)
+    GzDecoder::new(BUNDLED)
         .read_to_string(&mut text)
-        .map_err(|e| Error::io(&source, e))?;
+        .map_err(|e| Error::read(&source, e))?;
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let mut x = Array2::zeros((lines.len(), PIXELS));
     let mut labels = Vec::with_capacity(lines.len());

@@ -7,12 +7,12 @@ pub mod toys;
 
 pub use gmm::Gmm;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::rng::{Stream, derive};
-use crate::scenario::{DataConfig, GmmLayout};
+use crate::scenario::{DataConfig, GmmLayout, MetricsConfig};
 use ndarray::{Array2, Axis};
 use rand::seq::SliceRandom;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Points (one row each, f32 for training) with optional class labels.
 #[derive(Debug, Clone)]
@@ -134,7 +134,7 @@ pub fn load(config: &DataConfig, base_dir: &Path, seed: u64) -> Result<DataSplit
     };
     let all = Dataset { x, labels };
     if all.len() < 4 {
-        return Err(crate::error::Error::invalid(
+        return Err(Error::invalid(
             "data",
             format!("needs at least 4 points to split, got {}", all.len()),
         ));
@@ -151,4 +151,63 @@ pub fn split(all: &Dataset, test_fraction: f64, seed: u64) -> (Dataset, Dataset)
     let n_test = ((n as f64 * test_fraction).round() as usize).clamp(1, n - 1);
     let (test_idx, train_idx) = order.split_at(n_test);
     (all.select(train_idx), all.select(test_idx))
+}
+
+/// The data file a scenario reads, if any (a CSV file; the digits are bundled in the binary).
+pub fn input_file(config: &DataConfig, base_dir: &Path) -> Option<PathBuf> {
+    match config {
+        DataConfig::Csv { path, .. } => Some(base_dir.join(path)),
+        _ => None,
+    }
+}
+
+/// SHA-256 of the data a scenario reads from outside the scenario itself: a CSV file's bytes, or the bundled
+/// digits; `None` for data generated from the scenario's own settings.
+pub fn source_sha256(config: &DataConfig, base_dir: &Path) -> Result<Option<String>> {
+    use crate::hash::sha256_hex;
+    Ok(match config {
+        DataConfig::Csv { path, .. } => {
+            let file = base_dir.join(path);
+            Some(sha256_hex(&std::fs::read(&file).map_err(|e| Error::read(&file, e))?))
+        }
+        DataConfig::Digits { .. } => Some(sha256_hex(digits::BUNDLED)),
+        _ => None,
+    })
+}
+
+/// An upper bound on the points of a CSV data set and its dimension, without reading it whole.
+pub fn csv_shape(config: &DataConfig, base_dir: &Path) -> Result<(f64, f64)> {
+    match config {
+        DataConfig::Csv { path, label_column, .. } => csv::shape(&base_dir.join(path), label_column.as_deref()),
+        _ => Ok((0.0, 0.0)),
+    }
+}
+
+/// Refuses data the metrics and models cannot use: constant training data (every point the same), or a held-out
+/// split too small for the k-nearest-neighbour metrics.
+pub fn check_usable(split: &DataSplit, metrics: &MetricsConfig) -> Result<()> {
+    let x = split.train.x.mapv(f64::from);
+    let spread: f64 = x.var_axis(Axis(0), 0.0).sum();
+    if !(spread > 0.0) {
+        return Err(Error::invalid(
+            "data",
+            format!(
+                "the training data is constant (all {} points are the same), so there is no distribution to learn \
+                 or to measure",
+                split.train.len()
+            ),
+        ));
+    }
+    let needed = metrics.nearest_k.saturating_add(1);
+    if split.test.len() < needed {
+        return Err(Error::invalid(
+            "data.test_fraction",
+            format!(
+                "the held-out split has {} points, but the metrics need at least metrics.nearest_k + 1 = {needed}: \
+                 raise data.test_fraction or the number of points",
+                split.test.len()
+            ),
+        ));
+    }
+    Ok(())
 }

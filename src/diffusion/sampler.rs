@@ -58,6 +58,28 @@ pub fn step(objective: &Objective, x: &mut Array2<f32>, pred: &Array2<f32>, i: u
 /// Runs the sampler from the noise `x1` to data: every step predicts for the whole set at once
 /// ([`Denoiser::predict_all`], chunks of [`CHUNK`] rows in parallel) and then moves every row.
 pub fn sample(denoiser: &dyn Denoiser, objective: &Objective, x1: &Array2<f32>, steps: usize) -> Array2<f32> {
+    run(denoiser, objective, x1, steps, false).unwrap_or_else(|(x, _)| x)
+}
+
+/// [`sample`], checking every step's prediction: the first step whose prediction is not finite is an error,
+/// `(step, t)`, so a broken model or router is named where it broke instead of scored as samples.
+pub fn sample_checked(
+    denoiser: &dyn Denoiser,
+    objective: &Objective,
+    x1: &Array2<f32>,
+    steps: usize,
+) -> Result<Array2<f32>, (usize, f64)> {
+    run(denoiser, objective, x1, steps, true).map_err(|(_, at)| at)
+}
+
+/// The sampler loop; with `check`, stops at the first step whose prediction is not finite.
+fn run(
+    denoiser: &dyn Denoiser,
+    objective: &Objective,
+    x1: &Array2<f32>,
+    steps: usize,
+    check: bool,
+) -> Result<Array2<f32>, (Array2<f32>, (usize, f64))> {
     let mut x = x1.clone();
     for (i, &t) in timesteps(objective, steps).iter().enumerate() {
         let at = At {
@@ -66,9 +88,12 @@ pub fn sample(denoiser: &dyn Denoiser, objective: &Objective, x1: &Array2<f32>, 
             first_row: 0,
         };
         let pred = denoiser.predict_all(x.view(), at);
+        if check && pred.iter().any(|v| !v.is_finite()) {
+            return Err((x, (i, t)));
+        }
         step(objective, &mut x, &pred, i, steps);
     }
-    x
+    Ok(x)
 }
 
 /// [`Denoiser::predict`] on the chunks of [`CHUNK`] rows of `x` in parallel (chunk c starts at global row

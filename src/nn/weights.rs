@@ -3,7 +3,7 @@
 
 use super::TimeNet;
 use crate::error::{Error, Result};
-use crate::output::write_atomic;
+use crate::atomic::write_atomic;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 use std::path::Path;
@@ -64,38 +64,53 @@ pub fn save(path: &Path, net: &TimeNet, params: &[f32], extra: &[(&str, String)]
     write_atomic(path, &to_bytes(net, params, extra))
 }
 
-/// Reads weights written by [`save`] for the architecture `net`.
+/// Reads weights written by [`save`] for the architecture `net` (checked as [`from_bytes`] does).
 pub fn load(path: &Path, net: &TimeNet) -> Result<Vec<f32>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
     from_bytes(&bytes, net).map_err(|message| Error::invalid(path.display().to_string(), message))
 }
 
-/// Parses safetensors bytes into a flat parameter vector for `net`.
+/// Parses safetensors bytes into a flat parameter vector for `net`. Every tensor must be there with dtype F32
+/// and exactly the shape of `net`'s layer, there must be no other tensor, and every weight must be finite.
 pub fn from_bytes(bytes: &[u8], net: &TimeNet) -> std::result::Result<Vec<f32>, String> {
     let tensors = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+    let layers = net.mlp.layers();
+    if tensors.len() != 2 * layers.len() {
+        return Err(format!(
+            "holds {} tensors, expected {} (a weight and a bias per layer)",
+            tensors.len(),
+            2 * layers.len()
+        ));
+    }
     let mut params = vec![0f32; net.mlp.param_count()];
-    for (l, layer) in net.mlp.layers().iter().enumerate() {
-        let w = tensors
-            .tensor(&format!("layers.{l}.weight"))
-            .map_err(|e| e.to_string())?;
-        if w.shape() != [layer.fan_out, layer.fan_in] {
-            return Err(format!(
-                "layers.{l}.weight has shape {:?}, expected [{}, {}]",
-                w.shape(),
-                layer.fan_out,
-                layer.fan_in
-            ));
-        }
-        for (k, chunk) in w.data().chunks_exact(4).enumerate() {
+    for (l, layer) in layers.iter().enumerate() {
+        let w = tensor(&tensors, &format!("layers.{l}.weight"), &[layer.fan_out, layer.fan_in])?;
+        for (k, v) in w.into_iter().enumerate() {
             let (o, i) = (k / layer.fan_in, k % layer.fan_in);
-            params[layer.weight + i * layer.fan_out + o] = f32::from_le_bytes(chunk.try_into().expect("4 bytes"));
+            params[layer.weight + i * layer.fan_out + o] = v;
         }
-        let b = tensors.tensor(&format!("layers.{l}.bias")).map_err(|e| e.to_string())?;
-        for (k, chunk) in b.data().chunks_exact(4).enumerate() {
-            params[layer.bias + k] = f32::from_le_bytes(chunk.try_into().expect("4 bytes"));
-        }
+        let b = tensor(&tensors, &format!("layers.{l}.bias"), &[layer.fan_out])?;
+        params[layer.bias..layer.bias + layer.fan_out].copy_from_slice(&b);
+    }
+    if let Some(i) = params.iter().position(|v| !v.is_finite()) {
+        return Err(format!("parameter {i} is {}, not a finite number", params[i]));
     }
     Ok(params)
+}
+
+/// The values of the F32 tensor `name`, which must have `shape`.
+fn tensor(tensors: &SafeTensors, name: &str, shape: &[usize]) -> std::result::Result<Vec<f32>, String> {
+    let t = tensors.tensor(name).map_err(|e| format!("{name}: {e}"))?;
+    if t.dtype() != Dtype::F32 {
+        return Err(format!("{name} has dtype {:?}, expected F32", t.dtype()));
+    }
+    if t.shape() != shape {
+        return Err(format!("{name} has shape {:?}, expected {shape:?}", t.shape()));
+    }
+    Ok(t.data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect())
 }
 
 #[cfg(test)]
@@ -122,5 +137,44 @@ mod tests {
         for _ in 0..5 {
             assert_eq!(to_bytes(&net, &params, &[("role", "expert".into())]), bytes);
         }
+    }
+
+    #[test]
+    fn wrong_shapes_dtypes_extra_tensors_and_nan_are_rejected() {
+        let net = TimeNet::new(2, 4, &[3], 2, false);
+        let params: Vec<f32> = net.mlp.init(&mut derive(0, Stream::Init, &[]));
+        let good = to_bytes(&net, &params, &[]);
+        let rewrite = |edit: &dyn Fn(&mut Vec<(String, Dtype, Vec<usize>, Vec<u8>)>)| {
+            let st = SafeTensors::deserialize(&good).unwrap();
+            let mut t: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = st
+                .tensors()
+                .into_iter()
+                .map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
+                .collect();
+            edit(&mut t);
+            let views: Vec<(String, TensorView)> = t
+                .iter()
+                .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
+                .collect();
+            safetensors::tensor::serialize(views, None).unwrap()
+        };
+        let bias = |t: &mut Vec<(String, Dtype, Vec<usize>, Vec<u8>)>, len: usize| {
+            let b = t.iter_mut().find(|x| x.0 == "layers.0.bias").unwrap();
+            b.2 = vec![len];
+            b.3 = vec![0u8; 4 * len];
+        };
+        let err = |bytes: Vec<u8>| from_bytes(&bytes, &net).unwrap_err();
+        assert!(err(rewrite(&|t| bias(t, 2))).contains("layers.0.bias has shape [2]"));
+        assert!(err(rewrite(&|t| bias(t, 9))).contains("layers.0.bias has shape [9]"));
+        let f16 = rewrite(&|t| {
+            let w = t.iter_mut().find(|x| x.0 == "layers.1.weight").unwrap();
+            w.1 = Dtype::F16;
+            w.3.truncate(w.3.len() / 2);
+        });
+        assert!(err(f16).contains("dtype F16"));
+        let extra = rewrite(&|t| t.push(("extra".into(), Dtype::F32, vec![1], vec![0; 4])));
+        assert!(err(extra).contains("holds 5 tensors"));
+        let nan = rewrite(&|t| t[0].3[..4].copy_from_slice(&f32::NAN.to_le_bytes()));
+        assert!(err(nan).contains("not a finite number"));
     }
 }

@@ -18,7 +18,7 @@ fn value(summary: &[SummaryRow], setting: &str, policy: &str, metric: &str) -> O
     };
     summary
         .iter()
-        .find(|r| r.setting == setting && r.policy == policy)
+        .find(|r| r.setting == setting && r.policy.to_string() == policy)
         .and_then(|r| r.mean.get(column).map(|v| sign * v))
         .filter(|v| v.is_finite() && *v > 0.0)
 }

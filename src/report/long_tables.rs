@@ -3,11 +3,11 @@
 
 use crate::analysis::{BinError, ErrorCell, SampleDisagreement, StepAlignment, StepStability};
 use crate::error::Result;
-use crate::output::write_csv;
+use crate::atomic::write_csv;
 use std::path::Path;
 
 /// Rows of one policy in a long table: its label, the run's seed and the rows.
-pub type PolicyRows<'a, T> = (&'a str, u64, &'a [T]);
+pub type PolicyRows<'a, T> = (&'a crate::routing::PolicyLabel, u64, &'a [T]);
 
 fn header(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()

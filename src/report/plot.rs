@@ -2,7 +2,7 @@
 //! drawing to PNG and SVG, each file written whole or not at all.
 
 use crate::error::{Error, Result};
-use crate::output::write_atomic;
+use crate::atomic::write_atomic;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -56,6 +56,7 @@ pub fn colour(i: usize) -> RGBColor {
 pub fn render(stem: &Path, size: (u32, u32), figure: &impl Figure) -> Result<String> {
     register_font();
     let fail = |path: &Path, message: String| Error::Table {
+        verb: "drawing",
         path: path.to_path_buf(),
         message,
     };
@@ -79,7 +80,7 @@ pub fn render(stem: &Path, size: (u32, u32), figure: &impl Figure) -> Result<Str
         figure.draw(&root).map_err(|m| fail(&png_path, m))?;
         root.present().map_err(|e| fail(&png_path, e.to_string()))?;
     }
-    std::fs::rename(&partial, &png_path).map_err(|e| Error::io(&png_path, e))?;
+    std::fs::rename(&partial, &png_path).map_err(|e| Error::write(&png_path, e))?;
     Ok(svg)
 }
 

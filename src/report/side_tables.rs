@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::federated::RoundLog;
-use crate::output::write_csv;
+use crate::atomic::write_csv;
 use crate::partition::ExpertGroups;
 use ndarray::{Array2, ArrayView2};
 use std::path::Path;
@@ -90,7 +90,7 @@ pub fn write_points<T: std::fmt::Display + Copy>(path: &Path, points: ArrayView2
 
 /// `class_counts.csv`: per policy (and reference row), how many of its points the evaluation classifier puts in
 /// each class.
-pub fn write_class_counts(path: &Path, rows: &[(String, Vec<usize>)]) -> Result<()> {
+pub fn write_class_counts(path: &Path, rows: &[(crate::routing::PolicyLabel, Vec<usize>)]) -> Result<()> {
     let classes = rows.first().map_or(0, |(_, c)| c.len());
     let mut header = vec!["policy".to_string()];
     header.extend((0..classes).map(|c| format!("class_{c}")));
@@ -98,7 +98,7 @@ pub fn write_class_counts(path: &Path, rows: &[(String, Vec<usize>)]) -> Result<
         path,
         &header,
         rows.iter().map(|(policy, counts)| {
-            let mut cells = vec![policy.clone()];
+            let mut cells = vec![policy.to_string()];
             cells.extend(counts.iter().map(usize::to_string));
             cells
         }),

@@ -5,6 +5,7 @@ use crate::analysis::{ALIGNMENT_COLUMNS, STABILITY_COLUMNS};
 use crate::classifier::CLASSIFIER_COLUMNS;
 use crate::error::{Error, Result};
 use crate::metrics::{QUALITY_COLUMNS, Values};
+use crate::routing::PolicyLabel;
 use polars::prelude::*;
 use polars_io::SerReader;
 use polars_io::SerWriter;
@@ -17,7 +18,7 @@ use std::path::Path;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// Stable policy label, e.g. `top_k:k=1`, or `reference:data` / `reference:noise`.
-    pub policy: String,
+    pub policy: PolicyLabel,
     /// Root seed of the run.
     pub seed: u64,
     /// Metric values by column (absent = not applicable, written empty).
@@ -38,7 +39,7 @@ pub fn frame(records: &[Record]) -> PolarsResult<DataFrame> {
     let mut columns = vec![
         Column::new(
             "policy".into(),
-            records.iter().map(|r| r.policy.clone()).collect::<Vec<_>>(),
+            records.iter().map(|r| r.policy.to_string()).collect::<Vec<_>>(),
         ),
         Column::new("seed".into(), records.iter().map(|r| r.seed).collect::<Vec<_>>()),
     ];
@@ -71,6 +72,7 @@ pub fn write_study_results(dir: &Path, rows: &[(String, Record)]) -> Result<()> 
 
 fn table_error(path: &Path, e: PolarsError) -> Error {
     Error::Table {
+        verb: "writing",
         path: path.to_path_buf(),
         message: e.to_string(),
     }
@@ -85,21 +87,22 @@ pub fn write_frame(dir: &Path, stem: &str, mut df: DataFrame) -> Result<()> {
     CsvWriter::new(&mut csv)
         .finish(&mut df)
         .map_err(|e| fail(&csv_path, e))?;
-    crate::output::write_atomic(&csv_path, &csv)?;
+    crate::atomic::write_atomic(&csv_path, &csv)?;
     let mut parquet = Vec::new();
     ParquetWriter::new(&mut parquet)
         .finish(&mut df)
         .map_err(|e| fail(&parquet_path, e))?;
-    crate::output::write_atomic(&parquet_path, &parquet)
+    crate::atomic::write_atomic(&parquet_path, &parquet)
 }
 
 /// Reads the records back from a `results.parquet` written by [`write_results`].
 pub fn read_results(path: &Path) -> Result<Vec<Record>> {
     let fail = |e: PolarsError| Error::Table {
+        verb: "reading",
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
     let df = ParquetReader::new(file).finish().map_err(fail)?;
     records_of(&df).map_err(fail)
 }
@@ -110,12 +113,14 @@ pub fn records_of(df: &DataFrame) -> PolarsResult<Vec<Record>> {
     let seed = df.column("seed")?.cast(&DataType::UInt64)?;
     let seed = seed.u64()?;
     let mut records: Vec<Record> = (0..df.height())
-        .map(|i| Record {
-            policy: policy.get(i).unwrap_or_default().to_string(),
-            seed: seed.get(i).unwrap_or_default(),
-            values: Values::new(),
+        .map(|i| {
+            Ok(Record {
+                policy: policy.get(i).unwrap_or_default().parse().map_err(|e: String| polars_err!(ComputeError: "{e}"))?,
+                seed: seed.get(i).unwrap_or_default(),
+                values: Values::new(),
+            })
         })
-        .collect();
+        .collect::<PolarsResult<_>>()?;
     for name in metric_columns() {
         let Ok(column) = df.column(name) else { continue };
         let values = column.cast(&DataType::Float64)?;
@@ -154,7 +159,7 @@ fn render_block(records: &[Record], columns: &[&str]) -> String {
     if present.is_empty() {
         return String::new();
     }
-    let width = records.iter().map(|r| r.policy.len()).max().unwrap_or(6).max(6);
+    let width = records.iter().map(|r| r.policy.to_string().len()).max().unwrap_or(6).max(6);
     let records: Vec<&Record> = records
         .iter()
         .filter(|r| present.iter().any(|c| r.values.contains_key(c)))
@@ -166,7 +171,7 @@ fn render_block(records: &[Record], columns: &[&str]) -> String {
     }
     out.push('\n');
     for r in &records {
-        out.push_str(&format!("{:<width$}", r.policy));
+        out.push_str(&format!("{:<width$}", r.policy.to_string()));
         for c in &present {
             let w = c.len().max(11);
             let cell = r.values.get(c).map(|v| format_value(*v)).unwrap_or_default();

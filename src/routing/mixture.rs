@@ -89,6 +89,7 @@ impl RoutedMixture<'_> {
                 combined.row_mut(i).scaled_add(weights[[i, j]], &pred.row(source));
             }
         }
+        poison_unroutable(&weights, &mut combined);
         Evaluation {
             probs,
             weights,
@@ -140,7 +141,21 @@ impl RoutedMixture<'_> {
             let given = probs.as_ref().map(|p| p.slice(s![start..start + chunk.nrows(), ..]));
             self.chunk_weights(chunk, chunk_at, given)
         });
-        device.combine(x, at.t, stack_rows(&parts).view())
+        let weights = stack_rows(&parts);
+        let mut combined = device.combine(x, at.t, weights.view());
+        poison_unroutable(&weights, &mut combined);
+        combined
+    }
+}
+
+/// Makes the prediction of every row the policy could not route (a non-finite weight, or no weight at all, as
+/// from non-finite router probabilities) NaN, so the sampler reports it instead of leaving the row where it was.
+fn poison_unroutable(weights: &Array2<f32>, combined: &mut Array2<f32>) {
+    for (w, mut out) in weights.rows().into_iter().zip(combined.rows_mut()) {
+        let total: f32 = w.sum();
+        if !(total > 0.0 && total.is_finite()) || w.iter().any(|v| !v.is_finite()) {
+            out.fill(f32::NAN);
+        }
     }
 }
 
@@ -187,6 +202,7 @@ impl Denoiser for RoutedMixture<'_> {
                 combined.row_mut(i).scaled_add(weights[[i, *j]], &pred.row(k));
             }
         }
+        poison_unroutable(&weights, &mut combined);
         combined
     }
 }
@@ -333,5 +349,22 @@ mod tests {
             device: None,
         };
         assert!((uniform.predict(x.view(), At::time(0.5))[[1, 0]] - 37.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn rows_the_router_cannot_route_come_out_nan_not_unmoved() {
+        let experts = [constant_expert(1.0), constant_expert(10.0)];
+        let router = fixed_router(&[f32::NAN, 0.0]);
+        let x = Array2::zeros((3, 1));
+        for policy in [&Full as &dyn RoutingPolicy, &TopK { k: 1, renormalize: true }] {
+            let mixture = RoutedMixture {
+                experts: &experts,
+                router: Some(&router),
+                policy,
+                device: None,
+            };
+            assert!(mixture.predict(x.view(), At::time(0.5)).iter().all(|v| v.is_nan()));
+            assert!(mixture.predict_all(x.view(), At::time(0.5)).iter().all(|v| v.is_nan()));
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Routing: the router, the policies that turn its probabilities into expert weights, and the routed mixture.
 
 mod expert_data;
+mod label;
 mod mixture;
 mod oracle;
 mod policy;
@@ -9,6 +10,7 @@ mod sparse;
 mod stochastic;
 
 pub use expert_data::ExpertData;
+pub use label::PolicyLabel;
 pub use mixture::{Evaluation, Routed, RoutedMixture};
 pub use oracle::Oracle;
 pub use policy::{Full, RouteState, RoutingPolicy, TopK, Uniform};
@@ -70,42 +72,3 @@ pub fn build(config: &RoutingConfig, context: &BuildContext) -> Built {
     Built::Routed(policy)
 }
 
-/// The stable label of a policy in results, e.g. `top_k:k=2` (DESIGN section 7).
-pub fn label(config: &RoutingConfig) -> String {
-    match config {
-        RoutingConfig::TopK { k, renormalize: true } => format!("top_k:k={k}"),
-        RoutingConfig::TopK { k, renormalize: false } => format!("top_k:k={k}:raw"),
-        RoutingConfig::Full => "full".into(),
-        RoutingConfig::Uniform => "uniform".into(),
-        RoutingConfig::Threshold { p_min } => format!("threshold:p_min={p_min}"),
-        RoutingConfig::TopP { p } => format!("top_p:p={p}"),
-        RoutingConfig::Sample => "sample".into(),
-        RoutingConfig::Random { k } => format!("random:k={k}"),
-        RoutingConfig::Oracle => "oracle".into(),
-        RoutingConfig::Schedule { name, .. } => format!("schedule:{name}"),
-        RoutingConfig::Monolith => "monolith".into(),
-    }
-}
-
-/// A label made safe for a file name: every character other than letters, digits, `.` and `-` becomes `_`.
-pub fn file_stem(label: &str) -> String {
-    label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn file_stems_follow_the_design() {
-        assert_eq!(super::file_stem("top_k:k=1"), "top_k_k_1");
-        assert_eq!(super::file_stem("reference:data"), "reference_data");
-    }
-}

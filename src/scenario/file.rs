@@ -87,9 +87,9 @@ fn default_routing() -> Vec<RoutingConfig> {
     ]
 }
 
-/// Data sets; the `kind` key selects the variant.
+/// Data sets; the `kind` key selects the variant (see [`super::yaml`] for the file form).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum DataConfig {
     /// Isotropic Gaussian mixture with a known density.
     Gmm {
@@ -323,7 +323,7 @@ impl Default for ClientsConfig {
 
 /// Partition schemes with Flower Datasets semantics; `kind` selects the variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum PartitionConfig {
     /// Shuffled equal split.
     Iid,
@@ -711,7 +711,7 @@ impl Default for SamplingConfig {
 
 /// A routing policy; `policy` selects the variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "policy", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RoutingConfig {
     /// The k experts with the largest router probabilities.
     TopK {

@@ -4,11 +4,12 @@ mod file;
 mod overrides;
 mod sweep;
 mod validate;
+pub mod yaml;
 
 pub use file::*;
 pub use overrides::{parse_assignment, with_override};
 pub use sweep::{SweepCell, expand, value_text};
-pub use validate::validate;
+pub use validate::{MAX_NAME, check_name, validate};
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ pub struct LoadedScenario {
 
 /// Reads, parses and validates the scenario file at `path`.
 pub fn load(path: &Path) -> Result<LoadedScenario> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = read_text(path)?;
     let scenario = parse(&text).map_err(|message| Error::Yaml {
         file: path.to_path_buf(),
         message,
@@ -34,27 +35,30 @@ pub fn load(path: &Path) -> Result<LoadedScenario> {
     Ok(LoadedScenario { scenario, base_dir })
 }
 
-/// Parses scenario YAML; the error text carries line and column where the parser knows them.
-pub fn parse(text: &str) -> std::result::Result<Scenario, String> {
-    parse_as(text)
-}
-
-/// Parses any YAML document type (scenarios, studies) with line and column in the error text.
-pub fn parse_as<T: serde::de::DeserializeOwned>(text: &str) -> std::result::Result<T, String> {
-    serde_norway::from_str(text).map_err(|e| {
-        let message = e.to_string();
-        match e.location() {
-            Some(loc) if !message.contains("line ") => {
-                format!("{message} at line {} column {}", loc.line(), loc.column())
-            }
-            _ => message,
-        }
+/// The text of a YAML file the user gave (scenario or study); not UTF-8 is an error naming the file.
+pub fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
+    String::from_utf8(bytes).map_err(|e| Error::Yaml {
+        file: path.to_path_buf(),
+        message: format!("not UTF-8 text (byte {} is invalid)", e.utf8_error().valid_up_to()),
     })
 }
 
-/// Serialises the resolved scenario (every default filled in) as YAML.
+/// Parses scenario YAML; the error text names the key path and carries line and column where known.
+pub fn parse(text: &str) -> std::result::Result<Scenario, String> {
+    let value = yaml::read_document(text).map_err(|e| e.to_string())?;
+    yaml::scenario_from_value(value, Some(text)).map_err(|e| e.to_string())
+}
+
+/// Parses any other YAML document type (studies) with the key path, line and column in the error text.
+pub fn parse_as<T: serde::de::DeserializeOwned>(text: &str) -> std::result::Result<T, String> {
+    let value = yaml::read_document(text).map_err(|e| e.to_string())?;
+    yaml::typed(value, Some(text)).map_err(|e| e.to_string())
+}
+
+/// Serialises the resolved scenario (every default filled in) as YAML, in the file's form.
 pub fn to_yaml(scenario: &Scenario) -> String {
-    serde_norway::to_string(scenario).expect("a scenario always serialises")
+    serde_norway::to_string(&yaml::scenario_to_value(scenario)).expect("a scenario always serialises")
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Overrides of single scenario values by dotted path (`router.temperature=2`, `clients.partition.alpha=1000`),
 //! as given on the command line or by a study's settings. The changed scenario is parsed and validated again.
 
+use super::yaml::{scenario_from_value, scenario_to_value};
 use super::{Scenario, validate};
 use crate::error::{Error, Result};
 use serde_norway::Value;
@@ -19,7 +20,7 @@ pub fn parse_assignment(text: &str) -> Result<(String, Value)> {
 /// names an existing key of the resolved scenario, except for keys left out while unset (e.g.
 /// `router.local_optimizer`, `sweep`): the last key may be new if the scenario accepts it.
 pub fn with_override(scenario: &Scenario, path: &str, value: &Value) -> Result<Scenario> {
-    let mut root = serde_norway::to_value(scenario).expect("a scenario always serialises");
+    let mut root = scenario_to_value(scenario);
     let mut node = &mut root;
     let keys: Vec<&str> = path.split('.').collect();
     let mut unknown = None;
@@ -42,10 +43,11 @@ pub fn with_override(scenario: &Scenario, path: &str, value: &Value) -> Result<S
         node = map.get_mut(*key).expect("present or just inserted");
     }
     *node = value.clone();
-    let changed: Scenario = serde_norway::from_value(root).map_err(|e| match unknown {
+    let changed: Scenario = scenario_from_value(root, None).map_err(|e| match unknown {
         // A new key the scenario does not accept is a typo: name the keys that exist.
-        Some(missing) if e.to_string().contains("unknown field") => missing,
-        _ => Error::invalid(path, e.to_string()),
+        Some(missing) if e.message.contains("unknown field") => missing,
+        _ if e.path.0.is_empty() => Error::invalid(path, e.message),
+        _ => Error::invalid(e.path.to_string(), e.message),
     })?;
     validate(&changed)?;
     Ok(changed)

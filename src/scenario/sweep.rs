@@ -4,6 +4,10 @@
 use super::{Scenario, with_override};
 use crate::error::{Error, Result};
 use serde_norway::Value;
+use std::collections::{HashMap, HashSet};
+
+/// Longest folder name of a cell (hidden names built from it must stay within 255 bytes).
+const MAX_DIR_NAME: usize = 120;
 
 /// One cell of a sweep: the swept values it takes and the ordinary scenario (without `sweep`) it runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +46,8 @@ impl SweepCell {
             })
             .collect::<Vec<_>>()
             .join("_");
-        text.chars()
+        let name: String = text
+            .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '=' | ',') {
                     c
@@ -50,7 +55,13 @@ impl SweepCell {
                     '_'
                 }
             })
-            .collect()
+            .collect();
+        if name.len() <= MAX_DIR_NAME {
+            return name;
+        }
+        // Too long for a file name: a prefix and a hash of the whole label keep it unique and recognisable.
+        let hash = crate::hash::sha256_hex(self.label().as_bytes());
+        format!("{}-{}", &name[..MAX_DIR_NAME - 17], &hash[..16])
     }
 }
 
@@ -65,12 +76,14 @@ pub fn value_text(value: &Value) -> String {
     }
 }
 
-/// The cells of `scenario`'s sweep in order (one cell without parameters if it has none). Errors name the
-/// swept path: a path that is not a list, an empty list, a path the scenario does not have, a value out of range.
-pub fn expand(scenario: &Scenario) -> Result<Vec<SweepCell>> {
-    let mut base = scenario.clone();
-    base.sweep = serde_norway::Mapping::new();
+/// Most cells a sweep may have: each cell is a folder and a run, and planning holds every cell's scenario.
+pub const MAX_CELLS: usize = 100_000;
+
+/// The swept axes of `scenario` (dotted path, values), checked: each key a path that may be swept, each value
+/// a non-empty list, and at most [`MAX_CELLS`] cells in all.
+fn axes(scenario: &Scenario) -> Result<Vec<(String, Vec<Value>)>> {
     let mut axes: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut cells: usize = 1;
     for (key, values) in &scenario.sweep {
         let Some(path) = key.as_str() else {
             return Err(Error::invalid(
@@ -88,8 +101,53 @@ pub fn expand(scenario: &Scenario) -> Result<Vec<SweepCell>> {
         if values.is_empty() {
             return Err(Error::invalid(field, "must list at least one value"));
         }
+        cells = cells.saturating_mul(values.len());
+        if cells > MAX_CELLS {
+            let total: f64 = scenario
+                .sweep
+                .values()
+                .map(|v| v.as_sequence().map_or(1.0, |s| s.len() as f64))
+                .product();
+            return Err(Error::invalid(
+                "sweep",
+                format!(
+                    "{total} cells is more than a sweep may have ({MAX_CELLS}); split it into several sweeps (there \
+                     is no --force for this limit)"
+                ),
+            ));
+        }
         axes.push((path.to_string(), values.clone()));
     }
+    Ok(axes)
+}
+
+/// Checks a sweep without forming its cells: the axes, and every value of every axis on its own (time linear in
+/// the number of values, not of cells); a listed value that repeats is an error.
+pub fn check_axes(scenario: &Scenario) -> Result<()> {
+    let mut base = scenario.clone();
+    base.sweep = serde_norway::Mapping::new();
+    for (path, values) in axes(scenario)? {
+        let mut seen = HashSet::new();
+        for value in &values {
+            if !seen.insert(value_text(value)) {
+                return Err(Error::invalid(
+                    format!("sweep.{path}"),
+                    format!("the value {} is listed twice; list each value once", value_text(value)),
+                ));
+            }
+            with_override(&base, &path, value).map_err(|e| Error::invalid(format!("sweep.{path}"), e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The cells of `scenario`'s sweep in order (one cell without parameters if it has none). Errors name the
+/// swept path: a path that is not a list, an empty list, a path the scenario does not have, a value out of range,
+/// two cells that would share a folder. Time is linear in the number of cells.
+pub fn expand(scenario: &Scenario) -> Result<Vec<SweepCell>> {
+    let mut base = scenario.clone();
+    base.sweep = serde_norway::Mapping::new();
+    let axes = axes(scenario)?;
     let mut cells = vec![SweepCell {
         params: Vec::new(),
         scenario: base,
@@ -107,18 +165,20 @@ pub fn expand(scenario: &Scenario) -> Result<Vec<SweepCell>> {
         }
         cells = next;
     }
+    let mut folders: HashMap<String, usize> = HashMap::with_capacity(cells.len());
     for (i, cell) in cells.iter().enumerate() {
-        if let Some(other) = cells[..i].iter().find(|c| c.dir_name() == cell.dir_name()) {
+        if let Some(&other) = folders.get(&cell.dir_name()) {
             return Err(Error::invalid(
                 "sweep",
                 format!(
                     "the cells `{}` and `{}` would share the folder name `{}`; list each value once",
-                    other.label(),
+                    cells[other].label(),
                     cell.label(),
                     cell.dir_name()
                 ),
             ));
         }
+        folders.insert(cell.dir_name(), i);
     }
     Ok(cells)
 }
@@ -173,6 +233,12 @@ mod tests {
         assert!(err("name: t\nsweep: { router.temprature: [1] }\n").starts_with("sweep.router.temprature: "));
         assert_eq!(err("name: t\nsweep: { name: [a] }\n"), "sweep.name: cannot be swept");
         assert!(err("name: t\nsweep: { seed: [1, 1] }\n").contains("share the folder name `seed=1`"));
+        let twice = check_axes(&parse("name: t\nsweep: { seed: [1, 1] }\n").unwrap()).unwrap_err();
+        assert_eq!(twice.to_string(), "sweep.seed: the value 1 is listed twice; list each value once");
+        let many = parse("name: t\nsweep: { seed: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], model.ema: [0, 0.5, 0.9, 0.99, 0.999] }\n");
+        assert!(expand(&many.unwrap()).is_ok());
+        let text = format!("name: t\nsweep: {{ seed: [{}], federation.rounds: [1, 2, 3] }}\n", (0..40_000).map(|i| i.to_string()).collect::<Vec<_>>().join(", "));
+        assert!(expand(&parse(&text).unwrap()).unwrap_err().to_string().contains("120000 cells is more than"));
         let hidden = expand(&parse("name: t\nsweep: { model.hidden: [[8, 8], [16]] }\n").unwrap()).unwrap();
         assert_eq!(hidden[0].label(), "model.hidden=[8, 8]");
         assert_eq!(hidden[0].dir_name(), "hidden=_8,_8_");

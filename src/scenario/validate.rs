@@ -1,7 +1,7 @@
 //! Range and consistency checks of a parsed scenario; every error names the dotted path and the allowed range.
 
 use super::file::{
-    DataConfig, GmmLayout, MetricsConfig, ModelConfig, OptimizerConfig, PartitionConfig, RouterConfig, RoutingConfig,
+    ClusterMethod, DataConfig, GmmLayout, MetricsConfig, ModelConfig, OptimizerConfig, PartitionConfig, RouterConfig, RoutingConfig,
     Scenario, ScheduleStage,
 };
 use crate::error::{Error, Result};
@@ -9,20 +9,7 @@ use crate::error::{Error, Result};
 /// Checks every value of `scenario`; returns the first problem found, in file order.
 pub fn validate(scenario: &Scenario) -> Result<()> {
     let s = scenario;
-    if s.name.is_empty()
-        || !s
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err(Error::invalid(
-            "name",
-            format!(
-                "must be non-empty and use only letters, digits, '-', '_' and '.', got {:?}",
-                s.name
-            ),
-        ));
-    }
+    check_name("name", &s.name)?;
     validate_data(&s.data)?;
     at_least("clusters.k", s.clusters.k, 1)?;
     at_least("clusters.max_iterations", s.clusters.max_iterations, 1)?;
@@ -42,11 +29,34 @@ pub fn validate(scenario: &Scenario) -> Result<()> {
     validate_model(&s.model)?;
     validate_router(&s.router)?;
     at_least("sampling.steps", s.sampling.steps, 1)?;
-    at_least("sampling.samples", s.sampling.samples, 2)?;
-    validate_routing(&s.routing, s.clusters.k)?;
+    at_least("sampling.samples", s.sampling.samples, s.metrics.nearest_k.saturating_add(1))?;
+    // Under `labels` the number of clusters is the number of classes, known only once the data is read; k is
+    // then checked against the experts that exist, before training.
+    let clusters = (s.clusters.method == ClusterMethod::Kmeans).then_some(s.clusters.k);
+    validate_routing(&s.routing, clusters)?;
     validate_metrics(&s.metrics)?;
     if !s.sweep.is_empty() {
-        super::expand(s)?;
+        super::sweep::check_axes(s)?;
+    }
+    Ok(())
+}
+
+/// Longest name of a scenario, study or setting: it becomes a folder name, and hidden names built from it must
+/// stay within the 255 bytes a file name may have.
+pub const MAX_NAME: usize = 100;
+
+/// A name that becomes a folder name (a scenario's, a study's or a setting's): letters, digits, `.`, `-`, `_`
+/// and `=`, not starting with `.` (so never `.`, `..` or a hidden name), at most [`MAX_NAME`] characters.
+pub fn check_name(path: &str, name: &str) -> Result<()> {
+    let allowed = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '='));
+    if name.is_empty() || !allowed || name.starts_with('.') || name.len() > MAX_NAME {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "must be 1 to {MAX_NAME} letters, digits, '.', '-', '_' or '=', not starting with '.' (it names a \
+                 folder), got {name:?}"
+            ),
+        ));
     }
     Ok(())
 }
@@ -71,22 +81,19 @@ fn validate_data(data: &DataConfig) -> Result<()> {
                     format!("`circle` needs dim >= 2, got dim {dim}; use `random`"),
                 ));
             }
-            non_negative("data.radius", *radius)?;
-            positive("data.std", *std)?;
-            if !weights.is_empty() {
-                if weights.len() != *components {
-                    return Err(Error::invalid(
-                        "data.weights",
-                        format!(
-                            "must have one weight per component ({components}), got {}",
-                            weights.len()
-                        ),
-                    ));
-                }
-                for (i, w) in weights.iter().enumerate() {
-                    positive(&format!("data.weights[{i}]"), *w)?;
-                }
+            non_negative_f32("data.radius", *radius)?;
+            positive_f32("data.std", *std)?;
+            if (*radius as f32) + (*std as f32) == *radius as f32 {
+                return Err(Error::invalid(
+                    "data.std",
+                    format!(
+                        "{std} is lost next to data.radius {radius} in single precision (the precision of the data \
+                         and the models): every component would collapse to a point; raise data.std or lower \
+                         data.radius"
+                    ),
+                ));
             }
+            mixture_weights(weights, *components)?;
             sample_count(*samples)?;
             fraction(*test_fraction)
         }
@@ -96,7 +103,7 @@ fn validate_data(data: &DataConfig) -> Result<()> {
             test_fraction,
         } => {
             sample_count(*samples)?;
-            non_negative("data.noise", *noise)?;
+            non_negative_f32("data.noise", *noise)?;
             fraction(*test_fraction)
         }
         DataConfig::Checkerboard { samples, test_fraction } => {
@@ -111,7 +118,7 @@ fn validate_data(data: &DataConfig) -> Result<()> {
         } => {
             at_least("data.rings", *rings, 1)?;
             sample_count(*samples)?;
-            non_negative("data.noise", *noise)?;
+            non_negative_f32("data.noise", *noise)?;
             fraction(*test_fraction)
         }
         DataConfig::Spirals {
@@ -122,7 +129,7 @@ fn validate_data(data: &DataConfig) -> Result<()> {
         } => {
             at_least("data.arms", *arms, 1)?;
             sample_count(*samples)?;
-            non_negative("data.noise", *noise)?;
+            non_negative_f32("data.noise", *noise)?;
             fraction(*test_fraction)
         }
         DataConfig::Digits { test_fraction } => fraction(*test_fraction),
@@ -149,14 +156,14 @@ fn validate_model(m: &ModelConfig) -> Result<()> {
 fn validate_router(r: &RouterConfig) -> Result<()> {
     widths("router.hidden", &r.hidden)?;
     embedding("router.time_embedding", r.time_embedding)?;
-    positive("router.temperature", r.temperature)?;
+    positive_f32("router.temperature", r.temperature)?;
     share("router.clients_per_round", r.clients_per_round)?;
     at_least("router.rounds", r.rounds, 1)?;
     at_least("router.local_steps", r.local_steps, 1)?;
     optimizer("router.optimizer", &r.optimizer)
 }
 
-fn validate_routing(routing: &[RoutingConfig], clusters: usize) -> Result<()> {
+fn validate_routing(routing: &[RoutingConfig], clusters: Option<usize>) -> Result<()> {
     if routing.is_empty() {
         return Err(Error::invalid("routing", "must list at least one policy"));
     }
@@ -164,7 +171,7 @@ fn validate_routing(routing: &[RoutingConfig], clusters: usize) -> Result<()> {
     for (i, r) in routing.iter().enumerate() {
         let experts_k = |path: String, k: usize| -> Result<()> {
             at_least(&path, k, 1)?;
-            if k > clusters {
+            if let Some(clusters) = clusters.filter(|&c| k > c) {
                 return Err(Error::invalid(
                     path,
                     format!("must be <= the number of clusters ({clusters}), got {k}"),
@@ -174,8 +181,8 @@ fn validate_routing(routing: &[RoutingConfig], clusters: usize) -> Result<()> {
         };
         match r {
             RoutingConfig::TopK { k, .. } | RoutingConfig::Random { k } => experts_k(format!("routing[{i}].k"), *k)?,
-            RoutingConfig::Threshold { p_min } => share(&format!("routing[{i}].p_min"), *p_min)?,
-            RoutingConfig::TopP { p } => share(&format!("routing[{i}].p"), *p)?,
+            RoutingConfig::Threshold { p_min } => share_f32(&format!("routing[{i}].p_min"), *p_min)?,
+            RoutingConfig::TopP { p } => share_f32(&format!("routing[{i}].p"), *p)?,
             RoutingConfig::Schedule { name, stages } => schedule(i, name, stages, &experts_k)?,
             RoutingConfig::Full
             | RoutingConfig::Uniform
@@ -183,7 +190,7 @@ fn validate_routing(routing: &[RoutingConfig], clusters: usize) -> Result<()> {
             | RoutingConfig::Oracle
             | RoutingConfig::Monolith => {}
         }
-        let label = crate::routing::label(r);
+        let label = crate::routing::PolicyLabel::of(r).to_string();
         if labels.contains(&label) {
             return Err(Error::invalid(
                 format!("routing[{i}]"),
@@ -251,9 +258,9 @@ fn schedule(
 fn validate_metrics(m: &MetricsConfig) -> Result<()> {
     at_least("metrics.nearest_k", m.nearest_k, 1)?;
     at_least("metrics.projections", m.projections, 1)?;
-    at_least("metrics.max_reference", m.max_reference, m.nearest_k + 1)?;
-    positive("metrics.perturbation_small", m.perturbation_small)?;
-    positive("metrics.perturbation_large", m.perturbation_large)?;
+    at_least("metrics.max_reference", m.max_reference, m.nearest_k.saturating_add(1))?;
+    positive_f32("metrics.perturbation_small", m.perturbation_small)?;
+    positive_f32("metrics.perturbation_large", m.perturbation_large)?;
     at_least("metrics.alignment_neighbors", m.alignment_neighbors, 1)?;
     at_least("metrics.alignment_points", m.alignment_points, m.alignment_neighbors)?;
     at_least("metrics.error_bins", m.error_bins, 1)?;
@@ -261,13 +268,13 @@ fn validate_metrics(m: &MetricsConfig) -> Result<()> {
     widths("metrics.classifier.hidden", &m.classifier.hidden)?;
     at_least("metrics.classifier.epochs", m.classifier.epochs, 1)?;
     at_least("metrics.classifier.batch_size", m.classifier.batch_size, 1)?;
-    positive("metrics.classifier.lr", m.classifier.lr)
+    positive_f32("metrics.classifier.lr", m.classifier.lr)
 }
 
 fn optimizer(path: &str, o: &OptimizerConfig) -> Result<()> {
-    positive(&format!("{path}.lr"), o.lr)?;
-    non_negative(&format!("{path}.grad_clip"), o.grad_clip)?;
-    non_negative(&format!("{path}.weight_decay"), o.weight_decay)?;
+    positive_f32(&format!("{path}.lr"), o.lr)?;
+    non_negative_f32(&format!("{path}.grad_clip"), o.grad_clip)?;
+    non_negative_f32(&format!("{path}.weight_decay"), o.weight_decay)?;
     for (name, b) in [("beta1", o.beta1), ("beta2", o.beta2), ("momentum", o.momentum)] {
         if !(0.0..1.0).contains(&b) {
             return Err(Error::invalid(
@@ -332,9 +339,68 @@ fn positive(path: &str, value: f64) -> Result<()> {
     Ok(())
 }
 
+/// A value the models use in single precision (f32): positive there too, not rounded to 0 or to infinity.
+fn positive_f32(path: &str, value: f64) -> Result<()> {
+    positive(path, value)?;
+    let single = value as f32;
+    if !(single > 0.0 && single.is_finite() && single.is_normal()) {
+        return Err(Error::invalid(path, format!("{SINGLE}, got {value}")));
+    }
+    Ok(())
+}
+
+/// What a value used in single precision must be.
+const SINGLE: &str = "must be > 0 and representable in single precision (the precision the models compute in: \
+                      about 1.2e-38 to 3.4e38)";
+
 fn non_negative(path: &str, value: f64) -> Result<()> {
     if !(value >= 0.0 && value.is_finite()) {
         return Err(Error::invalid(path, format!("must be >= 0 and finite, got {value}")));
+    }
+    Ok(())
+}
+
+/// [`non_negative`] for a value used in single precision: 0, or a positive value that stays positive there.
+fn non_negative_f32(path: &str, value: f64) -> Result<()> {
+    non_negative(path, value)?;
+    if value > 0.0 {
+        positive_f32(path, value)?;
+    }
+    Ok(())
+}
+
+/// [`share`] for a value used in single precision.
+fn share_f32(path: &str, value: f64) -> Result<()> {
+    share(path, value)?;
+    positive_f32(path, value)
+}
+
+/// Mixture weights: one per component, positive, with a finite sum that leaves every normalised weight positive.
+fn mixture_weights(weights: &[f64], components: usize) -> Result<()> {
+    if weights.is_empty() {
+        return Ok(());
+    }
+    if weights.len() != components {
+        return Err(Error::invalid(
+            "data.weights",
+            format!("must have one weight per component ({components}), got {}", weights.len()),
+        ));
+    }
+    for (i, w) in weights.iter().enumerate() {
+        positive(&format!("data.weights[{i}]"), *w)?;
+    }
+    let total: f64 = weights.iter().sum();
+    if !total.is_finite() {
+        return Err(Error::invalid(
+            "data.weights",
+            format!("the weights sum to {total}; scale them down (only their ratios matter)"),
+        ));
+    }
+    if let Some(i) = weights.iter().position(|w| !(w / total).is_normal()) {
+        return Err(Error::invalid(
+            format!("data.weights[{i}]"),
+            format!("is too small next to the other weights (share {:e}): its component would never be drawn", weights[i] / total),
+        ));
     }
     Ok(())
 }

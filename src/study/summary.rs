@@ -2,18 +2,24 @@
 //! the tables that answer the paper's question (does the full ensemble lose to top-2 in quality while being the
 //! most stable, and where).
 
-use super::{StudyFile, StudyOutcome};
+use super::{LoadedStudy, StudyOutcome};
 use crate::error::Result;
 use crate::metrics::Values;
-use crate::output::write_atomic;
+use crate::atomic::write_atomic;
 use crate::report::plot::number;
 use crate::report::{Record, metric_columns};
+use crate::routing::PolicyLabel;
+
+/// Top-1 and top-2 (renormalised), the sparse policies of the paper's question.
+const TOP_1: PolicyLabel = PolicyLabel::TopK { k: 1, raw: false };
+/// See [`TOP_1`].
+const TOP_2: PolicyLabel = PolicyLabel::TopK { k: 2, raw: false };
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
 /// The distinct values of `items`, in order of first appearance.
-pub fn distinct_in_order(items: impl IntoIterator<Item = String>) -> Vec<String> {
+pub fn distinct_in_order<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
     items.into_iter().fold(Vec::new(), |mut v, x| {
         if !v.contains(&x) {
             v.push(x);
@@ -28,7 +34,7 @@ pub struct SummaryRow {
     /// Setting name.
     pub setting: String,
     /// Policy label.
-    pub policy: String,
+    pub policy: PolicyLabel,
     /// Seeds (cells) aggregated.
     pub seeds: usize,
     /// Mean of each metric over the seeds that have it.
@@ -39,19 +45,19 @@ pub struct SummaryRow {
 
 /// Groups rows by setting and policy (first-appearance order) and summarises every metric.
 pub fn summarise(rows: &[(String, Record)]) -> Vec<SummaryRow> {
-    let mut order: Vec<(String, String)> = Vec::new();
+    let mut order: Vec<(String, PolicyLabel)> = Vec::new();
     let mut groups: BTreeMap<(String, String), Vec<&Record>> = BTreeMap::new();
     for (setting, r) in rows {
-        let key = (setting.clone(), r.policy.clone());
+        let key = (setting.clone(), r.policy.to_string());
         if !groups.contains_key(&key) {
-            order.push(key.clone());
+            order.push((setting.clone(), r.policy.clone()));
         }
         groups.entry(key).or_default().push(r);
     }
     order
         .into_iter()
         .map(|key| {
-            let records = &groups[&key];
+            let records = &groups[&(key.0.clone(), key.1.to_string())];
             let mut mean = Values::new();
             let mut std = Values::new();
             for name in metric_columns() {
@@ -107,18 +113,18 @@ fn table(rows: &[&SummaryRow], columns: &[&str]) -> String {
 
 /// Per seed of one setting: the values of `column` for top-1, top-2 and the ensemble policy `ensemble` (seeds
 /// with all three only).
-fn per_seed(rows: &[(String, Record)], setting: &str, ensemble: &str, column: &str) -> Vec<[f64; 3]> {
+fn per_seed(rows: &[(String, Record)], setting: &str, ensemble: &PolicyLabel, column: &str) -> Vec<[f64; 3]> {
     let mut seeds: Vec<u64> = rows.iter().filter(|(s, _)| s == setting).map(|(_, r)| r.seed).collect();
     seeds.dedup();
     seeds
         .into_iter()
         .filter_map(|seed| {
-            let get = |p: &str| {
+            let get = |p: &PolicyLabel| {
                 rows.iter()
-                    .find(|(s, r)| s == setting && r.seed == seed && r.policy == p)
+                    .find(|(s, r)| s == setting && r.seed == seed && r.policy == *p)
                     .and_then(|(_, r)| r.values.get(column).copied())
             };
-            Some([get("top_k:k=1")?, get("top_k:k=2")?, get(ensemble)?])
+            Some([get(&TOP_1)?, get(&TOP_2)?, get(ensemble)?])
         })
         .collect()
 }
@@ -127,8 +133,13 @@ fn per_seed(rows: &[(String, Record)], setting: &str, ensemble: &str, column: &s
 /// how many seeds is it worse than top-2 on fd and on loglik, and in how many is it the most stable (lowest
 /// 95th-percentile large-scale amplification of top-1, top-2 and itself)? The dissociation holds where it loses
 /// on fd or loglik and is the most stable in every seed.
-fn dissociation(rows: &[(String, Record)], summary: &[SummaryRow], settings: &[String], ensemble: &str) -> String {
-    let find = |s: &str, p: &str| summary.iter().find(|r| r.setting == s && r.policy == p);
+fn dissociation(
+    rows: &[(String, Record)],
+    summary: &[SummaryRow],
+    settings: &[String],
+    ensemble: &PolicyLabel,
+) -> String {
+    let find = |s: &str, p: &PolicyLabel| summary.iter().find(|r| r.setting == s && r.policy == *p);
     let e = ensemble;
     let mut out = format!(
         "| setting | fd top-1 | fd top-2 | fd {e} | loglik top-2 | loglik {e} | {e} worse fd | {e} worse loglik | \
@@ -136,7 +147,7 @@ fn dissociation(rows: &[(String, Record)], summary: &[SummaryRow], settings: &[S
          fd spread |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for s in settings {
-        let (Some(t1), Some(t2), Some(full)) = (find(s, "top_k:k=1"), find(s, "top_k:k=2"), find(s, e)) else {
+        let (Some(t1), Some(t2), Some(full)) = (find(s, &TOP_1), find(s, &TOP_2), find(s, e)) else {
             continue;
         };
         let fd = per_seed(rows, s, e, "fd");
@@ -177,23 +188,23 @@ fn dissociation(rows: &[(String, Record)], summary: &[SummaryRow], settings: &[S
 /// Writes `summary.md`: how it was made, the dissociation table, quality and stability, and alignment.
 pub fn write_summary_markdown(
     path: &Path,
-    study: &StudyFile,
+    study: &LoadedStudy,
     command: &str,
     outcome: &StudyOutcome,
     figures: &[String],
 ) -> Result<()> {
-    let (title, seeds, policies) = (&study.name, &study.seeds, &study.policies);
+    let (title, seeds, policies) = (&study.study.name, &study.study.seeds, &study.policies);
     let (rows, failures) = (&outcome.rows, &outcome.failures);
     let summary = &summarise(rows);
     let settings = distinct_in_order(summary.iter().map(|r| r.setting.clone()));
     let shown: Vec<&SummaryRow> = summary
         .iter()
-        .filter(|r| !r.policy.starts_with("reference:") && (policies.is_empty() || policies.contains(&r.policy)))
+        .filter(|r| !r.policy.is_reference() && (policies.is_empty() || policies.contains(&r.policy)))
         .collect();
     let routed: Vec<&SummaryRow> = shown
         .iter()
         .copied()
-        .filter(|r| r.mean.contains_key("err_mixture") && r.policy != "monolith")
+        .filter(|r| r.mean.contains_key("err_mixture") && r.policy != PolicyLabel::Monolith)
         .collect();
     let mut md = format!(
         "# {title}\n\nGenerated by `{command}`; do not edit by hand. Mean ± standard deviation over seeds {seeds:?}.\n\n"
@@ -205,14 +216,14 @@ pub fn write_summary_markdown(
          full in that seed. The paper's dissociation (**yes**) needs full worse on fd or on loglik in every seed \
          and the most stable in every seed. fd spread: largest minus smallest mean fd of top-1, top-2 and full.\n\n",
     );
-    md.push_str(&dissociation(rows, summary, &settings, "full"));
-    if summary.iter().any(|r| r.policy == "uniform") {
+    md.push_str(&dissociation(rows, summary, &settings, &PolicyLabel::Full));
+    if summary.iter().any(|r| r.policy == PolicyLabel::Uniform) {
         md.push_str(
             "\n### The same question for the uniform ensemble\n\nThe paper's \"full ensemble\" may mean equal \
              weights rather than the router's; `uniform` averages every expert with weight 1/n. Same columns, with \
              uniform in place of full (fd spread over top-1, top-2 and uniform).\n\n",
         );
-        md.push_str(&dissociation(rows, summary, &settings, "uniform"));
+        md.push_str(&dissociation(rows, summary, &settings, &PolicyLabel::Uniform));
     }
     if !failures.is_empty() {
         md.push_str("\n## Cells that could not run\n\n| setting | seed | reason |\n|---|---|---|\n");
@@ -270,7 +281,7 @@ mod tests {
 
     fn record(policy: &str, seed: u64, fd: f64) -> Record {
         Record {
-            policy: policy.into(),
+            policy: policy.parse().unwrap(),
             seed,
             values: Values::from([("fd", fd)]),
         }
@@ -287,7 +298,7 @@ mod tests {
         let s = summarise(&rows);
         assert_eq!(s.len(), 3);
         assert_eq!(
-            (s[0].setting.as_str(), s[0].policy.as_str(), s[0].seeds),
+            (s[0].setting.as_str(), s[0].policy.to_string().as_str(), s[0].seeds),
             ("a", "full", 2)
         );
         assert_eq!(s[0].mean["fd"], 2.0);
@@ -303,7 +314,7 @@ mod tests {
         (
             setting.to_string(),
             Record {
-                policy: policy.into(),
+                policy: policy.parse().unwrap(),
                 seed,
                 values,
             },
@@ -324,7 +335,7 @@ mod tests {
             rows.push(row("mixed", "full", seed, if seed == 0 { 0.9 } else { 0.1 }, 4.0));
         }
         let summary = summarise(&rows);
-        let table = dissociation(&rows, &summary, &["paper".into(), "mixed".into()], "full");
+        let table = dissociation(&rows, &summary, &["paper".into(), "mixed".into()], &PolicyLabel::Full);
         let lines: Vec<&str> = table.lines().collect();
         assert!(
             lines[2].starts_with("| paper |") && lines[2].contains("| 2/2 | 2/2 |") && lines[2].contains("**yes**"),

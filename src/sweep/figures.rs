@@ -2,6 +2,7 @@
 //! stability and alignment against quality, per-sample disagreement, expert purity, the client partition,
 //! generated samples and training loss.
 
+use crate::routing::PolicyLabel;
 use super::frames::{columns_with_prefix, numbers, rows_of_cell, texts};
 use super::report::ReportData;
 use super::summary::{SweepSummary, group_axis, group_of};
@@ -51,14 +52,9 @@ fn panel_layout(panels: usize, max_columns: usize, row_px: u32) -> (usize, u32) 
     (columns, 40 + row_px * panels.div_ceil(columns) as u32)
 }
 
-/// `k` of a plain top-k policy label (`top_k:k=2`).
-fn top_k_of(policy: &str) -> Option<usize> {
-    policy.strip_prefix("top_k:k=")?.parse().ok()
-}
-
 /// Writes every figure the data allows into `dir` and returns them in report order.
 pub fn write_figures(dir: &Path, data: &ReportData, summary: &SweepSummary) -> Result<Vec<WrittenFigure>> {
-    std::fs::create_dir_all(dir).map_err(|e| crate::error::Error::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| crate::error::Error::io("creating", dir, e))?;
     let mut w = Writer {
         dir,
         written: Vec::new(),
@@ -71,16 +67,19 @@ pub fn write_figures(dir: &Path, data: &ReportData, summary: &SweepSummary) -> R
 
 /// fd against routing k (a line per group) and every metric of quality against the groups (a line per policy).
 fn quality_figures(w: &mut Writer, data: &ReportData, summary: &SweepSummary) -> Result<()> {
-    let mean_std = |g: &str, p: &str, m: &str| {
+    let mean_std = |g: &str, p: &PolicyLabel, m: &str| {
         let r = summary.get(g, p)?;
         Some((*r.mean.get(m)?, r.std.get(m).copied().unwrap_or(0.0)))
     };
-    let mut ks: Vec<usize> = summary.policies.iter().filter_map(|p| top_k_of(p)).collect();
+    let mut ks: Vec<usize> = summary.policies.iter().filter_map(PolicyLabel::top_k).collect();
     ks.sort_unstable();
     if !ks.is_empty() {
-        let mut columns: Vec<(String, String)> = ks.iter().map(|k| (k.to_string(), format!("top_k:k={k}"))).collect();
-        if summary.policies.iter().any(|p| p == "full") {
-            columns.push(("all (full)".into(), "full".into()));
+        let mut columns: Vec<(String, PolicyLabel)> = ks
+            .iter()
+            .map(|&k| (k.to_string(), PolicyLabel::TopK { k, raw: false }))
+            .collect();
+        if summary.policies.contains(&PolicyLabel::Full) {
+            columns.push(("all (full)".into(), PolicyLabel::Full));
         }
         let series: Vec<Series> = summary
             .groups
@@ -119,7 +118,7 @@ fn quality_figures(w: &mut Writer, data: &ReportData, summary: &SweepSummary) ->
         ("loglik", "log-likelihood under the true density (higher is better)"),
         ("mode_tv", "mode_tv: total variation of mode shares (lower is better)"),
     ] {
-        let policies: Vec<String> = summary
+        let policies: Vec<PolicyLabel> = summary
             .policies
             .iter()
             .filter(|p| summary.groups.iter().any(|g| mean_std(g, p, metric).is_some()))
@@ -131,7 +130,7 @@ fn quality_figures(w: &mut Writer, data: &ReportData, summary: &SweepSummary) ->
         let series: Vec<Series> = policies
             .iter()
             .map(|p| Series {
-                name: p.clone(),
+                name: p.to_string(),
                 points: summary.groups.iter().map(|g| mean_std(g, p, metric)).collect(),
             })
             .collect();
@@ -157,7 +156,7 @@ fn points_by_policy(data: &ReportData, x: &str, y: &str) -> (Vec<String>, Vec<Se
         data.rows
             .iter()
             .filter(|r| r.record.values.contains_key(x) && r.record.values.contains_key(y))
-            .map(|r| r.record.policy.clone()),
+            .map(|r| r.record.policy.to_string()),
     );
     let series = policies
         .iter()
@@ -166,7 +165,7 @@ fn points_by_policy(data: &ReportData, x: &str, y: &str) -> (Vec<String>, Vec<Se
             let points = data
                 .rows
                 .iter()
-                .filter(|r| &r.record.policy == p)
+                .filter(|r| r.record.policy.to_string() == *p)
                 .filter_map(|r| Some((*r.record.values.get(x)?, *r.record.values.get(y)?)))
                 .collect();
             (i, points)
@@ -433,7 +432,7 @@ fn disagreement_figure(w: &mut Writer, data: &ReportData, df: &DataFrame, cell: 
     let rho = |p: &str| {
         data.rows
             .iter()
-            .find(|r| r.cell == cell && r.record.policy == p)
+            .find(|r| r.cell == cell && r.record.policy.to_string() == p)
             .and_then(|r| r.record.values.get("disagreement_spearman").copied())
     };
     let panels: Vec<ScatterPanel> = names
@@ -476,16 +475,16 @@ const DIGITS_SHOWN: usize = 64;
 /// held-out images, when the points are 8x8 images (64 coordinates).
 fn digit_grids(w: &mut Writer, df: &DataFrame, cell: &str, rows: &[usize], policies: &[String]) -> Result<()> {
     let pixels: Vec<Vec<f64>> = (0..64).map(|j| numbers(df, &format!("x{j}"))).collect();
-    let mut names = vec!["reference:test".to_string()];
+    let mut names = vec![PolicyLabel::ReferenceTest.to_string()];
     names.extend(
         distinct_in_order(rows.iter().map(|&i| policies[i].clone()))
             .into_iter()
-            .filter(|p| p != "reference:test"),
+            .filter(|p| *p != PolicyLabel::ReferenceTest.to_string()),
     );
     let panels: Vec<ImagePanel> = names
         .iter()
         .map(|p| ImagePanel {
-            title: if p == "reference:test" {
+            title: if *p == PolicyLabel::ReferenceTest.to_string() {
                 "real held-out digits".into()
             } else {
                 p.clone()
@@ -571,10 +570,10 @@ fn samples_figure(w: &mut Writer, df: &DataFrame, cell: &str) -> Result<()> {
         return digit_grids(w, df, cell, &rows, &policies);
     }
     let (x0, x1) = (numbers(df, "x0"), numbers(df, "x1"));
-    let reference = pairs_where(&rows, &policies, "reference:test", &x0, &x1);
+    let reference = pairs_where(&rows, &policies, &PolicyLabel::ReferenceTest.to_string(), &x0, &x1);
     let names: Vec<String> = distinct_in_order(rows.iter().map(|&i| policies[i].clone()))
         .into_iter()
-        .filter(|p| p != "reference:test")
+        .filter(|p| *p != PolicyLabel::ReferenceTest.to_string())
         .collect();
     if names.is_empty() || reference.is_empty() {
         return Ok(());
@@ -615,9 +614,10 @@ mod tests {
 
     #[test]
     fn top_k_is_read_from_plain_top_k_labels_only() {
-        assert_eq!(top_k_of("top_k:k=4"), Some(4));
-        assert_eq!(top_k_of("top_k:k=2:raw"), None);
-        assert_eq!(top_k_of("full"), None);
+        let k = |label: &str| label.parse::<PolicyLabel>().unwrap().top_k();
+        assert_eq!(k("top_k:k=4"), Some(4));
+        assert_eq!(k("top_k:k=2:raw"), None);
+        assert_eq!(k("full"), None);
         assert_eq!(majority(&[1.0, 3.0, 3.0]), 1);
     }
 }

@@ -12,7 +12,7 @@ mod summary;
 mod tables;
 
 pub use figures::WrittenFigure;
-pub use report::{ReportData, load_report_data, rebuild_report, showcase_label, write_report};
+pub use report::{ReportData, load_report_data, rebuild_report, report_in_place, showcase_label, write_report};
 pub use summary::{SweepSummary, group_axis, group_of};
 
 pub use tables::{
@@ -20,15 +20,18 @@ pub use tables::{
     write_long_tables, write_sweep_results,
 };
 
-use crate::cells::{CellJob, CellOutcome, CellRunner, run_cells};
+use crate::atomic::write_atomic;
+use crate::cells::{self, CellOutcome, CellRunner, run_cells};
 use crate::error::Result;
-use crate::output::write_atomic;
 use crate::scenario::{LoadedScenario, SweepCell, expand, to_yaml};
+use crate::store::{FolderKind, LiveFolder, Protected};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// How to run a sweep.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SweepOptions {
     /// The sweep's output folder.
     pub out_dir: PathBuf,
@@ -38,6 +41,10 @@ pub struct SweepOptions {
     pub cache: Option<PathBuf>,
     /// Cells run at once.
     pub parallel: usize,
+    /// Run cells whose estimated memory exceeds what is available.
+    pub force: bool,
+    /// Files the output folder must never hold (the scenario file).
+    pub inputs: Vec<PathBuf>,
 }
 
 /// What a sweep produced.
@@ -63,74 +70,119 @@ impl SweepOutcome {
     }
 }
 
+/// A cell that could not run, in `run.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedCell {
+    /// The cell's label.
+    pub cell: String,
+    /// Why it could not run.
+    pub error: String,
+}
+
+/// The `run.json` of a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepRecord {
+    /// The ddmsim version that ran.
+    pub ddmsim_version: String,
+    /// The scenario's name.
+    pub scenario: String,
+    /// Worker threads.
+    pub threads: usize,
+    /// Cells run at once.
+    pub parallel_cells: usize,
+    /// Every cell's label, in order.
+    pub cells: Vec<String>,
+    /// The cells that could not run.
+    pub failed_cells: Vec<FailedCell>,
+    /// Wall-clock seconds of the whole sweep.
+    pub total_seconds: f64,
+}
+
 /// The folder of one cell inside the sweep's output folder.
 pub fn sweep_cell_dir(out_dir: &Path, cell: &SweepCell) -> PathBuf {
     out_dir.join("cells").join(cell.dir_name())
 }
 
-/// Runs every cell of `loaded`'s sweep that is not finished yet and writes the sweep's tables: `results.csv`
-/// and `results.parquet` (one row per cell and policy, with `cell` and `param.<path>` columns), the long tables
-/// of every cell gathered into Parquet files, the report (`summary.md`, `figures/`, `report.html`) and
-/// `run.json`.
+/// Runs every cell of `loaded`'s sweep that is not finished yet. After each cell the sweep's `results.csv` and
+/// `results.parquet` (one row per cell and policy, with `cell` and `param.<path>` columns) are published (and an
+/// outdated report removed); at the end the long tables of every cell gathered into Parquet files, the report
+/// (`summary.md`, `figures/`, `report.html`) and `run.json` are built and published together.
 pub fn run_sweep(loaded: &LoadedScenario, options: &SweepOptions) -> Result<SweepOutcome> {
     let started = Instant::now();
     let cells = expand(&loaded.scenario)?;
+    let mut inputs = options.inputs.clone();
+    inputs.extend(crate::data::input_file(&loaded.scenario.data, &loaded.base_dir));
+    let protected = Protected {
+        inputs: inputs.clone(),
+        cache: options.cache.clone(),
+    };
+    let what = format!("--out {}", options.out_dir.display());
+    let folder = Mutex::new(LiveFolder::open(&options.out_dir, FolderKind::Sweep, &protected, &what)?);
     let out = &options.out_dir;
-    std::fs::create_dir_all(out).map_err(|e| crate::error::Error::io(out, e))?;
-    write_atomic(
-        &out.join("scenario.resolved.yaml"),
-        to_yaml(&loaded.scenario).as_bytes(),
-    )?;
-    let jobs: Vec<CellJob> = cells
-        .iter()
-        .map(|c| CellJob {
-            name: c.label(),
-            dir: sweep_cell_dir(out, c),
-            scenario: c.scenario.clone(),
-        })
-        .collect();
+    let named = cells.iter().map(|c| (c.label(), sweep_cell_dir(out, c), c.scenario.clone()));
+    let jobs = cells::jobs(named.collect(), &loaded.base_dir)?;
     let runner = CellRunner {
         base_dir: loaded.base_dir.clone(),
         cache: options.cache.clone(),
         quiet: options.quiet,
         parallel: options.parallel,
         skip_infeasible: true,
+        force: options.force,
+        inputs,
     };
-    let write_finished = |so_far: &[Option<CellOutcome>]| {
+    let yaml = to_yaml(&loaded.scenario);
+    let publish_rows = |so_far: &[Option<CellOutcome>]| {
         let rows = rows_of(&cells, so_far.iter().map(Option::as_ref));
-        write_sweep_results(out, &rows)
+        publish(&folder, &yaml, |dir| write_sweep_results(dir, &rows))
     };
-    let outcomes = run_cells(&jobs, &runner, &write_finished)?;
-    let rows = rows_of(&cells, outcomes.iter().map(Some));
-    write_sweep_results(out, &rows)?;
-    let finished: Vec<CellSource> = cells
-        .iter()
-        .zip(&outcomes)
-        .filter(|(_, o)| matches!(o, CellOutcome::Done(_)))
-        .map(|(c, _)| CellSource::of_cell(out, c))
-        .collect();
-    let tables = write_long_tables(out, &finished)?;
-    let data = ReportData {
-        scenario_yaml: to_yaml(&loaded.scenario),
-        name: loaded.scenario.name.clone(),
-        rows,
-        tables,
-        showcase: showcase_label(&loaded.scenario),
-    };
-    write_report(out, &data)?;
+    let outcomes = run_cells(&jobs, &runner, &publish_rows)?;
     let outcome = SweepOutcome { cells, outcomes };
-    let info = serde_json::json!({
-        "ddmsim_version": env!("CARGO_PKG_VERSION"),
-        "scenario": loaded.scenario.name,
-        "threads": rayon::current_num_threads(),
-        "parallel_cells": options.parallel,
-        "cells": outcome.cells.iter().map(|c| c.label()).collect::<Vec<_>>(),
-        "failed_cells": outcome.failures().into_iter().map(|(c, m)| serde_json::json!({"cell": c, "error": m})).collect::<Vec<_>>(),
-        "total_seconds": started.elapsed().as_secs_f64(),
-    });
-    let json = serde_json::to_string_pretty(&info).expect("json");
-    write_atomic(&out.join("run.json"), json.as_bytes())?;
+    let record = SweepRecord {
+        ddmsim_version: env!("CARGO_PKG_VERSION").into(),
+        scenario: loaded.scenario.name.clone(),
+        threads: rayon::current_num_threads(),
+        parallel_cells: options.parallel,
+        cells: outcome.cells.iter().map(SweepCell::label).collect(),
+        failed_cells: outcome
+            .failures()
+            .into_iter()
+            .map(|(cell, error)| FailedCell { cell, error })
+            .collect(),
+        total_seconds: started.elapsed().as_secs_f64(),
+    };
+    publish(&folder, &yaml, |dir| {
+        let rows = rows_of(&outcome.cells, outcome.outcomes.iter().map(Some));
+        write_sweep_results(dir, &rows)?;
+        let finished: Vec<CellSource> = outcome
+            .cells
+            .iter()
+            .zip(&outcome.outcomes)
+            .filter(|(_, o)| matches!(o, CellOutcome::Done(_)))
+            .map(|(c, _)| CellSource::of_cell(out, c))
+            .collect();
+        let tables = write_long_tables(dir, &finished)?;
+        let data = ReportData {
+            scenario_yaml: yaml.clone(),
+            name: loaded.scenario.name.clone(),
+            rows,
+            tables,
+            showcase: showcase_label(&loaded.scenario),
+        };
+        write_report(dir, &data)?;
+        let json = serde_json::to_string_pretty(&record).expect("a sweep record serialises");
+        write_atomic(&dir.join("run.json"), json.as_bytes())
+    })?;
     Ok(outcome)
+}
+
+/// Builds files with `write` in a staging folder inside the sweep's folder (with its resolved scenario) and
+/// publishes them, removing the sweep's own files they replace.
+fn publish(folder: &Mutex<LiveFolder>, yaml: &str, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let mut folder = folder.lock().expect("no panics while held");
+    let staged = folder.staging()?;
+    write_atomic(&staged.path().join("scenario.resolved.yaml"), yaml.as_bytes())?;
+    write(staged.path())?;
+    folder.publish(staged, &|_| true)
 }
 
 /// The rows of the finished cells, in cell order.

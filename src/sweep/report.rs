@@ -9,9 +9,10 @@ use super::{
     CellSource, LONG_TABLES, SweepRow, gather_long_tables, read_parquet, read_sweep_results, sweep_cell_dir,
     write_long_tables, write_sweep_results,
 };
+use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
-use crate::output::write_atomic;
 use crate::scenario::{Scenario, expand, value_text};
+use crate::store::{FolderKind, LiveFolder};
 use polars::prelude::DataFrame;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -40,7 +41,7 @@ impl ReportData {
 
 /// The label of the cell at the scenario's own values of the swept paths (`clients.partition.alpha=0.1 seed=0`).
 pub fn showcase_label(scenario: &Scenario) -> Option<String> {
-    let tree = serde_norway::to_value(scenario).ok()?;
+    let tree = crate::scenario::yaml::scenario_to_value(scenario);
     let mut parts = Vec::new();
     for key in scenario.sweep.keys() {
         let path = key.as_str()?;
@@ -62,7 +63,7 @@ fn stored_scenario(dir: &Path) -> Result<(String, Scenario)> {
             ),
         ));
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::read(&path, e))?;
     let scenario = crate::scenario::parse(&text).map_err(|message| Error::Yaml {
         file: path.clone(),
         message,
@@ -71,7 +72,8 @@ fn stored_scenario(dir: &Path) -> Result<(String, Scenario)> {
 }
 
 /// Loads what the report of the output folder `dir` shows. A sweep whose cells are present has its tables
-/// regathered (and rewritten) from every cell folder holding results; otherwise the stored tables are read.
+/// regathered from the cell folders whose stored scenario is the one the sweep's scenario gives that cell now
+/// (cells left by a run of an older version of the sweep are not shown); otherwise the stored tables are read.
 pub fn load_report_data(dir: &Path) -> Result<ReportData> {
     let (scenario_yaml, scenario) = stored_scenario(dir)?;
     let showcase = showcase_label(&scenario);
@@ -79,14 +81,11 @@ pub fn load_report_data(dir: &Path) -> Result<ReportData> {
         let rows = read_sweep_results(&dir.join("results.parquet"))?;
         (rows, gather_long_tables(&[CellSource::single(dir)])?)
     } else if dir.join("cells").is_dir() {
-        let cells = expand(&scenario)?;
         let mut rows = Vec::new();
         let mut finished = Vec::new();
-        for cell in &cells {
-            // Any finished cell counts: a report rebuilt by a newer ddmsim (whose resolved scenarios gained
-            // defaults) must still show the cells an older one ran.
+        for cell in &expand(&scenario)? {
             let cell_dir = sweep_cell_dir(dir, cell);
-            if !cell_dir.join("results.parquet").is_file() {
+            if !cell_is_current(&cell_dir, &cell.scenario) {
                 continue;
             }
             for record in crate::report::read_results(&cell_dir.join("results.parquet"))? {
@@ -98,8 +97,7 @@ pub fn load_report_data(dir: &Path) -> Result<ReportData> {
             }
             finished.push(CellSource::of_cell(dir, cell));
         }
-        write_sweep_results(dir, &rows)?;
-        let tables = write_long_tables(dir, &finished)?;
+        let tables = gather_long_tables(&finished)?;
         (rows, tables)
     } else {
         (read_sweep_results(&dir.join("results.parquet"))?, stored_tables(dir)?)
@@ -111,6 +109,14 @@ pub fn load_report_data(dir: &Path) -> Result<ReportData> {
         tables,
         showcase,
     })
+}
+
+/// Whether the cell folder holds finished results of the scenario `expected` (compared as parsed scenarios, so a
+/// newer version's added defaults do not hide an older run of the same cell).
+fn cell_is_current(cell_dir: &Path, expected: &Scenario) -> bool {
+    let stored = std::fs::read_to_string(cell_dir.join("scenario.resolved.yaml")).ok();
+    let same = stored.and_then(|t| crate::scenario::parse(&t).ok()).is_some_and(|s| s == *expected);
+    same && cell_dir.join("results.parquet").is_file()
 }
 
 /// The gathered long tables stored as Parquet in a sweep's folder.
@@ -248,8 +254,41 @@ pub fn write_report(dir: &Path, data: &ReportData) -> Result<Vec<String>> {
     Ok(figures.into_iter().map(|f| f.stem).collect())
 }
 
-/// Rebuilds the report of the output folder `dir` from its stored results (regathering a sweep's tables from
-/// its cells when they are present).
-pub fn rebuild_report(dir: &Path) -> Result<Vec<String>> {
+/// Writes the report of the run folder `dir` into it, from its stored results (a run's staged folder, before
+/// its commit).
+pub fn report_in_place(dir: &Path) -> Result<Vec<String>> {
     write_report(dir, &load_report_data(dir)?)
+}
+
+/// Rebuilds the report of the output folder `dir` from its stored results (regathering a sweep's tables from
+/// its current cells), building it in a staging folder inside `dir` and publishing it whole. Nothing but the
+/// tables and the report is touched.
+pub fn rebuild_report(dir: &Path) -> Result<Vec<String>> {
+    let what = format!("report {}", dir.display());
+    let mut folder = LiveFolder::open_existing(dir, &what)?;
+    let data = load_report_data(dir)?;
+    let staged = folder.staging()?;
+    let sweep = folder.kind() != FolderKind::Run;
+    if sweep && dir.join("cells").is_dir() {
+        write_sweep_results(staged.path(), &data.rows)?;
+        let finished: Vec<CellSource> = {
+            let (_, scenario) = stored_scenario(dir)?;
+            let labels: Vec<&str> = data.rows.iter().map(|r| r.cell.as_str()).collect();
+            expand(&scenario)?
+                .iter()
+                .filter(|c| labels.contains(&c.label().as_str()))
+                .map(|c| CellSource::of_cell(dir, c))
+                .collect()
+        };
+        write_long_tables(staged.path(), &finished)?;
+    }
+    let figures = write_report(staged.path(), &data)?;
+    let report_only = |f: &str| is_report_file(f) || (sweep && !matches!(f, "run.json" | "scenario.resolved.yaml"));
+    folder.publish(staged, &report_only)?;
+    Ok(figures)
+}
+
+/// Whether `rel` is a file of the report (`summary.md`, `report.html`, `figures/...`).
+fn is_report_file(rel: &str) -> bool {
+    matches!(rel, "summary.md" | "report.html") || rel.starts_with("figures/")
 }

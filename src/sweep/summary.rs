@@ -4,6 +4,7 @@
 use super::SweepRow;
 use super::grid_table::TextTable;
 use crate::report::plot::number;
+use crate::routing::PolicyLabel;
 use crate::scenario::value_text;
 use crate::study::{SummaryRow, distinct_in_order, mean_std, summarise};
 
@@ -48,7 +49,7 @@ pub struct SweepSummary {
     /// Groups in sweep order.
     pub groups: Vec<String>,
     /// Policies in the order of the results (reference rows last).
-    pub policies: Vec<String>,
+    pub policies: Vec<PolicyLabel>,
     /// Mean and std per group and policy (the summary's `setting` is the group).
     pub rows: Vec<SummaryRow>,
     /// Distinct seeds in the results.
@@ -63,7 +64,7 @@ impl SweepSummary {
         let summary = summarise(&labelled);
         let groups = distinct_in_order(summary.iter().map(|r| r.setting.clone()));
         let mut policies = distinct_in_order(summary.iter().map(|r| r.policy.clone()));
-        policies.sort_by_key(|p| p.starts_with("reference:"));
+        policies.sort_by_key(PolicyLabel::is_reference);
         let mut seeds: Vec<u64> = rows.iter().map(|r| r.record.seed).collect();
         seeds.sort_unstable();
         seeds.dedup();
@@ -76,29 +77,25 @@ impl SweepSummary {
     }
 
     /// The summary row of a group and policy.
-    pub fn get(&self, group: &str, policy: &str) -> Option<&SummaryRow> {
-        self.rows.iter().find(|r| r.setting == group && r.policy == policy)
+    pub fn get(&self, group: &str, policy: &PolicyLabel) -> Option<&SummaryRow> {
+        self.rows.iter().find(|r| r.setting == group && r.policy == *policy)
     }
 
     /// The policies that are not reference rows.
-    pub fn sampled_policies(&self) -> Vec<String> {
-        self.policies
-            .iter()
-            .filter(|p| !p.starts_with("reference:"))
-            .cloned()
-            .collect()
+    pub fn sampled_policies(&self) -> Vec<PolicyLabel> {
+        self.policies.iter().filter(|p| !p.is_reference()).cloned().collect()
     }
 
     /// Groups as rows, policies as columns: "mean ± std" of `metric` ("—" where the policy did not run), and
     /// the number of seeds behind each group.
     pub fn pivot(&self, metric: &str, with_reference: bool) -> TextTable {
-        let policies: Vec<String> = if with_reference {
+        let policies: Vec<PolicyLabel> = if with_reference {
             self.policies.clone()
         } else {
             self.sampled_policies()
         };
         let mut header = vec!["group".to_string()];
-        header.extend(policies.iter().cloned());
+        header.extend(policies.iter().map(PolicyLabel::to_string));
         let rows = self
             .groups
             .iter()
@@ -127,10 +124,10 @@ impl SweepSummary {
         let rows = self
             .rows
             .iter()
-            .filter(|r| with_reference || !r.policy.starts_with("reference:"))
+            .filter(|r| with_reference || !r.policy.is_reference())
             .filter(|r| metrics.iter().any(|m| r.mean.contains_key(*m)))
             .map(|r| {
-                let mut row = vec![r.setting.clone(), r.policy.clone(), r.seeds.to_string()];
+                let mut row = vec![r.setting.clone(), r.policy.to_string(), r.seeds.to_string()];
                 row.extend(metrics.iter().map(|m| mean_std(r, m)));
                 row
             })
@@ -148,11 +145,11 @@ impl SweepSummary {
                 let best = self
                     .rows
                     .iter()
-                    .filter(|r| &r.setting == g && !r.policy.starts_with("reference:"))
+                    .filter(|r| &r.setting == g && !r.policy.is_reference())
                     .filter_map(|r| r.mean.get(metric).map(|v| (r, *v)))
                     .filter(|(_, v)| v.is_finite())
                     .min_by(|a, b| a.1.total_cmp(&b.1))?;
-                Some(vec![g.clone(), best.0.policy.clone(), number(best.1)])
+                Some(vec![g.clone(), best.0.policy.to_string(), number(best.1)])
             })
             .collect();
         TextTable { header, rows }
@@ -174,7 +171,7 @@ mod tests {
                 ("seed".into(), Value::from(seed)),
             ],
             record: Record {
-                policy: policy.into(),
+                policy: policy.parse().unwrap(),
                 seed,
                 values: Values::from([("fd", fd)]),
             },
@@ -194,7 +191,8 @@ mod tests {
         assert_eq!(group_axis(&rows), "clients.partition.alpha");
         let s = SweepSummary::of(&rows);
         assert_eq!(s.groups, vec!["alpha=0.1", "alpha=1000.0"]);
-        assert_eq!(s.policies, vec!["full", "top_k:k=4", "reference:data"]);
+        let policies: Vec<String> = s.policies.iter().map(|p| p.to_string()).collect();
+        assert_eq!(policies, vec!["full", "top_k:k=4", "reference:data"]);
         assert_eq!(s.seeds, vec![0, 1]);
         let pivot = s.pivot("fd", false);
         assert_eq!(pivot.header, vec!["group", "full", "top_k:k=4"]);

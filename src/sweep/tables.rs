@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::report::{Record, frame, records_of, write_frame};
-use crate::routing::file_stem;
+use crate::routing::PolicyLabel;
 use crate::scenario::{SweepCell, value_text};
 use crate::sweep::sweep_cell_dir;
 use polars::prelude::*;
@@ -41,8 +41,9 @@ pub struct SweepRow {
     pub record: Record,
 }
 
-fn table_error(path: &Path, e: PolarsError) -> Error {
+fn table_error(verb: &'static str, path: &Path, e: PolarsError) -> Error {
     Error::Table {
+        verb,
         path: path.to_path_buf(),
         message: e.to_string(),
     }
@@ -104,14 +105,14 @@ pub fn sweep_frame(rows: &[SweepRow]) -> PolarsResult<DataFrame> {
 
 /// Writes the sweep's `results.csv` and `results.parquet` into `dir`.
 pub fn write_sweep_results(dir: &Path, rows: &[SweepRow]) -> Result<()> {
-    let df = sweep_frame(rows).map_err(|e| table_error(&dir.join("results.csv"), e))?;
+    let df = sweep_frame(rows).map_err(|e| table_error("writing", &dir.join("results.csv"), e))?;
     write_frame(dir, "results", df)
 }
 
 /// Reads a `results.parquet` of a sweep (or of a single run, whose rows get the cell `single` and no params).
 pub fn read_sweep_results(path: &Path) -> Result<Vec<SweepRow>> {
-    let fail = |e: PolarsError| table_error(path, e);
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let fail = |e: PolarsError| table_error("reading", path, e);
+    let file = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
     let df = ParquetReader::new(file).finish().map_err(fail)?;
     let records = records_of(&df).map_err(fail)?;
     let cells: Vec<String> = match df.column("cell") {
@@ -196,7 +197,7 @@ impl CellSource {
 /// Reads one CSV long table of a run, numbers as `Float64`, with the run's label and swept values (tabled as
 /// `kinds`) in front.
 fn read_cell_table(path: &Path, cell: &CellSource, kinds: &[ParamKind]) -> Result<DataFrame> {
-    let fail = |e: PolarsError| table_error(path, e);
+    let fail = |e: PolarsError| table_error("reading", path, e);
     let mut df = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(None)
@@ -222,7 +223,7 @@ fn read_cell_table(path: &Path, cell: &CellSource, kinds: &[ParamKind]) -> Resul
 
 /// Stacks frames whose columns may differ (e.g. more clusters in one cell): missing columns become nulls.
 fn stack(frames: Vec<DataFrame>, path: &Path) -> Result<DataFrame> {
-    let fail = |e: PolarsError| table_error(path, e);
+    let fail = |e: PolarsError| table_error("writing", path, e);
     let mut names: Vec<(String, DataType)> = Vec::new();
     for df in &frames {
         for column in df.columns() {
@@ -276,26 +277,22 @@ pub fn gather_long_tables(cells: &[CellSource]) -> Result<Vec<(String, DataFrame
     let mut frames = Vec::new();
     for cell in cells {
         let records = crate::report::read_results(&cell.dir.join("results.parquet"))?;
-        let mut labels: Vec<String> = records
+        let mut labels: Vec<PolicyLabel> = records
             .into_iter()
             .map(|r| r.policy)
-            .filter(|p| !p.starts_with("reference:"))
+            .filter(|p| !p.is_reference())
             .collect();
-        labels.push("reference:test".into());
+        labels.push(PolicyLabel::ReferenceTest);
         for label in labels {
-            let stem = if label == "reference:test" {
-                "reference_test".into()
-            } else {
-                file_stem(&label)
-            };
+            let stem = label.file_stem();
             let path = cell.dir.join("samples").join(format!("{stem}.csv"));
             if !path.is_file() {
                 continue;
             }
             let mut df = read_cell_table(&path, cell, &kinds)?;
-            let policy = Column::new("policy".into(), vec![label.clone(); df.height()]);
+            let policy = Column::new("policy".into(), vec![label.to_string(); df.height()]);
             let at = 1 + cell.params.len();
-            df.insert_column(at, policy).map_err(|e| table_error(&path, e))?;
+            df.insert_column(at, policy).map_err(|e| table_error("writing", &path, e))?;
             frames.push(df);
         }
     }
@@ -322,8 +319,8 @@ pub fn write_long_tables(dir: &Path, cells: &[CellSource]) -> Result<Vec<(String
 
 /// Reads a Parquet file into a frame.
 pub fn read_parquet(path: &Path) -> Result<DataFrame> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    ParquetReader::new(file).finish().map_err(|e| table_error(path, e))
+    let file = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
+    ParquetReader::new(file).finish().map_err(|e| table_error("reading", path, e))
 }
 
 /// Writes one frame as Parquet, atomically.
@@ -331,6 +328,6 @@ fn write_parquet(path: &Path, mut df: DataFrame) -> Result<()> {
     let mut bytes = Vec::new();
     polars_io::parquet::write::ParquetWriter::new(&mut bytes)
         .finish(&mut df)
-        .map_err(|e| table_error(path, e))?;
-    crate::output::write_atomic(path, &bytes)
+        .map_err(|e| table_error("writing", path, e))?;
+    crate::atomic::write_atomic(path, &bytes)
 }

@@ -1,0 +1,249 @@
+//! Stage 3, evaluate: the reference rows, then every policy in turn: sampling (checked step by step), the
+//! quality metrics, the classifier's scores and the stability and alignment analyses. A non-finite number
+//! anywhere is an error naming the policy, step or metric, never a row.
+
+use super::device::{SamplingNets, load_for_sampling};
+use super::inputs::{data_scale, gaussian, held_out_points, nearest_distance};
+use super::prepare::Prepared;
+use super::train::Trained;
+use super::{Clock, RunOptions};
+use crate::analysis::{AnalysisSetup, HeldOut, PolicyAnalysis, StabilitySettings, Subject, analyse_policy};
+use crate::classifier::{self, Classifier, ClassifierScores};
+use crate::diffusion::{Denoiser, DeviceDenoiser, sampler};
+use crate::error::{Error, Result};
+use crate::metrics::{Reference, Values};
+use crate::progress::Progress;
+use crate::report::Record;
+use crate::rng::{Stream, derive};
+use crate::routing::{Built, PolicyLabel, RoutedMixture};
+use crate::store::ModelCache;
+use ndarray::{Array2, ArrayView2, Axis};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Everything measured after training.
+pub(super) struct Evaluated {
+    /// The rows of `results.csv`: the reference rows, then one per policy.
+    pub records: Vec<Record>,
+    /// Each policy's analyses (long tables).
+    pub analyses: Vec<(PolicyLabel, PolicyAnalysis)>,
+    /// Each policy's samples.
+    pub samples: Vec<(PolicyLabel, Array2<f32>)>,
+    /// The reference set R. Shape [n, dim].
+    pub reference: Array2<f64>,
+    /// Predicted class counts per row, with the evaluation classifier.
+    pub class_counts: Vec<(PolicyLabel, Vec<usize>)>,
+    /// The evaluation classifier and whether it came from the cache.
+    pub classifier: Option<(Classifier, bool)>,
+    /// The scored held-out points of the alignment analyses.
+    pub held: Option<HeldOut>,
+    /// Seconds of sampling and quality metrics per policy.
+    pub sampling_seconds: BTreeMap<String, f64>,
+    /// Seconds of the analyses per policy.
+    pub analysis_seconds: BTreeMap<String, f64>,
+}
+
+/// Scores a sample set: quality against the reference, and the classifier's scores and class counts.
+struct Scorer<'a> {
+    reference: Reference,
+    gmm: Option<&'a crate::data::Gmm>,
+    classifier: Option<ClassifierScores<'a>>,
+}
+
+impl Scorer<'_> {
+    fn score(&self, label: &PolicyLabel, x: ArrayView2<f32>, out: &mut Evaluated) -> Values {
+        let mut values = self.reference.quality(x, self.gmm);
+        if let Some(scores) = &self.classifier {
+            let (v, counts) = scores.score(x);
+            values.extend(v);
+            out.class_counts.push((label.clone(), counts));
+        }
+        values
+    }
+}
+
+/// Evaluates every policy of the run.
+pub(super) fn evaluate(
+    p: &Prepared,
+    t: &Trained,
+    options: &RunOptions,
+    progress: &Progress,
+    clock: &mut Clock,
+) -> Result<Evaluated> {
+    let s = p.scenario();
+    let classifier = load_classifier(p, options)?;
+    clock.lap("classifier");
+    let reference = Reference::new(p.split.test.x.view(), &s.metrics, s.seed);
+    let mut out = Evaluated {
+        records: Vec::new(),
+        analyses: Vec::new(),
+        samples: Vec::new(),
+        reference: reference.points().clone(),
+        class_counts: Vec::new(),
+        classifier: None,
+        held: None,
+        sampling_seconds: BTreeMap::new(),
+        analysis_seconds: BTreeMap::new(),
+    };
+    let scorer = Scorer {
+        reference,
+        gmm: p.split.density.as_ref(),
+        classifier: classifier.as_ref().map(|(c, _)| ClassifierScores::new(c, p.split.test.x.view())),
+    };
+    if let Some(scores) = &scorer.classifier {
+        out.class_counts.push((PolicyLabel::ReferenceTest, scores.reference_counts().to_vec()));
+    }
+    reference_rows(p, &scorer, &mut out)?;
+    clock.lap("reference_metrics");
+    policies(p, t, &scorer, progress, &mut out)?;
+    clock.lap("sampling_and_metrics");
+    out.classifier = classifier;
+    Ok(out)
+}
+
+/// The evaluation classifier (through the model cache), when the scenario uses it.
+fn load_classifier(p: &Prepared, options: &RunOptions) -> Result<Option<(Classifier, bool)>> {
+    let s = p.scenario();
+    if !classifier::enabled(&s.metrics.classifier, &s.data) {
+        return Ok(None);
+    }
+    let cache = options.cache.as_deref().map(ModelCache::open).transpose()?;
+    let config = &s.metrics.classifier;
+    Ok(Some(classifier::load_or_train(
+        &p.split.train,
+        &p.split.test,
+        config,
+        s.seed,
+        cache.as_ref(),
+    )?))
+}
+
+/// The reference rows: held-out training points (the floor) and Gaussian noise (the ceiling).
+fn reference_rows(p: &Prepared, scorer: &Scorer, out: &mut Evaluated) -> Result<()> {
+    let s = p.scenario();
+    let (n, train) = (s.sampling.samples, &p.split.train);
+    let m = n.min(train.len());
+    let mut idx = rand::seq::index::sample(&mut derive(s.seed, Stream::Metrics, &[2]), train.len(), m).into_vec();
+    idx.sort_unstable();
+    let data_rows = train.x.select(Axis(0), &idx);
+    let noise = gaussian(n, train.dim(), &mut derive(s.seed, Stream::Metrics, &[3]));
+    for (label, x) in [(PolicyLabel::ReferenceData, data_rows), (PolicyLabel::ReferenceNoise, noise)] {
+        let values = scorer.score(&label, x.view(), out);
+        push_record(out, s.seed, label, values)?;
+    }
+    Ok(())
+}
+
+/// Appends a row after checking that every metric is finite.
+fn push_record(out: &mut Evaluated, seed: u64, policy: PolicyLabel, values: Values) -> Result<()> {
+    if let Some((name, v)) = values.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(Error::NonFinite {
+            place: format!("policy {policy}, metric {name}"),
+            what: format!(
+                "the value is {v}; the samples or the data are degenerate (e.g. all samples identical, or data too \
+                 concentrated for single precision)"
+            ),
+        });
+    }
+    out.records.push(Record { policy, seed, values });
+    Ok(())
+}
+
+/// Samples, scores and analyses every policy, in scenario order.
+fn policies(p: &Prepared, t: &Trained, scorer: &Scorer, progress: &Progress, out: &mut Evaluated) -> Result<()> {
+    let s = p.scenario();
+    let ensemble = &t.ensemble;
+    let x1 = gaussian(s.sampling.samples, p.split.train.dim(), &mut derive(s.seed, Stream::Sampling, &[]));
+    let held = s.metrics.alignment.then(|| {
+        let experts: Vec<&dyn Denoiser> = ensemble.experts.iter().map(|e| e as &dyn Denoiser).collect();
+        let (test, c) = (&p.split.test, &p.clusters);
+        held_out_points(s, test, c, &p.counts, &p.groups, &experts, &p.objective)
+    });
+    let reference = scorer.reference.points();
+    let badness = |x: ArrayView2<f32>| match p.split.density.as_ref() {
+        Some(g) => x.rows().into_iter().map(|r| -g.log_density(r.mapv(f64::from).view())).collect(),
+        None => nearest_distance(x, reference.view()),
+    };
+    let setup = AnalysisSetup {
+        objective: &p.objective,
+        x1: &x1,
+        steps: s.sampling.steps,
+        stability: s.metrics.stability.then(|| StabilitySettings {
+            small: s.metrics.perturbation_small,
+            large: s.metrics.perturbation_large,
+            data_scale: data_scale(&p.split.train.x),
+            seed: s.seed,
+        }),
+        alignment: held.as_ref().map(|h| (p.expert_data.as_ref(), h)),
+        badness: &badness,
+    };
+    // On a device, the sampler's calls run there (weights uploaded once); the analyses stay on the CPU.
+    let on_device = p.device.as_deref().map(|d| load_for_sampling(d, ensemble)).transpose()?;
+    let bar = progress.bar(p.policies.len() as u64, "sampling");
+    for (label, policy) in &p.policies {
+        bar.set_message(label.to_string());
+        one_policy(p, t, (label, policy), (scorer, &setup, on_device.as_ref()), out)?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    out.held = held;
+    Ok(())
+}
+
+/// Samples, scores and analyses one policy.
+fn one_policy(
+    p: &Prepared,
+    t: &Trained,
+    (label, policy): (&PolicyLabel, &Built),
+    (scorer, setup, on_device): (&Scorer, &AnalysisSetup, Option<&SamplingNets>),
+    out: &mut Evaluated,
+) -> Result<()> {
+    let s = p.scenario();
+    let ensemble = &t.ensemble;
+    let started = Instant::now();
+    let (mixture, on_device_mixture, mono_on_device);
+    let (subject, sampled): (Subject, &dyn Denoiser) = match policy {
+        Built::Monolith => {
+            let mono = ensemble.monolith.as_ref().expect("trained when a policy needs it");
+            let sampled: &dyn Denoiser = match on_device.and_then(|d| d.monolith.as_ref()) {
+                Some(nets) => {
+                    mono_on_device = DeviceDenoiser { nets: nets.as_ref(), index: 0 };
+                    &mono_on_device
+                }
+                None => mono,
+            };
+            (Subject::Single(mono as &dyn Denoiser), sampled)
+        }
+        Built::Routed(policy) => {
+            mixture = RoutedMixture {
+                experts: &ensemble.experts,
+                router: ensemble.router.as_ref(),
+                policy: policy.as_ref(),
+                device: None,
+            };
+            on_device_mixture = RoutedMixture {
+                device: on_device.map(|d| d.routed.as_ref()),
+                ..mixture
+            };
+            (Subject::Routed(&mixture), &on_device_mixture)
+        }
+    };
+    let samples = sampler::sample_checked(sampled, &p.objective, setup.x1, s.sampling.steps).map_err(|(step, t)| {
+        Error::NonFinite {
+            place: format!("policy {label}, sampler step {} of {} (t = {t:.4})", step + 1, s.sampling.steps),
+            what: "the combined prediction is not finite: the router's probabilities or an expert's output are not \
+                   finite numbers there (a diverged model, or router.temperature too small)"
+                .into(),
+        }
+    })?;
+    let mut values = scorer.score(label, samples.view(), out);
+    out.sampling_seconds.insert(label.to_string(), started.elapsed().as_secs_f64());
+    let started = Instant::now();
+    let analysis = analyse_policy(subject, setup);
+    out.analysis_seconds.insert(label.to_string(), started.elapsed().as_secs_f64());
+    values.extend(analysis.values.clone());
+    push_record(out, s.seed, label.clone(), values)?;
+    out.samples.push((label.clone(), samples));
+    out.analyses.push((label.clone(), analysis));
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! Stage 1, prepare: everything a run derives from its scenario and data before training. The data (checked
+//! usable), its clusters (k resolved, from the labels when clustering by label), the partition over clients,
+//! the expert groups, and the routing policies that can run with the experts that exist.
+
+use super::inputs::{check_k_against_experts, k_beyond_experts};
+use super::{Clock, RunOptions, budget, device};
+use crate::cluster::{Clustering, cluster};
+use crate::data::{self, DataSplit};
+use crate::diffusion::Objective;
+use crate::ensemble::{DenoiserDevice, Needs};
+use crate::error::{Error, Result};
+use crate::partition::{self, ExpertGroups, client_cluster_counts};
+use crate::rng::{Stream, derive};
+use crate::routing::{self, BuildContext, Built, ExpertData, PolicyLabel};
+use crate::scenario::{LoadedScenario, Scenario, to_yaml};
+use crate::hash::sha256_hex;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Everything known before training.
+pub(super) struct Prepared<'a> {
+    /// The scenario and the folder its paths resolve against.
+    pub loaded: &'a LoadedScenario,
+    /// SHA-256 of the run's inputs (resolved scenario and data file), for `run.json`.
+    pub inputs_sha256: String,
+    /// Train and test splits.
+    pub split: DataSplit,
+    /// The clusters of the training split; their number is the resolved k.
+    pub clusters: Clustering,
+    /// Training rows of each client.
+    pub parts: Vec<Vec<usize>>,
+    /// Points of each cluster on each client.
+    pub counts: Vec<Vec<usize>>,
+    /// The experts and their clients.
+    pub groups: ExpertGroups,
+    /// The policies to evaluate, in scenario order.
+    pub policies: Vec<(PolicyLabel, Built)>,
+    /// Policies skipped for asking more experts than exist (sweep cells), with the reason.
+    pub skipped: BTreeMap<String, String>,
+    /// Whether a router and a monolith must be trained.
+    pub needs: Needs,
+    /// Each expert's training data (the oracle and the alignment analyses).
+    pub expert_data: Arc<ExpertData>,
+    /// The diffusion objective.
+    pub objective: Objective,
+    /// The device training and sampling run on (`None`: the CPU).
+    pub device: Option<Box<dyn DenoiserDevice>>,
+}
+
+impl Prepared<'_> {
+    /// The scenario.
+    pub fn scenario(&self) -> &Scenario {
+        &self.loaded.scenario
+    }
+}
+
+/// Prepares a run: budget check, data, clusters, partition, groups and policies.
+pub(super) fn prepare<'a>(
+    loaded: &'a LoadedScenario,
+    options: &RunOptions,
+    clock: &mut Clock,
+) -> Result<Prepared<'a>> {
+    let s = &loaded.scenario;
+    let device = device::open(s)?;
+    budget::check(s, &loaded.base_dir, options.force)?;
+    let inputs_sha256 = inputs_sha256(s, &loaded.base_dir)?;
+    let split = data::load(&s.data, &loaded.base_dir, s.seed)?;
+    data::check_usable(&split, &s.metrics)?;
+    let clusters = cluster(&split.train, &s.clusters, s.seed)?;
+    let (parts, counts, groups) = group_clients(s, &clusters)?;
+    let skipped = infeasible(s, groups.experts.len(), options.skip_infeasible)?;
+    let expert_data = Arc::new(expert_data(s, &split, &parts, &groups));
+    let objective = Objective::new(s.model.objective);
+    let policies = build_policies(s, &skipped, &expert_data, &objective);
+    let needs = Needs {
+        router: policies
+            .iter()
+            .any(|(_, b)| matches!(b, Built::Routed(p) if p.needs_router())),
+        monolith: policies.iter().any(|(_, b)| matches!(b, Built::Monolith)),
+    };
+    clock.lap("data_and_partition");
+    Ok(Prepared {
+        loaded,
+        inputs_sha256,
+        split,
+        clusters,
+        parts,
+        counts,
+        groups,
+        policies,
+        skipped,
+        needs,
+        expert_data,
+        objective,
+        device,
+    })
+}
+
+/// SHA-256 of what a run reads: its resolved scenario and the bytes of its data file, if it has one. A sweep or
+/// study cell is reused only while this is unchanged.
+pub fn inputs_sha256(s: &Scenario, base_dir: &Path) -> Result<String> {
+    Ok(inputs_sha256_with(s, data::source_sha256(&s.data, base_dir)?.as_deref()))
+}
+
+/// [`inputs_sha256`] with the data's own hash already known (`None`: data generated from the scenario).
+pub fn inputs_sha256_with(s: &Scenario, data_sha256: Option<&str>) -> String {
+    let mut text = to_yaml(s);
+    if let Some(hash) = data_sha256 {
+        text.push_str("\ndata-sha256: ");
+        text.push_str(hash);
+    }
+    sha256_hex(text.as_bytes())
+}
+
+/// The partition over clients, the cluster counts of each client and the expert groups.
+fn group_clients(s: &Scenario, clusters: &Clustering) -> Result<(Vec<Vec<usize>>, Vec<Vec<usize>>, ExpertGroups)> {
+    let k = clusters.k();
+    let parts = partition::partition(&s.clients.partition, &clusters.assignment, k, s.clients.count, s.seed)?;
+    let counts = client_cluster_counts(&parts, &clusters.assignment, k);
+    let groups = partition::group(&counts, k, s.experts.grouping, &mut derive(s.seed, Stream::Grouping, &[]));
+    if groups.experts.is_empty() {
+        return Err(Error::Partition {
+            path: "clients".into(),
+            message: "no client holds any data, so there is no expert to train".into(),
+        });
+    }
+    Ok((parts, counts, groups))
+}
+
+/// The policies that ask for more experts than exist: skipped and listed (sweep cells), or an error.
+fn infeasible(s: &Scenario, experts: usize, skip: bool) -> Result<BTreeMap<String, String>> {
+    if !skip {
+        check_k_against_experts(&s.routing, experts)?;
+        return Ok(BTreeMap::new());
+    }
+    Ok(s.routing
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| k_beyond_experts(i, r, experts).map(|e| (PolicyLabel::of(r).to_string(), e.to_string())))
+        .collect())
+}
+
+/// Each expert's training data: a seeded subsample for the 5-NN distances, and its centroid.
+fn expert_data(s: &Scenario, split: &DataSplit, parts: &[Vec<usize>], groups: &ExpertGroups) -> ExpertData {
+    let expert_rows: Vec<Vec<usize>> = groups
+        .experts
+        .iter()
+        .map(|g| {
+            let mut rows: Vec<usize> = g.clients.iter().flat_map(|&c| parts[c].iter().copied()).collect();
+            rows.sort_unstable();
+            rows
+        })
+        .collect();
+    ExpertData::new(
+        &split.train.x,
+        &expert_rows,
+        s.metrics.alignment_points,
+        s.metrics.alignment_neighbors,
+        &mut derive(s.seed, Stream::Metrics, &[4]),
+    )
+}
+
+/// The scenario's policies that are not skipped, built, with their labels.
+fn build_policies(
+    s: &Scenario,
+    skipped: &BTreeMap<String, String>,
+    data: &Arc<ExpertData>,
+    objective: &Objective,
+) -> Vec<(PolicyLabel, Built)> {
+    s.routing
+        .iter()
+        .enumerate()
+        .map(|(index, r)| (index, r, PolicyLabel::of(r)))
+        .filter(|(_, _, label)| !skipped.contains_key(&label.to_string()))
+        .map(|(index, r, label)| {
+            let context = BuildContext {
+                seed: s.seed,
+                index,
+                data: Arc::clone(data),
+                objective: objective.clone(),
+            };
+            (label, routing::build(r, &context))
+        })
+        .collect()
+}

@@ -1,0 +1,128 @@
+//! `run.json`: the typed record of one run (what ran, on what, how it went, how long it took), written into the
+//! staged folder before its commit and read back by sweeps and studies to decide whether a cell is finished.
+
+use crate::atomic::write_atomic;
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Sizes of the data a run used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DataSizes {
+    /// Training points (held by the clients).
+    pub train: usize,
+    /// Held-out points.
+    pub test: usize,
+    /// Dimension.
+    pub dim: usize,
+    /// Points of the metrics' reference set (a subsample of the held-out split), when metrics ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<usize>,
+}
+
+/// How the training data was spread over clients and experts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PartitionRecord {
+    /// Mean pairwise total-variation distance between the clients' cluster histograms.
+    pub mean_pairwise_tv: f64,
+    /// Candidate experts that got no client.
+    pub dropped_experts: Vec<usize>,
+    /// Clients that hold no data.
+    pub idle_clients: Vec<usize>,
+    /// Clients of each expert.
+    pub expert_clients: Vec<usize>,
+}
+
+/// Parameter counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Parameters {
+    /// Of one expert (and of the monolith).
+    pub expert: usize,
+    /// Of the router, when one was trained.
+    pub router: Option<usize>,
+}
+
+/// Where the models came from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    /// The model cache key of the training.
+    pub key: String,
+    /// Whether the models were loaded from the cache instead of trained.
+    pub from_cache: bool,
+}
+
+/// The evaluation classifier, when used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifierRecord {
+    /// Share of the held-out split it labels correctly.
+    pub test_accuracy: f64,
+    /// Whether it came from the cache.
+    pub from_cache: bool,
+    /// Its parameter count.
+    pub parameters: usize,
+}
+
+/// The content of `run.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The ddmsim version that ran.
+    pub ddmsim_version: String,
+    /// The scenario's name.
+    pub scenario: String,
+    /// The root seed.
+    pub seed: u64,
+    /// Worker threads (results do not depend on it).
+    pub threads: usize,
+    /// SHA-256 of the run's inputs: the resolved scenario and the content of its data file, if any. A sweep or
+    /// study reuses a cell only while this matches (empty in records of older versions).
+    #[serde(default)]
+    pub inputs_sha256: String,
+    /// Data sizes.
+    pub data: DataSizes,
+    /// Number of clusters.
+    pub clusters: usize,
+    /// Number of experts trained.
+    pub experts: usize,
+    /// The partition's summary.
+    pub partition: PartitionRecord,
+    /// Parameter counts.
+    pub parameters: Parameters,
+    /// Where the models came from.
+    pub training: TrainingRecord,
+    /// `cpu`, or `gpu: <adapter>`.
+    pub device: String,
+    /// The run stopped after training (`--train-only`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub train_only: bool,
+    /// The evaluation classifier, when used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<ClassifierRecord>,
+    /// Policies skipped because they need more experts than the grouping produced, with the reason.
+    #[serde(default)]
+    pub skipped_policies: BTreeMap<String, String>,
+    /// Seconds per stage.
+    #[serde(default)]
+    pub timings_seconds: BTreeMap<String, f64>,
+    /// Seconds of sampling and quality metrics per policy.
+    #[serde(default)]
+    pub sampling_seconds: BTreeMap<String, f64>,
+    /// Seconds of the stability and alignment analyses per policy.
+    #[serde(default)]
+    pub analysis_seconds: BTreeMap<String, f64>,
+}
+
+impl RunRecord {
+    /// Writes the record as `run.json` into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let json = serde_json::to_string_pretty(self).expect("a run record serialises");
+        write_atomic(&dir.join("run.json"), json.as_bytes())
+    }
+
+    /// The record in `dir/run.json`.
+    pub fn read(dir: &Path) -> Result<RunRecord> {
+        let path = dir.join("run.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::read(&path, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::invalid(path.display().to_string(), format!("not a run record: {e}")))
+    }
+}
