@@ -12,7 +12,10 @@ pub const TMP_PREFIX: &str = ".ddmsim-tmp-";
 /// Writes `bytes` to `path` through a uniquely named temporary file in the same folder, then renames it into
 /// place (creating the folder if needed).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
     let mut tmp = with_mode(tempfile::Builder::new().prefix(TMP_PREFIX), 0o666)
         .tempfile_in(dir)
@@ -77,6 +80,10 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(bytes.len(), 4096);
         assert!(bytes.iter().all(|&b| b == bytes[0]), "a torn write");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temporary files were left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "temporary files were left"
+        );
     }
 }

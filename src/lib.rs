@@ -21,9 +21,9 @@ pub mod ensemble;
 pub mod error;
 pub mod experiment;
 pub mod federated;
-pub mod hash;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+pub mod hash;
 pub mod metrics;
 pub mod nn;
 pub mod partition;

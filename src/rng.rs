@@ -56,6 +56,24 @@ pub fn derive(root: u64, stream: Stream, tags: &[u64]) -> Rng {
     Rng::seed_from_u64(h)
 }
 
+/// Fills `out` with a direction drawn uniformly on the unit sphere (normalised standard normal draws). A draw too
+/// short to normalise is redrawn, at most 64 times (it essentially never happens); after that the first axis.
+pub fn unit_vector(out: &mut [f64], rng: &mut Rng) {
+    use rand_distr::{Distribution, StandardNormal};
+    for _ in 0..64 {
+        out.iter_mut().for_each(|v| *v = StandardNormal.sample(rng));
+        let norm = out.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if norm > 1e-9 {
+            out.iter_mut().for_each(|v| *v /= norm);
+            return;
+        }
+    }
+    out.fill(0.0);
+    if let Some(first) = out.first_mut() {
+        *first = 1.0;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -213,18 +213,24 @@ fn a_study_runs_every_cell_reuses_finished_ones_and_names_bad_settings() {
     )
     .unwrap();
     let out = dir.path().join("out");
+    // The third setting has one client, so one expert, and top-2 cannot run: its two cells are named and the
+    // study fails, after writing the tables and summary of the cells that ran.
     let run = || {
         ddmsim()
             .args(["study", "--quiet", "--out"])
             .arg(&out)
             .arg(&study)
             .assert()
-            .success()
+            .failure()
+            .stderr(
+                predicates::str::contains("cell one seed 1: routing[1].k")
+                    .and(predicates::str::contains("cell one seed 2: routing[1].k"))
+                    .and(predicates::str::contains("error: 2 of 6 cells could not run")),
+            )
     };
     run();
     let table = std::fs::read_to_string(out.join("study.csv")).unwrap();
-    // 2 settings x 2 seeds x (3 policies + 2 reference rows); the third setting has one client, so one expert,
-    // and top-2 cannot run: its cells are reported, not fatal.
+    // 2 settings x 2 seeds x (3 policies + 2 reference rows).
     assert_eq!(table.lines().count(), 1 + 2 * 2 * 5);
     assert!(table.starts_with("setting,policy,seed,fd,"));
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();

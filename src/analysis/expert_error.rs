@@ -153,7 +153,8 @@ impl HeldOut {
                         bb += 1;
                     }
                 }
-                if let Some(j) = self.owner[self.clusters[i]] {
+                // A held-out class that no training point has (labels) has no owner.
+                if let Some(j) = self.owner.get(self.clusters[i]).copied().flatten() {
                     bo += per_expert[j][i];
                     bw += 1;
                 }

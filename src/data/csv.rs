@@ -41,7 +41,11 @@ pub fn parse(bytes: &[u8], path: &Path, label_column: Option<&str>) -> Result<Cs
     }
     let label_index = match label_column {
         Some(name) => Some(names.iter().position(|n| n == name).ok_or_else(|| {
-            bad(1, 1, format!("no column named {name:?} (label_column); columns are {names:?}"))
+            bad(
+                1,
+                1,
+                format!("no column named {name:?} (label_column); columns are {names:?}"),
+            )
         })?),
         None => None,
     };

@@ -32,14 +32,8 @@ impl Gmm {
     pub fn random(components: usize, dim: usize, radius: f64, std: f64, weights: &[f64], rng: &mut Rng) -> Self {
         let mut means = Array2::zeros((components, dim));
         for mut row in means.rows_mut() {
-            loop {
-                row.mapv_inplace(|_: f64| StandardNormal.sample(rng));
-                let norm = row.dot(&row).sqrt();
-                if norm > 1e-9 {
-                    row.mapv_inplace(|v| v / norm * radius);
-                    break;
-                }
-            }
+            crate::rng::unit_vector(row.as_slice_mut().expect("rows of a new array are contiguous"), rng);
+            row *= radius;
         }
         Self::with_means(means, std, weights)
     }

@@ -188,7 +188,7 @@ pub fn csv_shape(config: &DataConfig, base_dir: &Path) -> Result<(f64, f64)> {
 pub fn check_usable(split: &DataSplit, metrics: &MetricsConfig) -> Result<()> {
     let x = split.train.x.mapv(f64::from);
     let spread: f64 = x.var_axis(Axis(0), 0.0).sum();
-    if !(spread > 0.0) {
+    if spread.is_nan() || spread <= 0.0 {
         return Err(Error::invalid(
             "data",
             format!(

@@ -72,6 +72,9 @@ pub fn sample_checked(
     run(denoiser, objective, x1, steps, true).map_err(|(_, at)| at)
 }
 
+/// Where a checked sampler run stopped: the states so far and the (step, t) whose prediction was not finite.
+type Stopped = (Array2<f32>, (usize, f64));
+
 /// The sampler loop; with `check`, stops at the first step whose prediction is not finite.
 fn run(
     denoiser: &dyn Denoiser,
@@ -79,7 +82,7 @@ fn run(
     x1: &Array2<f32>,
     steps: usize,
     check: bool,
-) -> Result<Array2<f32>, (Array2<f32>, (usize, f64))> {
+) -> Result<Array2<f32>, Stopped> {
     let mut x = x1.clone();
     for (i, &t) in timesteps(objective, steps).iter().enumerate() {
         let at = At {

@@ -88,10 +88,13 @@ pub(super) fn evaluate(
     let scorer = Scorer {
         reference,
         gmm: p.split.density.as_ref(),
-        classifier: classifier.as_ref().map(|(c, _)| ClassifierScores::new(c, p.split.test.x.view())),
+        classifier: classifier
+            .as_ref()
+            .map(|(c, _)| ClassifierScores::new(c, p.split.test.x.view())),
     };
     if let Some(scores) = &scorer.classifier {
-        out.class_counts.push((PolicyLabel::ReferenceTest, scores.reference_counts().to_vec()));
+        out.class_counts
+            .push((PolicyLabel::ReferenceTest, scores.reference_counts().to_vec()));
     }
     reference_rows(p, &scorer, &mut out)?;
     clock.lap("reference_metrics");
@@ -127,7 +130,10 @@ fn reference_rows(p: &Prepared, scorer: &Scorer, out: &mut Evaluated) -> Result<
     idx.sort_unstable();
     let data_rows = train.x.select(Axis(0), &idx);
     let noise = gaussian(n, train.dim(), &mut derive(s.seed, Stream::Metrics, &[3]));
-    for (label, x) in [(PolicyLabel::ReferenceData, data_rows), (PolicyLabel::ReferenceNoise, noise)] {
+    for (label, x) in [
+        (PolicyLabel::ReferenceData, data_rows),
+        (PolicyLabel::ReferenceNoise, noise),
+    ] {
         let values = scorer.score(&label, x.view(), out);
         push_record(out, s.seed, label, values)?;
     }
@@ -153,7 +159,11 @@ fn push_record(out: &mut Evaluated, seed: u64, policy: PolicyLabel, values: Valu
 fn policies(p: &Prepared, t: &Trained, scorer: &Scorer, progress: &Progress, out: &mut Evaluated) -> Result<()> {
     let s = p.scenario();
     let ensemble = &t.ensemble;
-    let x1 = gaussian(s.sampling.samples, p.split.train.dim(), &mut derive(s.seed, Stream::Sampling, &[]));
+    let x1 = gaussian(
+        s.sampling.samples,
+        p.split.train.dim(),
+        &mut derive(s.seed, Stream::Sampling, &[]),
+    );
     let held = s.metrics.alignment.then(|| {
         let experts: Vec<&dyn Denoiser> = ensemble.experts.iter().map(|e| e as &dyn Denoiser).collect();
         let (test, c) = (&p.split.test, &p.clusters);
@@ -161,7 +171,11 @@ fn policies(p: &Prepared, t: &Trained, scorer: &Scorer, progress: &Progress, out
     });
     let reference = scorer.reference.points();
     let badness = |x: ArrayView2<f32>| match p.split.density.as_ref() {
-        Some(g) => x.rows().into_iter().map(|r| -g.log_density(r.mapv(f64::from).view())).collect(),
+        Some(g) => x
+            .rows()
+            .into_iter()
+            .map(|r| -g.log_density(r.mapv(f64::from).view()))
+            .collect(),
         None => nearest_distance(x, reference.view()),
     };
     let setup = AnalysisSetup {
@@ -178,7 +192,11 @@ fn policies(p: &Prepared, t: &Trained, scorer: &Scorer, progress: &Progress, out
         badness: &badness,
     };
     // On a device, the sampler's calls run there (weights uploaded once); the analyses stay on the CPU.
-    let on_device = p.device.as_deref().map(|d| load_for_sampling(d, ensemble)).transpose()?;
+    let on_device = p
+        .device
+        .as_deref()
+        .map(|d| load_for_sampling(d, ensemble))
+        .transpose()?;
     let bar = progress.bar(p.policies.len() as u64, "sampling");
     for (label, policy) in &p.policies {
         bar.set_message(label.to_string());
@@ -207,7 +225,10 @@ fn one_policy(
             let mono = ensemble.monolith.as_ref().expect("trained when a policy needs it");
             let sampled: &dyn Denoiser = match on_device.and_then(|d| d.monolith.as_ref()) {
                 Some(nets) => {
-                    mono_on_device = DeviceDenoiser { nets: nets.as_ref(), index: 0 };
+                    mono_on_device = DeviceDenoiser {
+                        nets: nets.as_ref(),
+                        index: 0,
+                    };
                     &mono_on_device
                 }
                 None => mono,
@@ -230,17 +251,23 @@ fn one_policy(
     };
     let samples = sampler::sample_checked(sampled, &p.objective, setup.x1, s.sampling.steps).map_err(|(step, t)| {
         Error::NonFinite {
-            place: format!("policy {label}, sampler step {} of {} (t = {t:.4})", step + 1, s.sampling.steps),
+            place: format!(
+                "policy {label}, sampler step {} of {} (t = {t:.4})",
+                step + 1,
+                s.sampling.steps
+            ),
             what: "the combined prediction is not finite: the router's probabilities or an expert's output are not \
                    finite numbers there (a diverged model, or router.temperature too small)"
                 .into(),
         }
     })?;
     let mut values = scorer.score(label, samples.view(), out);
-    out.sampling_seconds.insert(label.to_string(), started.elapsed().as_secs_f64());
+    out.sampling_seconds
+        .insert(label.to_string(), started.elapsed().as_secs_f64());
     let started = Instant::now();
     let analysis = analyse_policy(subject, setup);
-    out.analysis_seconds.insert(label.to_string(), started.elapsed().as_secs_f64());
+    out.analysis_seconds
+        .insert(label.to_string(), started.elapsed().as_secs_f64());
     values.extend(analysis.values.clone());
     push_record(out, s.seed, label.clone(), values)?;
     out.samples.push((label.clone(), samples));

@@ -23,6 +23,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// Writes the report of a run folder into it (returns the figures' names).
+pub type WriteReport = fn(&std::path::Path) -> Result<Vec<String>>;
+
 /// How to run: where to write and whether to show progress.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -40,7 +43,7 @@ pub struct RunOptions {
     pub train_only: bool,
     /// Writes the report (`summary.md`, `figures/`, `report.html`) into the staged folder before it is committed
     /// (single runs; a sweep's cells leave it to the sweep). A function, so the driver need not know the report.
-    pub report: Option<fn(&std::path::Path) -> Result<Vec<String>>>,
+    pub report: Option<WriteReport>,
     /// Run even when the estimated peak memory exceeds the memory available.
     pub force: bool,
     /// Files the output folder must never hold (the scenario or study file).

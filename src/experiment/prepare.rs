@@ -9,11 +9,11 @@ use crate::data::{self, DataSplit};
 use crate::diffusion::Objective;
 use crate::ensemble::{DenoiserDevice, Needs};
 use crate::error::{Error, Result};
+use crate::hash::sha256_hex;
 use crate::partition::{self, ExpertGroups, client_cluster_counts};
 use crate::rng::{Stream, derive};
 use crate::routing::{self, BuildContext, Built, ExpertData, PolicyLabel};
 use crate::scenario::{LoadedScenario, Scenario, to_yaml};
-use crate::hash::sha256_hex;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -56,11 +56,7 @@ impl Prepared<'_> {
 }
 
 /// Prepares a run: budget check, data, clusters, partition, groups and policies.
-pub(super) fn prepare<'a>(
-    loaded: &'a LoadedScenario,
-    options: &RunOptions,
-    clock: &mut Clock,
-) -> Result<Prepared<'a>> {
+pub(super) fn prepare<'a>(loaded: &'a LoadedScenario, options: &RunOptions, clock: &mut Clock) -> Result<Prepared<'a>> {
     let s = &loaded.scenario;
     let device = device::open(s)?;
     budget::check(s, &loaded.base_dir, options.force)?;
@@ -100,7 +96,10 @@ pub(super) fn prepare<'a>(
 /// SHA-256 of what a run reads: its resolved scenario and the bytes of its data file, if it has one. A sweep or
 /// study cell is reused only while this is unchanged.
 pub fn inputs_sha256(s: &Scenario, base_dir: &Path) -> Result<String> {
-    Ok(inputs_sha256_with(s, data::source_sha256(&s.data, base_dir)?.as_deref()))
+    Ok(inputs_sha256_with(
+        s,
+        data::source_sha256(&s.data, base_dir)?.as_deref(),
+    ))
 }
 
 /// [`inputs_sha256`] with the data's own hash already known (`None`: data generated from the scenario).
@@ -113,12 +112,20 @@ pub fn inputs_sha256_with(s: &Scenario, data_sha256: Option<&str>) -> String {
     sha256_hex(text.as_bytes())
 }
 
+/// Each client's rows, each client's cluster counts, and the expert groups.
+type Grouped = (Vec<Vec<usize>>, Vec<Vec<usize>>, ExpertGroups);
+
 /// The partition over clients, the cluster counts of each client and the expert groups.
-fn group_clients(s: &Scenario, clusters: &Clustering) -> Result<(Vec<Vec<usize>>, Vec<Vec<usize>>, ExpertGroups)> {
+fn group_clients(s: &Scenario, clusters: &Clustering) -> Result<Grouped> {
     let k = clusters.k();
     let parts = partition::partition(&s.clients.partition, &clusters.assignment, k, s.clients.count, s.seed)?;
     let counts = client_cluster_counts(&parts, &clusters.assignment, k);
-    let groups = partition::group(&counts, k, s.experts.grouping, &mut derive(s.seed, Stream::Grouping, &[]));
+    let groups = partition::group(
+        &counts,
+        k,
+        s.experts.grouping,
+        &mut derive(s.seed, Stream::Grouping, &[]),
+    );
     if groups.experts.is_empty() {
         return Err(Error::Partition {
             path: "clients".into(),

@@ -68,7 +68,12 @@ fn write_models(dir: &Path, p: &Prepared, t: &Trained) -> Result<()> {
     if let Some(router) = &ensemble.router {
         let temperature = p.scenario().router.temperature.to_string();
         let meta = [("role", "router".to_string()), ("temperature", temperature)];
-        weights::save(&dir.join("models/router.safetensors"), &router.net, &router.params, &meta)?;
+        weights::save(
+            &dir.join("models/router.safetensors"),
+            &router.net,
+            &router.params,
+            &meta,
+        )?;
     }
     if let Some(mono) = &ensemble.monolith {
         let meta = [("role", "monolith".to_string())];
@@ -150,13 +155,18 @@ fn run_record(p: &Prepared, t: &Trained, e: Option<&Evaluated>, options: &RunOpt
             key: t.key.clone(),
             from_cache: t.from_cache,
         },
-        device: p.device.as_ref().map_or_else(|| "cpu".into(), |d| format!("gpu: {}", d.describe())),
+        device: p
+            .device
+            .as_ref()
+            .map_or_else(|| "cpu".into(), |d| format!("gpu: {}", d.describe())),
         train_only: options.train_only,
-        classifier: e.and_then(|e| e.classifier.as_ref()).map(|(c, from_cache)| ClassifierRecord {
-            test_accuracy: c.test_accuracy,
-            from_cache: *from_cache,
-            parameters: c.params.len(),
-        }),
+        classifier: e
+            .and_then(|e| e.classifier.as_ref())
+            .map(|(c, from_cache)| ClassifierRecord {
+                test_accuracy: c.test_accuracy,
+                from_cache: *from_cache,
+                parameters: c.params.len(),
+            }),
         skipped_policies: p.skipped.clone(),
         timings_seconds: clock.finish(),
         sampling_seconds: e.map(|e| e.sampling_seconds.clone()).unwrap_or_default(),

@@ -27,7 +27,7 @@ pub(super) fn train(p: &Prepared, options: &RunOptions, progress: &Progress, clo
     let device_name = p.device.as_ref().map(|d| d.describe());
     let key = training_key(s, &p.split.train, p.needs, device_name.as_deref());
     let cache = options.cache.as_deref().map(ModelCache::open).transpose()?;
-    let _held = match &cache {
+    let key_lock = match &cache {
         Some(c) => Some(c.lock(&key, || {
             progress.note("another run is training the same models; waiting for it to reuse them")
         })?),
@@ -48,7 +48,7 @@ pub(super) fn train(p: &Prepared, options: &RunOptions, progress: &Progress, clo
     let ensemble = match cached {
         Some(ensemble) => ensemble,
         None => {
-            let ensemble = train_ensemble(
+            let trained = train_ensemble(
                 s,
                 &p.split.train.x,
                 &p.parts,
@@ -56,8 +56,16 @@ pub(super) fn train(p: &Prepared, options: &RunOptions, progress: &Progress, clo
                 p.needs,
                 progress,
                 p.device.as_deref(),
-            )?;
-            check_finite(&ensemble)?;
+            )
+            .and_then(|ensemble| check_finite(&ensemble).map(|()| ensemble));
+            let ensemble = match trained {
+                Ok(ensemble) => ensemble,
+                Err(e) => {
+                    drop(key_lock);
+                    cache.iter().for_each(ModelCache::remove_if_empty);
+                    return Err(e);
+                }
+            };
             if let Some(c) = &cache {
                 store_ensemble(c, &key, &ensemble)?;
             }
@@ -79,8 +87,18 @@ fn check_finite(ensemble: &Ensemble) -> Result<()> {
         .iter()
         .enumerate()
         .map(|(j, e)| (format!("expert {j}"), "model.optimizer", &e.params))
-        .chain(ensemble.router.iter().map(|r| ("router".to_string(), "router.optimizer", &r.params)))
-        .chain(ensemble.monolith.iter().map(|m| ("monolith".to_string(), "model.optimizer", &m.params)));
+        .chain(
+            ensemble
+                .router
+                .iter()
+                .map(|r| ("router".to_string(), "router.optimizer", &r.params)),
+        )
+        .chain(
+            ensemble
+                .monolith
+                .iter()
+                .map(|m| ("monolith".to_string(), "model.optimizer", &m.params)),
+        );
     for (name, optimizer, params) in models {
         if let Some(i) = params.iter().position(|v| !v.is_finite()) {
             return Err(Error::NonFinite {

@@ -2,20 +2,12 @@
 
 use crate::rng::Rng;
 use ndarray::{Array2, ArrayView2};
-use rand_distr::{Distribution, StandardNormal};
 
 /// `count` random unit directions in `dim` dimensions. Shape [count, dim].
 pub fn directions(count: usize, dim: usize, rng: &mut Rng) -> Array2<f64> {
     let mut dirs = Array2::zeros((count, dim));
     for mut row in dirs.rows_mut() {
-        loop {
-            row.mapv_inplace(|_: f64| StandardNormal.sample(rng));
-            let norm = row.dot(&row).sqrt();
-            if norm > 1e-12 {
-                row /= norm;
-                break;
-            }
-        }
+        crate::rng::unit_vector(row.as_slice_mut().expect("rows of a new array are contiguous"), rng);
     }
     dirs
 }

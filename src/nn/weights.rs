@@ -2,8 +2,8 @@
 //! with `{"format": "pt"}` metadata so `safetensors.torch.load_file` reads them.
 
 use super::TimeNet;
-use crate::error::{Error, Result};
 use crate::atomic::write_atomic;
+use crate::error::{Error, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 use std::path::Path;
@@ -144,9 +144,10 @@ mod tests {
         let net = TimeNet::new(2, 4, &[3], 2, false);
         let params: Vec<f32> = net.mlp.init(&mut derive(0, Stream::Init, &[]));
         let good = to_bytes(&net, &params, &[]);
-        let rewrite = |edit: &dyn Fn(&mut Vec<(String, Dtype, Vec<usize>, Vec<u8>)>)| {
+        type Tensors = Vec<(String, Dtype, Vec<usize>, Vec<u8>)>;
+        let rewrite = |edit: &dyn Fn(&mut Tensors)| {
             let st = SafeTensors::deserialize(&good).unwrap();
-            let mut t: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = st
+            let mut t: Tensors = st
                 .tensors()
                 .into_iter()
                 .map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
@@ -158,7 +159,7 @@ mod tests {
                 .collect();
             safetensors::tensor::serialize(views, None).unwrap()
         };
-        let bias = |t: &mut Vec<(String, Dtype, Vec<usize>, Vec<u8>)>, len: usize| {
+        let bias = |t: &mut Tensors, len: usize| {
             let b = t.iter_mut().find(|x| x.0 == "layers.0.bias").unwrap();
             b.2 = vec![len];
             b.3 = vec![0u8; 4 * len];

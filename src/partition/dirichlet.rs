@@ -9,17 +9,28 @@ use rand_distr::{Distribution, Gamma};
 /// Flower raises after its eleventh draw (attempt counter 0..=10).
 const MAX_DRAWS: usize = 11;
 
+/// Redraws of a Dirichlet vector whose Gamma variates all underflowed before giving up.
+const MAX_REDRAWS: usize = 1000;
+
 /// Draws one Dir(alpha, ..., alpha) vector of length `n` through normalised Gamma(alpha, 1) variates.
-fn dirichlet(alpha: f64, n: usize, rng: &mut Rng) -> Vec<f64> {
-    let gamma = Gamma::new(alpha, 1.0).expect("alpha is validated > 0");
-    loop {
+fn dirichlet(alpha: f64, n: usize, rng: &mut Rng) -> Result<Vec<f64>> {
+    let gamma = Gamma::new(alpha, 1.0).map_err(|e| Error::invalid("clients.partition.alpha", e.to_string()))?;
+    for _ in 0..MAX_REDRAWS {
         let g: Vec<f64> = (0..n).map(|_| gamma.sample(rng)).collect();
         let total: f64 = g.iter().sum();
         // Tiny alpha can underflow every variate to 0; redraw rather than divide by zero.
         if total > 0.0 && total.is_finite() {
-            return g.into_iter().map(|v| v / total).collect();
+            return Ok(g.into_iter().map(|v| v / total).collect());
         }
     }
+    Err(Error::invalid(
+        "clients.partition.alpha",
+        format!(
+            "{a} is too small: in {MAX_REDRAWS} draws every Gamma({a}) variate of the {n} clients' shares \
+             underflowed to 0; use alpha >= 1e-3 (already an extreme skew: each cluster on about one client)",
+            a = crate::scenario::num(alpha)
+        ),
+    ))
 }
 
 /// Partitions points by `cluster` id (`k` clusters) over `clients`.
@@ -40,7 +51,7 @@ pub fn dirichlet_partition(
     for _ in 0..MAX_DRAWS {
         let mut parts: Vec<Vec<usize>> = vec![Vec::new(); clients];
         for members in &by_cluster {
-            let mut shares = dirichlet(alpha, clients, rng);
+            let mut shares = dirichlet(alpha, clients, rng)?;
             if self_balancing {
                 for (share, part) in shares.iter_mut().zip(&parts) {
                     if part.len() as f64 > average {
@@ -78,9 +89,10 @@ pub fn dirichlet_partition(
     Err(Error::Partition {
         path: "clients.partition.min_partition_size".into(),
         message: format!(
-            "no Dirichlet(alpha = {alpha}) draw in {MAX_DRAWS} gave every one of {clients} clients at least \
+            "no Dirichlet(alpha = {a}) draw in {MAX_DRAWS} gave every one of {clients} clients at least \
              {min_partition_size} points (the last draw's smallest client had {smallest}); lower \
-             min_partition_size, raise alpha or use fewer clients"
+             min_partition_size, raise alpha or use fewer clients",
+            a = crate::scenario::num(alpha)
         ),
     })
 }
@@ -122,6 +134,15 @@ mod tests {
         };
         assert!(top_share(&skewed) > 0.9, "{}", top_share(&skewed));
         assert!(top_share(&flat) < 0.35, "{}", top_share(&flat));
+    }
+
+    #[test]
+    fn an_alpha_whose_draws_all_underflow_is_an_error_not_a_hang() {
+        let c = clusters();
+        let err = dirichlet_partition(&c, 4, 20, 1e-300, 0, false, &mut derive(0, Stream::Partition, &[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("clients.partition.alpha: 1e-300 is too small"), "{err}");
     }
 
     #[test]

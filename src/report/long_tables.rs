@@ -2,8 +2,8 @@
 //! expert x cluster x bin error matrix, and selected vs non-selected vs oracle error by bin.
 
 use crate::analysis::{BinError, ErrorCell, SampleDisagreement, StepAlignment, StepStability};
-use crate::error::Result;
 use crate::atomic::write_csv;
+use crate::error::Result;
 use std::path::Path;
 
 /// Rows of one policy in a long table: its label, the run's seed and the rows.

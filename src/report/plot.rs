@@ -1,8 +1,8 @@
 //! What every figure shares: the bundled font, the palette, a legend panel, axis ranges, and rendering one
 //! drawing to PNG and SVG, each file written whole or not at all.
 
-use crate::error::{Error, Result};
 use crate::atomic::write_atomic;
+use crate::error::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;

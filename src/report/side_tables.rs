@@ -1,8 +1,8 @@
 //! Side tables of a run: client x cluster counts, expert purity, per-round training log, and sample files.
 
+use crate::atomic::write_csv;
 use crate::error::Result;
 use crate::federated::RoundLog;
-use crate::atomic::write_csv;
 use crate::partition::ExpertGroups;
 use ndarray::{Array2, ArrayView2};
 use std::path::Path;

@@ -115,7 +115,11 @@ pub fn records_of(df: &DataFrame) -> PolarsResult<Vec<Record>> {
     let mut records: Vec<Record> = (0..df.height())
         .map(|i| {
             Ok(Record {
-                policy: policy.get(i).unwrap_or_default().parse().map_err(|e: String| polars_err!(ComputeError: "{e}"))?,
+                policy: policy
+                    .get(i)
+                    .unwrap_or_default()
+                    .parse()
+                    .map_err(|e: String| polars_err!(ComputeError: "{e}"))?,
                 seed: seed.get(i).unwrap_or_default(),
                 values: Values::new(),
             })
@@ -159,7 +163,12 @@ fn render_block(records: &[Record], columns: &[&str]) -> String {
     if present.is_empty() {
         return String::new();
     }
-    let width = records.iter().map(|r| r.policy.to_string().len()).max().unwrap_or(6).max(6);
+    let width = records
+        .iter()
+        .map(|r| r.policy.to_string().len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
     let records: Vec<&Record> = records
         .iter()
         .filter(|r| present.iter().any(|c| r.values.contains_key(c)))

@@ -93,7 +93,13 @@ impl PolicyLabel {
     pub fn file_stem(&self) -> String {
         self.to_string()
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect()
     }
 }
@@ -180,7 +186,9 @@ mod tests {
             PolicyLabel::Threshold { p_min: 0.3 },
             PolicyLabel::TopP { p: 0.9 },
             PolicyLabel::Random { k: 2 },
-            PolicyLabel::Schedule { name: "wide-then-one".into() },
+            PolicyLabel::Schedule {
+                name: "wide-then-one".into(),
+            },
             PolicyLabel::ReferenceNoise,
         ];
         for label in labels {

@@ -356,7 +356,13 @@ mod tests {
         let experts = [constant_expert(1.0), constant_expert(10.0)];
         let router = fixed_router(&[f32::NAN, 0.0]);
         let x = Array2::zeros((3, 1));
-        for policy in [&Full as &dyn RoutingPolicy, &TopK { k: 1, renormalize: true }] {
+        for policy in [
+            &Full as &dyn RoutingPolicy,
+            &TopK {
+                k: 1,
+                renormalize: true,
+            },
+        ] {
             let mixture = RoutedMixture {
                 experts: &experts,
                 router: Some(&router),

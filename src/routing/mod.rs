@@ -71,4 +71,3 @@ pub fn build(config: &RoutingConfig, context: &BuildContext) -> Built {
     };
     Built::Routed(policy)
 }
-

@@ -9,7 +9,7 @@ pub mod yaml;
 pub use file::*;
 pub use overrides::{parse_assignment, with_override};
 pub use sweep::{SweepCell, expand, value_text};
-pub use validate::{MAX_NAME, check_name, validate};
+pub use validate::{MAX_NAME, check_name, num, validate};
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};

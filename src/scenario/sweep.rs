@@ -234,11 +234,23 @@ mod tests {
         assert_eq!(err("name: t\nsweep: { name: [a] }\n"), "sweep.name: cannot be swept");
         assert!(err("name: t\nsweep: { seed: [1, 1] }\n").contains("share the folder name `seed=1`"));
         let twice = check_axes(&parse("name: t\nsweep: { seed: [1, 1] }\n").unwrap()).unwrap_err();
-        assert_eq!(twice.to_string(), "sweep.seed: the value 1 is listed twice; list each value once");
-        let many = parse("name: t\nsweep: { seed: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], model.ema: [0, 0.5, 0.9, 0.99, 0.999] }\n");
+        assert_eq!(
+            twice.to_string(),
+            "sweep.seed: the value 1 is listed twice; list each value once"
+        );
+        let many =
+            parse("name: t\nsweep: { seed: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], model.ema: [0, 0.5, 0.9, 0.99, 0.999] }\n");
         assert!(expand(&many.unwrap()).is_ok());
-        let text = format!("name: t\nsweep: {{ seed: [{}], federation.rounds: [1, 2, 3] }}\n", (0..40_000).map(|i| i.to_string()).collect::<Vec<_>>().join(", "));
-        assert!(expand(&parse(&text).unwrap()).unwrap_err().to_string().contains("120000 cells is more than"));
+        let text = format!(
+            "name: t\nsweep: {{ seed: [{}], federation.rounds: [1, 2, 3] }}\n",
+            (0..40_000).map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+        );
+        assert!(
+            expand(&parse(&text).unwrap())
+                .unwrap_err()
+                .to_string()
+                .contains("120000 cells is more than")
+        );
         let hidden = expand(&parse("name: t\nsweep: { model.hidden: [[8, 8], [16]] }\n").unwrap()).unwrap();
         assert_eq!(hidden[0].label(), "model.hidden=[8, 8]");
         assert_eq!(hidden[0].dir_name(), "hidden=_8,_8_");

@@ -1,8 +1,8 @@
 //! Range and consistency checks of a parsed scenario; every error names the dotted path and the allowed range.
 
 use super::file::{
-    ClusterMethod, DataConfig, GmmLayout, MetricsConfig, ModelConfig, OptimizerConfig, PartitionConfig, RouterConfig, RoutingConfig,
-    Scenario, ScheduleStage,
+    ClusterMethod, DataConfig, GmmLayout, MetricsConfig, ModelConfig, OptimizerConfig, PartitionConfig, RouterConfig,
+    RoutingConfig, Scenario, ScheduleStage,
 };
 use crate::error::{Error, Result};
 
@@ -29,7 +29,11 @@ pub fn validate(scenario: &Scenario) -> Result<()> {
     validate_model(&s.model)?;
     validate_router(&s.router)?;
     at_least("sampling.steps", s.sampling.steps, 1)?;
-    at_least("sampling.samples", s.sampling.samples, s.metrics.nearest_k.saturating_add(1))?;
+    at_least(
+        "sampling.samples",
+        s.sampling.samples,
+        s.metrics.nearest_k.saturating_add(1),
+    )?;
     // Under `labels` the number of clusters is the number of classes, known only once the data is read; k is
     // then checked against the experts that exist, before training.
     let clusters = (s.clusters.method == ClusterMethod::Kmeans).then_some(s.clusters.k);
@@ -41,6 +45,15 @@ pub fn validate(scenario: &Scenario) -> Result<()> {
     Ok(())
 }
 
+/// A number as a message shows it: plain (`0.35`, `-1`), or in exponent form when tiny or huge (`1e-300`).
+pub fn num(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-4..1e16).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 /// Longest name of a scenario, study or setting: it becomes a folder name, and hidden names built from it must
 /// stay within the 255 bytes a file name may have.
 pub const MAX_NAME: usize = 100;
@@ -48,7 +61,9 @@ pub const MAX_NAME: usize = 100;
 /// A name that becomes a folder name (a scenario's, a study's or a setting's): letters, digits, `.`, `-`, `_`
 /// and `=`, not starting with `.` (so never `.`, `..` or a hidden name), at most [`MAX_NAME`] characters.
 pub fn check_name(path: &str, name: &str) -> Result<()> {
-    let allowed = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '='));
+    let allowed = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '='));
     if name.is_empty() || !allowed || name.starts_with('.') || name.len() > MAX_NAME {
         return Err(Error::invalid(
             path,
@@ -87,9 +102,11 @@ fn validate_data(data: &DataConfig) -> Result<()> {
                 return Err(Error::invalid(
                     "data.std",
                     format!(
-                        "{std} is lost next to data.radius {radius} in single precision (the precision of the data \
+                        "{} is lost next to data.radius {} in single precision (the precision of the data \
                          and the models): every component would collapse to a point; raise data.std or lower \
-                         data.radius"
+                         data.radius",
+                        num(*std),
+                        num(*radius)
                     ),
                 ));
             }
@@ -148,7 +165,10 @@ fn validate_model(m: &ModelConfig) -> Result<()> {
     widths("model.hidden", &m.hidden)?;
     embedding("model.time_embedding", m.time_embedding)?;
     if !(0.0..1.0).contains(&m.ema) {
-        return Err(Error::invalid("model.ema", format!("must be in [0, 1), got {}", m.ema)));
+        return Err(Error::invalid(
+            "model.ema",
+            format!("must be in [0, 1), got {}", num(m.ema)),
+        ));
     }
     optimizer("model.optimizer", &m.optimizer)
 }
@@ -231,7 +251,7 @@ fn schedule(
         if !(0.0..=1.0).contains(&stage.t_min) {
             return Err(Error::invalid(
                 format!("{path}.t_min"),
-                format!("must be in [0, 1], got {}", stage.t_min),
+                format!("must be in [0, 1], got {}", num(stage.t_min)),
             ));
         }
         if s > 0 && stage.t_min >= stages[s - 1].t_min {
@@ -279,7 +299,7 @@ fn optimizer(path: &str, o: &OptimizerConfig) -> Result<()> {
         if !(0.0..1.0).contains(&b) {
             return Err(Error::invalid(
                 format!("{path}.{name}"),
-                format!("must be in [0, 1), got {b}"),
+                format!("must be in [0, 1), got {}", num(b)),
             ));
         }
     }
@@ -320,7 +340,7 @@ fn fraction(test_fraction: f64) -> Result<()> {
 /// A share or probability: in (0, 1].
 fn share(path: &str, value: f64) -> Result<()> {
     if !(value > 0.0 && value <= 1.0) {
-        return Err(Error::invalid(path, format!("must be in (0, 1], got {value}")));
+        return Err(Error::invalid(path, format!("must be in (0, 1], got {}", num(value))));
     }
     Ok(())
 }
@@ -334,7 +354,10 @@ fn at_least(path: &str, value: usize, min: usize) -> Result<()> {
 
 fn positive(path: &str, value: f64) -> Result<()> {
     if !(value > 0.0 && value.is_finite()) {
-        return Err(Error::invalid(path, format!("must be > 0 and finite, got {value}")));
+        return Err(Error::invalid(
+            path,
+            format!("must be > 0 and finite, got {}", num(value)),
+        ));
     }
     Ok(())
 }
@@ -344,7 +367,7 @@ fn positive_f32(path: &str, value: f64) -> Result<()> {
     positive(path, value)?;
     let single = value as f32;
     if !(single > 0.0 && single.is_finite() && single.is_normal()) {
-        return Err(Error::invalid(path, format!("{SINGLE}, got {value}")));
+        return Err(Error::invalid(path, format!("{SINGLE}, got {}", num(value))));
     }
     Ok(())
 }
@@ -355,7 +378,10 @@ const SINGLE: &str = "must be > 0 and representable in single precision (the pre
 
 fn non_negative(path: &str, value: f64) -> Result<()> {
     if !(value >= 0.0 && value.is_finite()) {
-        return Err(Error::invalid(path, format!("must be >= 0 and finite, got {value}")));
+        return Err(Error::invalid(
+            path,
+            format!("must be >= 0 and finite, got {}", num(value)),
+        ));
     }
     Ok(())
 }
@@ -383,7 +409,10 @@ fn mixture_weights(weights: &[f64], components: usize) -> Result<()> {
     if weights.len() != components {
         return Err(Error::invalid(
             "data.weights",
-            format!("must have one weight per component ({components}), got {}", weights.len()),
+            format!(
+                "must have one weight per component ({components}), got {}",
+                weights.len()
+            ),
         ));
     }
     for (i, w) in weights.iter().enumerate() {
@@ -399,7 +428,10 @@ fn mixture_weights(weights: &[f64], components: usize) -> Result<()> {
     if let Some(i) = weights.iter().position(|w| !(w / total).is_normal()) {
         return Err(Error::invalid(
             format!("data.weights[{i}]"),
-            format!("is too small next to the other weights (share {:e}): its component would never be drawn", weights[i] / total),
+            format!(
+                "is too small next to the other weights (share {:e}): its component would never be drawn",
+                weights[i] / total
+            ),
         ));
     }
     Ok(())

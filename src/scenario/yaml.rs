@@ -144,7 +144,9 @@ pub fn scenario_from_value(mut value: Value, text: Option<&str>) -> Result<Scena
 pub fn scenario_to_value(scenario: &Scenario) -> Value {
     let mut value = serde_norway::to_value(scenario).expect("a scenario always serialises");
     for (at, tag) in TAGGED {
-        visit(&mut value, at, &mut KeyPath::default(), &mut |node, _| internalize(node, tag));
+        visit(&mut value, at, &mut KeyPath::default(), &mut |node, _| {
+            internalize(node, tag)
+        });
     }
     value
 }
@@ -195,7 +197,12 @@ fn externalize(node: &mut Value, tag: &str, path: &KeyPath) -> Result<(), (KeyPa
             let shown = super::value_text(&other);
             return Err((path.with(Key::Name(tag.into())), format!("must be a name, got {shown}")));
         }
-        None => return Err((path.with(Key::Name(tag.into())), format!("missing; every entry here needs `{tag}`"))),
+        None => {
+            return Err((
+                path.with(Key::Name(tag.into())),
+                format!("missing; every entry here needs `{tag}`"),
+            ));
+        }
     };
     let rest = std::mem::take(map);
     // A variant without settings (`full`, `iid`) deserialises from its bare name; any key given with it is

@@ -5,11 +5,11 @@
 
 use super::guard::absolute;
 use super::lock::{FileLock, LIVE_LOCK, mark_live, remove_abandoned};
-use super::marker::{Existing, FolderKind, Marker, inspect};
+use super::marker::{Existing, FolderKind, MARKER, Marker, inspect};
 use crate::atomic::{temp_dir_in, write_atomic};
 use crate::error::{Error, Result};
-use serde::{Deserialize, Serialize};
 use crate::hash::sha256_hex;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -47,29 +47,38 @@ pub struct ModelCache {
 
 impl ModelCache {
     /// Opens (creating it if needed) the cache folder `dir` and removes entries that killed runs left
-    /// half-written. A folder holding files ddmsim did not write is refused.
+    /// half-written. A folder holding files ddmsim did not write is refused. Safe when several runs open the same
+    /// new folder at once.
     pub fn open(dir: &Path) -> Result<Self> {
         let what = format!("model cache {}", dir.display());
-        let existing = match inspect(dir, &what) {
-            Err(_) if is_legacy_cache(dir) => Existing::Legacy,
-            other => other?,
-        };
-        match existing {
-            Existing::Marked(m) if m.kind != FolderKind::Cache => {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+        match inspect(dir, &what) {
+            Ok(Existing::Marked(m)) if m.kind != FolderKind::Cache => {
                 return Err(Error::Refused(format!(
                     "{what}: is an output folder of ddmsim, not a cache; pass --no-cache or move the folder"
                 )));
             }
-            Existing::Marked(_) => {}
-            Existing::Absent | Existing::Empty | Existing::Legacy => {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
-                Marker::new(FolderKind::Cache, Vec::new()).write(dir)?;
-            }
+            Ok(Existing::Marked(_)) => {}
+            Ok(_) => Marker::new(FolderKind::Cache, Vec::new()).write(dir)?,
+            // Being created by another run right now (its marker not yet in place), or an older ddmsim's cache.
+            Err(_) if is_cache_content(dir) => Marker::new(FolderKind::Cache, Vec::new()).write(dir)?,
+            Err(e) => return Err(e),
         }
         remove_abandoned(dir, PARTIAL_INFIX)?;
-        Ok(ModelCache {
-            dir: absolute(dir)?,
-        })
+        Ok(ModelCache { dir: absolute(dir)? })
+    }
+
+    /// Removes the cache folder again if it holds nothing but its marker (a run that failed before storing
+    /// anything leaves no empty cache behind).
+    pub fn remove_if_empty(&self) {
+        let only_marker = std::fs::read_dir(&self.dir)
+            .map(|entries| entries.flatten().all(|e| e.file_name() == MARKER))
+            .unwrap_or(false);
+        if only_marker && std::fs::remove_file(self.dir.join(MARKER)).is_ok() && std::fs::remove_dir(&self.dir).is_err()
+        {
+            // Another run started using it meanwhile: keep it marked.
+            let _ = Marker::new(FolderKind::Cache, Vec::new()).write(&self.dir);
+        }
     }
 
     /// The cache folder.
@@ -153,9 +162,9 @@ impl ModelCache {
     }
 }
 
-/// Whether `dir` is a cache folder of an older ddmsim (no marker): only entry folders named by hex keys, their
-/// hidden partials, and classifier files.
-fn is_legacy_cache(dir: &Path) -> bool {
+/// Whether everything in `dir` (which has no marker) is what a cache holds: entry folders named by hex keys
+/// (an older ddmsim's cache), hidden partials, key locks and temporary files of a writer.
+fn is_cache_content(dir: &Path) -> bool {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return false;
     };
@@ -163,7 +172,8 @@ fn is_legacy_cache(dir: &Path) -> bool {
         let name = e.file_name().to_string_lossy().into_owned();
         let hex = |s: &str| s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit());
         hex(&name)
-            || (name.starts_with('.') && name.contains(".partial-"))
+            || (name.starts_with('.') && (name.contains(".partial-") || name.ends_with(".ddmsim-lock")))
+            || name.starts_with(crate::atomic::TMP_PREFIX)
             || (name.starts_with("classifier-") && name.ends_with(".safetensors"))
     })
 }
@@ -180,7 +190,9 @@ mod tests {
         let files = vec![(names[0].clone(), vec![1u8; 10]), (names[1].clone(), vec![2u8; 10])];
         assert!(matches!(cache.read("k", &names), Lookup::Miss));
         cache.write("k", &files).unwrap();
-        let Lookup::Hit(read) = cache.read("k", &names) else { panic!("not a hit") };
+        let Lookup::Hit(read) = cache.read("k", &names) else {
+            panic!("not a hit")
+        };
         assert_eq!(read, vec![vec![1u8; 10], vec![2u8; 10]]);
         // Swapped files, a missing file and an unknown name are all caught.
         let entry = cache.dir().join("k");

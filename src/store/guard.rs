@@ -18,9 +18,7 @@ pub fn absolute(path: &Path) -> Result<PathBuf> {
     let joined = if path.is_absolute() {
         path.to_path_buf()
     } else {
-        std::env::current_dir()
-            .map_err(|e| Error::read(".", e))?
-            .join(path)
+        std::env::current_dir().map_err(|e| Error::read(".", e))?.join(path)
     };
     let mut clean = PathBuf::new();
     for component in joined.components() {

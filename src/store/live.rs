@@ -48,10 +48,7 @@ impl LiveFolder {
             Existing::Legacy if legacy_kind(target) == kind => {
                 let notes = notes_to_keep(target, &existing, what)?;
                 let (files, _) = contents(target)?;
-                files
-                    .into_iter()
-                    .filter(|f| !notes.contains(&target.join(f)))
-                    .collect()
+                files.into_iter().filter(|f| !notes.contains(&target.join(f))).collect()
             }
             Existing::Marked(_) | Existing::Legacy => {
                 let notes = notes_to_keep(target, &existing, what)?;
@@ -77,11 +74,13 @@ impl LiveFolder {
             Existing::Marked(marker) => marker.kind,
             Existing::Legacy => legacy_kind(dir),
             Existing::Absent | Existing::Empty => {
-                return Err(Error::Refused(format!("{what}: is not an output folder of ddmsim")));
+                return Err(Error::Refused(format!("{what}: is not a ddmsim output folder")));
             }
         };
         if kind == FolderKind::Cache {
-            return Err(Error::Refused(format!("{what}: is the model cache, not an output folder")));
+            return Err(Error::Refused(format!(
+                "{what}: is the model cache, not an output folder"
+            )));
         }
         Self::open(dir, kind, &Protected::default(), what)
     }
@@ -202,7 +201,10 @@ mod tests {
         publish(&mut folder, &[("results.csv", "1"), ("figures/a.svg", "a")], true);
         publish(&mut folder, &[("results.csv", "2")], true);
         assert_eq!(std::fs::read(target.join("results.csv")).unwrap(), b"2");
-        assert!(!target.join("figures").exists(), "a stale figure (and its folder) was kept");
+        assert!(
+            !target.join("figures").exists(),
+            "a stale figure (and its folder) was kept"
+        );
         let Existing::Marked(marker) = inspect(&target, "x").unwrap() else {
             panic!("not marked")
         };

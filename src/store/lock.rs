@@ -109,9 +109,8 @@ fn same_file(_: &File, path: &Path) -> bool {
 
 /// Marks `dir` (a staging folder or cache partial) as being written by this process until the lock is dropped.
 pub fn mark_live(dir: &Path) -> Result<FileLock> {
-    FileLock::try_take(&dir.join(LIVE_LOCK), false)?.ok_or_else(|| {
-        Error::Refused(format!("{}: already locked by another process", dir.display()))
-    })
+    FileLock::try_take(&dir.join(LIVE_LOCK), false)?
+        .ok_or_else(|| Error::Refused(format!("{}: already locked by another process", dir.display())))
 }
 
 /// How long a staging folder may exist without its lock file before it counts as abandoned (the moment between

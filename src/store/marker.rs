@@ -230,8 +230,13 @@ mod tests {
         assert!(matches!(inspect(&target, "--out x").unwrap(), Existing::Empty));
         std::fs::write(target.join("data.csv"), "a\n1\n").unwrap();
         let err = inspect(&target, "--out x").unwrap_err().to_string();
-        assert!(err.starts_with("--out x: the folder holds files ddmsim did not write"), "{err}");
-        let err = inspect(&target.join("data.csv"), "--out x/data.csv").unwrap_err().to_string();
+        assert!(
+            err.starts_with("--out x: the folder holds files ddmsim did not write"),
+            "{err}"
+        );
+        let err = inspect(&target.join("data.csv"), "--out x/data.csv")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("is a file"), "{err}");
     }
 
@@ -245,11 +250,18 @@ mod tests {
         }
         let marker = Marker::new(
             FolderKind::Run,
-            vec!["results.csv".into(), "summary.md".into(), "models/expert_0.safetensors".into()],
+            vec![
+                "results.csv".into(),
+                "summary.md".into(),
+                "models/expert_0.safetensors".into(),
+            ],
         );
         marker.write(d).unwrap();
         let existing = inspect(d, "--out d").unwrap();
-        assert_eq!(notes_to_keep(d, &existing, "--out d").unwrap(), vec![d.join("NOTES.md")]);
+        assert_eq!(
+            notes_to_keep(d, &existing, "--out d").unwrap(),
+            vec![d.join("NOTES.md")]
+        );
         std::fs::write(d.join("models/mine.bin"), "x").unwrap();
         let err = notes_to_keep(d, &existing, "--out d").unwrap_err().to_string();
         assert!(err.contains("`models/mine.bin`, which ddmsim did not write"), "{err}");

@@ -132,7 +132,10 @@ fn parse(files: &[Vec<u8>], s: &Scenario, dim: usize, experts: usize, needs: Nee
 pub fn store_ensemble(cache: &ModelCache, key: &str, ensemble: &Ensemble) -> Result<()> {
     let mut files = Vec::new();
     for (j, e) in ensemble.experts.iter().enumerate() {
-        files.push((format!("expert_{j}.safetensors"), weights::to_bytes(&e.net, &e.params, &[])));
+        files.push((
+            format!("expert_{j}.safetensors"),
+            weights::to_bytes(&e.net, &e.params, &[]),
+        ));
     }
     if let Some(r) = &ensemble.router {
         files.push(("router.safetensors".into(), weights::to_bytes(&r.net, &r.params, &[])));

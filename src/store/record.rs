@@ -123,6 +123,7 @@ impl RunRecord {
     pub fn read(dir: &Path) -> Result<RunRecord> {
         let path = dir.join("run.json");
         let text = std::fs::read_to_string(&path).map_err(|e| Error::read(&path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::invalid(path.display().to_string(), format!("not a run record: {e}")))
+        serde_json::from_str(&text)
+            .map_err(|e| Error::invalid(path.display().to_string(), format!("not a run record: {e}")))
     }
 }

@@ -163,14 +163,22 @@ mod tests {
         staged(&target, &[("a.txt", "first")]).commit(FolderKind::Run).unwrap();
         drop(staged(&target, &[("a.txt", "second")]));
         assert_eq!(std::fs::read(target.join("a.txt")).unwrap(), b"first");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "something was left beside the output");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "something was left beside the output"
+        );
     }
 
     #[test]
     fn a_rerun_keeps_notes_but_not_stale_outputs() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("out");
-        let first = [("results.csv", "old"), ("stale.csv", "old"), ("summary.md", "old summary")];
+        let first = [
+            ("results.csv", "old"),
+            ("stale.csv", "old"),
+            ("summary.md", "old summary"),
+        ];
         staged(&target, &first).commit(FolderKind::Run).unwrap();
         std::fs::write(target.join("FINDINGS.md"), "my notes").unwrap();
         let second = [("results.csv", "new"), ("summary.md", "new summary")];
@@ -179,7 +187,9 @@ mod tests {
         assert_eq!(std::fs::read(target.join("summary.md")).unwrap(), b"new summary");
         assert!(!target.join("stale.csv").exists());
         // A third run without summary.md does not keep the old one: it was ddmsim's, not a note.
-        staged(&target, &[("results.csv", "third")]).commit(FolderKind::Run).unwrap();
+        staged(&target, &[("results.csv", "third")])
+            .commit(FolderKind::Run)
+            .unwrap();
         assert!(!target.join("summary.md").exists());
         assert!(target.join("FINDINGS.md").exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
@@ -190,7 +200,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("out");
         let first = staged(&target, &[]);
-        let err = Staging::create(&target, &Protected::default(), "--out out").unwrap_err().to_string();
+        let err = Staging::create(&target, &Protected::default(), "--out out")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("another ddmsim process is writing"), "{err}");
         first.commit(FolderKind::Run).unwrap();
         staged(&target, &[]).commit(FolderKind::Run).unwrap();
@@ -200,9 +212,13 @@ mod tests {
     fn a_user_file_in_the_old_folder_stops_the_replacement() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("out");
-        staged(&target, &[("results.csv", "old")]).commit(FolderKind::Run).unwrap();
+        staged(&target, &[("results.csv", "old")])
+            .commit(FolderKind::Run)
+            .unwrap();
         std::fs::write(target.join("mine.txt"), "mine").unwrap();
-        let err = Staging::create(&target, &Protected::default(), "--out out").unwrap_err().to_string();
+        let err = Staging::create(&target, &Protected::default(), "--out out")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`mine.txt`"), "{err}");
         assert_eq!(std::fs::read(target.join("mine.txt")).unwrap(), b"mine");
     }

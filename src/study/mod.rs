@@ -44,7 +44,10 @@ pub fn load(path: &Path) -> Result<LoadedStudy> {
         return Err(Error::invalid("seeds", "must list at least one seed"));
     }
     if let Some(i) = (1..study.seeds.len()).find(|&i| study.seeds[..i].contains(&study.seeds[i])) {
-        return Err(Error::invalid(format!("seeds[{i}]"), format!("seed {} is listed twice", study.seeds[i])));
+        return Err(Error::invalid(
+            format!("seeds[{i}]"),
+            format!("seed {} is listed twice", study.seeds[i]),
+        ));
     }
     if study.settings.is_empty() {
         return Err(Error::invalid("settings", "must list at least one setting"));
@@ -54,7 +57,10 @@ pub fn load(path: &Path) -> Result<LoadedStudy> {
     if !base.scenario.sweep.is_empty() {
         return Err(Error::invalid(
             "scenario",
-            format!("{} has its own `sweep`; a study's base scenario must be a single run", base_path.display()),
+            format!(
+                "{} has its own `sweep`; a study's base scenario must be a single run",
+                base_path.display()
+            ),
         ));
     }
     let mut common = base.scenario.clone();
@@ -108,7 +114,9 @@ fn study_policies(study: &StudyFile, cells: &[(String, u64, Scenario)]) -> Resul
         .iter()
         .enumerate()
         .map(|(i, text)| {
-            let label: PolicyLabel = text.parse().map_err(|e: String| Error::invalid(format!("policies[{i}]"), e))?;
+            let label: PolicyLabel = text
+                .parse()
+                .map_err(|e: String| Error::invalid(format!("policies[{i}]"), e))?;
             if !run.contains(&label) {
                 let known = distinct_in_order(run.iter().map(PolicyLabel::to_string)).join(", ");
                 return Err(Error::invalid(
@@ -170,7 +178,12 @@ pub struct StudyOptions {
 /// failures to read or write files stop the study.
 pub fn run_study(loaded: &LoadedStudy, options: &StudyOptions, command: &str) -> Result<StudyOutcome> {
     let mut inputs = vec![loaded.path.clone()];
-    inputs.extend(loaded.cells.iter().filter_map(|(_, _, s)| crate::data::input_file(&s.data, &loaded.base_dir)));
+    inputs.extend(
+        loaded
+            .cells
+            .iter()
+            .filter_map(|(_, _, s)| crate::data::input_file(&s.data, &loaded.base_dir)),
+    );
     let protected = Protected {
         inputs: inputs.clone(),
         cache: options.cache.clone(),

@@ -3,9 +3,9 @@
 //! most stable, and where).
 
 use super::{LoadedStudy, StudyOutcome};
+use crate::atomic::write_atomic;
 use crate::error::Result;
 use crate::metrics::Values;
-use crate::atomic::write_atomic;
 use crate::report::plot::number;
 use crate::report::{Record, metric_columns};
 use crate::routing::PolicyLabel;

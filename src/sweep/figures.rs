@@ -2,7 +2,6 @@
 //! stability and alignment against quality, per-sample disagreement, expert purity, the client partition,
 //! generated samples and training loss.
 
-use crate::routing::PolicyLabel;
 use super::frames::{columns_with_prefix, numbers, rows_of_cell, texts};
 use super::report::ReportData;
 use super::summary::{SweepSummary, group_axis, group_of};
@@ -12,6 +11,7 @@ use crate::report::charts::{
     ScatterPanel, Series, SeriesPoints, StackedBars,
 };
 use crate::report::plot::{Figure, number, render};
+use crate::routing::PolicyLabel;
 use crate::study::distinct_in_order;
 use polars::prelude::DataFrame;
 use std::path::Path;

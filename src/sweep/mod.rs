@@ -117,9 +117,16 @@ pub fn run_sweep(loaded: &LoadedScenario, options: &SweepOptions) -> Result<Swee
         cache: options.cache.clone(),
     };
     let what = format!("--out {}", options.out_dir.display());
-    let folder = Mutex::new(LiveFolder::open(&options.out_dir, FolderKind::Sweep, &protected, &what)?);
+    let folder = Mutex::new(LiveFolder::open(
+        &options.out_dir,
+        FolderKind::Sweep,
+        &protected,
+        &what,
+    )?);
     let out = &options.out_dir;
-    let named = cells.iter().map(|c| (c.label(), sweep_cell_dir(out, c), c.scenario.clone()));
+    let named = cells
+        .iter()
+        .map(|c| (c.label(), sweep_cell_dir(out, c), c.scenario.clone()));
     let jobs = cells::jobs(named.collect(), &loaded.base_dir)?;
     let runner = CellRunner {
         base_dir: loaded.base_dir.clone(),

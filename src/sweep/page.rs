@@ -5,8 +5,8 @@
 use super::figures::WrittenFigure;
 use super::grid_table::{TextTable, escape_html};
 use super::report::{MADE_BY, ReportData};
-use crate::error::Result;
 use crate::atomic::write_atomic;
+use crate::error::Result;
 use base64::Engine as _;
 use std::fmt::Write as _;
 use std::path::Path;

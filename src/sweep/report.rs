@@ -115,7 +115,9 @@ pub fn load_report_data(dir: &Path) -> Result<ReportData> {
 /// newer version's added defaults do not hide an older run of the same cell).
 fn cell_is_current(cell_dir: &Path, expected: &Scenario) -> bool {
     let stored = std::fs::read_to_string(cell_dir.join("scenario.resolved.yaml")).ok();
-    let same = stored.and_then(|t| crate::scenario::parse(&t).ok()).is_some_and(|s| s == *expected);
+    let same = stored
+        .and_then(|t| crate::scenario::parse(&t).ok())
+        .is_some_and(|s| s == *expected);
     same && cell_dir.join("results.parquet").is_file()
 }
 

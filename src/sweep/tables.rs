@@ -292,7 +292,8 @@ pub fn gather_long_tables(cells: &[CellSource]) -> Result<Vec<(String, DataFrame
             let mut df = read_cell_table(&path, cell, &kinds)?;
             let policy = Column::new("policy".into(), vec![label.to_string(); df.height()]);
             let at = 1 + cell.params.len();
-            df.insert_column(at, policy).map_err(|e| table_error("writing", &path, e))?;
+            df.insert_column(at, policy)
+                .map_err(|e| table_error("writing", &path, e))?;
             frames.push(df);
         }
     }
@@ -320,7 +321,9 @@ pub fn write_long_tables(dir: &Path, cells: &[CellSource]) -> Result<Vec<(String
 /// Reads a Parquet file into a frame.
 pub fn read_parquet(path: &Path) -> Result<DataFrame> {
     let file = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
-    ParquetReader::new(file).finish().map_err(|e| table_error("reading", path, e))
+    ParquetReader::new(file)
+        .finish()
+        .map_err(|e| table_error("reading", path, e))
 }
 
 /// Writes one frame as Parquet, atomically.
