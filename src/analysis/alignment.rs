@@ -6,7 +6,7 @@ use super::stats::spearman;
 use super::subject::over_chunks;
 use crate::diffusion::{At, Objective, sampler};
 use crate::metrics::Values;
-use crate::routing::{ExpertData, Routed};
+use crate::routing::{Evaluation, ExpertData, Routed};
 use ndarray::{Array2, ArrayView1, ArrayView2};
 
 /// Per-step alignment of one policy (means over samples; `None` where no sample qualifies).
@@ -26,8 +26,8 @@ pub struct StepAlignment {
     pub nearest_rate: Option<f64>,
     /// Router-weighted dispersion sum_j p_j ||v_j - v_bar||^2.
     pub disagreement: f64,
-    /// Mean pairwise angle between expert predictions, in degrees.
-    pub angle_deg: f64,
+    /// Mean pairwise angle between expert predictions, in degrees (`None` with fewer than two experts).
+    pub angle_deg: Option<f64>,
     /// Mean routing weight of each expert over the samples (sums to 1): where the policy sends the samples.
     pub expert_share: Vec<f64>,
 }
@@ -122,69 +122,9 @@ pub fn alignment(
     badness: &dyn Fn(ArrayView2<f32>) -> Vec<f64>,
 ) -> Alignment {
     let times = sampler::timesteps(objective, steps);
-    let experts = routed.experts();
     let chunks = over_chunks(x1, |first_row, chunk| {
-        let n = chunk.nrows();
-        let mut x = chunk.to_owned();
-        let blank = StepSums {
-            weight: vec![0.0; experts],
-            ..StepSums::default()
-        };
-        let mut sums = vec![blank; steps];
-        let mut total_disagreement = vec![0.0f64; n];
-        for (i, &t) in times.iter().enumerate() {
-            let e = routed.evaluate(x.view(), At { t, step: i, first_row }, true);
-            let predictions = e.predictions.as_ref().expect("asked for every expert");
-            let x0_hat = objective.x0_hat(x.view(), e.combined.view(), t);
-            let knn = data.knn_distance(x0_hat.view());
-            let centroid = data.centroid_distance(x0_hat.view());
-            let s = &mut sums[i];
-            for r in 0..n {
-                let w = e.weights.row(r);
-                for (share, &v) in s.weight.iter_mut().zip(w) {
-                    *share += f64::from(v);
-                }
-                let selected: Vec<usize> = (0..experts).filter(|&j| w[j] > 0.0).collect();
-                let others: Vec<usize> = (0..experts).filter(|&j| w[j] <= 0.0).collect();
-                if !selected.is_empty() && !others.is_empty() {
-                    let avg =
-                        |m: &Array2<f64>, set: &[usize]| set.iter().map(|&j| m[[r, j]]).sum::<f64>() / set.len() as f64;
-                    s.selected += avg(&knn, &selected);
-                    s.nonselected += avg(&knn, &others);
-                    s.centroid_gap += avg(&centroid, &others) - avg(&centroid, &selected);
-                    s.both += 1;
-                }
-                if routed.ranks_by_router()
-                    && arg_extreme(w.mapv(f64::from).view(), true) == arg_extreme(knn.row(r), false)
-                {
-                    s.nearest += 1;
-                }
-                // Dispersion around the router-weighted mean (uniform weights without a router).
-                let p = |j: usize| e.probs.as_ref().map_or(1.0 / experts as f64, |p| p[[r, j]] as f64);
-                let dim = x.ncols();
-                let mut dispersion = 0.0;
-                for d in 0..dim {
-                    let mean: f64 = (0..experts).map(|j| p(j) * predictions[j][[r, d]] as f64).sum();
-                    dispersion += (0..experts)
-                        .map(|j| p(j) * (predictions[j][[r, d]] as f64 - mean).powi(2))
-                        .sum::<f64>();
-                }
-                s.disagreement += dispersion;
-                total_disagreement[r] += dispersion;
-                let angles: Vec<f64> = (0..experts)
-                    .flat_map(|a| (a + 1..experts).map(move |b| (a, b)))
-                    .filter_map(|(a, b)| angle_deg(predictions[a].row(r), predictions[b].row(r)))
-                    .collect();
-                if !angles.is_empty() {
-                    s.angle += angles.iter().sum::<f64>() / angles.len() as f64;
-                    s.angle_rows += 1;
-                }
-            }
-            sampler::step(objective, &mut x, &e.combined, i, steps);
-        }
-        (sums, total_disagreement, x)
+        trajectory(routed, objective, data, &times, first_row, chunk.to_owned())
     });
-
     let total = x1.nrows() as f64;
     let mut by_step = Vec::with_capacity(steps);
     let mut all = StepSums::default();
@@ -193,38 +133,10 @@ pub fn alignment(
         for (sums, _, _) in &chunks {
             s += &sums[i];
         }
-        let over_both = |v: f64| (s.both > 0).then(|| v / s.both as f64);
-        by_step.push(StepAlignment {
-            step: i,
-            t,
-            dist_selected: over_both(s.selected),
-            dist_nonselected: over_both(s.nonselected),
-            centroid_gap: over_both(s.centroid_gap),
-            nearest_rate: routed.ranks_by_router().then(|| s.nearest as f64 / total),
-            disagreement: s.disagreement / total,
-            angle_deg: if s.angle_rows > 0 {
-                s.angle / s.angle_rows as f64
-            } else {
-                f64::NAN
-            },
-            expert_share: s.weight.iter().map(|w| w / total).collect(),
-        });
+        by_step.push(s.row(i, t, total, routed.ranks_by_router()));
         all += &s;
     }
-
-    let pairs = total * steps as f64;
-    let mut values = Values::new();
-    if all.both > 0 {
-        values.insert("align_gap", (all.nonselected - all.selected) / all.both as f64);
-        values.insert("align_gap_centroid", all.centroid_gap / all.both as f64);
-    }
-    if routed.ranks_by_router() {
-        values.insert("align_nearest_rate", all.nearest as f64 / pairs);
-    }
-    values.insert("disagreement", all.disagreement / pairs);
-    if all.angle_rows > 0 {
-        values.insert("angle_deg", all.angle / all.angle_rows as f64);
-    }
+    let mut values = all.values(total * steps as f64, routed.ranks_by_router());
     let totals: Vec<f64> = chunks.iter().flat_map(|(_, d, _)| d.iter().copied()).collect();
     let bad: Vec<f64> = chunks.iter().flat_map(|(_, _, x)| badness(x.view())).collect();
     let rho = spearman(&totals, &bad);
@@ -245,6 +157,112 @@ pub fn alignment(
         values,
         by_step,
         per_sample,
+    }
+}
+
+/// One chunk's trajectory from `x` (its first row is `first_row` of the whole set): the sums of every step, each
+/// sample's total disagreement, and the final samples.
+fn trajectory(
+    routed: &dyn Routed,
+    objective: &Objective,
+    data: &ExpertData,
+    times: &[f64],
+    first_row: usize,
+    mut x: Array2<f32>,
+) -> (Vec<StepSums>, Vec<f64>, Array2<f32>) {
+    let experts = routed.experts();
+    let blank = StepSums {
+        weight: vec![0.0; experts],
+        ..StepSums::default()
+    };
+    let mut sums = vec![blank; times.len()];
+    let mut total_disagreement = vec![0.0f64; x.nrows()];
+    for (i, &t) in times.iter().enumerate() {
+        let e = routed.evaluate(x.view(), At { t, step: i, first_row }, true);
+        let x0_hat = objective.x0_hat(x.view(), e.combined.view(), t);
+        let distances = (data.knn_distance(x0_hat.view()), data.centroid_distance(x0_hat.view()));
+        for (r, total) in total_disagreement.iter_mut().enumerate() {
+            *total += sums[i].add_row(r, &e, &distances, routed.ranks_by_router());
+        }
+        sampler::step(objective, &mut x, &e.combined, i, times.len());
+    }
+    (sums, total_disagreement, x)
+}
+
+impl StepSums {
+    /// Adds sample `r` of the evaluation `e`, with the 5-NN and centroid distances of its x0_hat to every
+    /// expert's data; returns its disagreement (dispersion around the router-weighted mean, uniform weights
+    /// without a router).
+    fn add_row(&mut self, r: usize, e: &Evaluation, (knn, centroid): &(Array2<f64>, Array2<f64>), ranks: bool) -> f64 {
+        let predictions = e.predictions.as_ref().expect("asked for every expert");
+        let experts = predictions.len();
+        let w = e.weights.row(r);
+        for (share, &v) in self.weight.iter_mut().zip(w) {
+            *share += f64::from(v);
+        }
+        let selected: Vec<usize> = (0..experts).filter(|&j| w[j] > 0.0).collect();
+        let others: Vec<usize> = (0..experts).filter(|&j| w[j] <= 0.0).collect();
+        if !selected.is_empty() && !others.is_empty() {
+            let avg = |m: &Array2<f64>, set: &[usize]| set.iter().map(|&j| m[[r, j]]).sum::<f64>() / set.len() as f64;
+            self.selected += avg(knn, &selected);
+            self.nonselected += avg(knn, &others);
+            self.centroid_gap += avg(centroid, &others) - avg(centroid, &selected);
+            self.both += 1;
+        }
+        if ranks && arg_extreme(w.mapv(f64::from).view(), true) == arg_extreme(knn.row(r), false) {
+            self.nearest += 1;
+        }
+        let p = |j: usize| e.probs.as_ref().map_or(1.0 / experts as f64, |p| p[[r, j]] as f64);
+        let mut dispersion = 0.0;
+        for d in 0..e.combined.ncols() {
+            let mean: f64 = (0..experts).map(|j| p(j) * predictions[j][[r, d]] as f64).sum();
+            dispersion += (0..experts)
+                .map(|j| p(j) * (predictions[j][[r, d]] as f64 - mean).powi(2))
+                .sum::<f64>();
+        }
+        self.disagreement += dispersion;
+        let angles: Vec<f64> = (0..experts)
+            .flat_map(|a| (a + 1..experts).map(move |b| (a, b)))
+            .filter_map(|(a, b)| angle_deg(predictions[a].row(r), predictions[b].row(r)))
+            .collect();
+        if !angles.is_empty() {
+            self.angle += angles.iter().sum::<f64>() / angles.len() as f64;
+            self.angle_rows += 1;
+        }
+        dispersion
+    }
+
+    /// The per-step row of step `i` at time `t` over `total` samples.
+    fn row(&self, i: usize, t: f64, total: f64, ranks: bool) -> StepAlignment {
+        let over_both = |v: f64| (self.both > 0).then(|| v / self.both as f64);
+        StepAlignment {
+            step: i,
+            t,
+            dist_selected: over_both(self.selected),
+            dist_nonselected: over_both(self.nonselected),
+            centroid_gap: over_both(self.centroid_gap),
+            nearest_rate: ranks.then(|| self.nearest as f64 / total),
+            disagreement: self.disagreement / total,
+            angle_deg: (self.angle_rows > 0).then(|| self.angle / self.angle_rows as f64),
+            expert_share: self.weight.iter().map(|w| w / total).collect(),
+        }
+    }
+
+    /// The `results.csv` values of all steps' sums over `pairs` (sample, step) pairs.
+    fn values(&self, pairs: f64, ranks: bool) -> Values {
+        let mut values = Values::new();
+        if self.both > 0 {
+            values.insert("align_gap", (self.nonselected - self.selected) / self.both as f64);
+            values.insert("align_gap_centroid", self.centroid_gap / self.both as f64);
+        }
+        if ranks {
+            values.insert("align_nearest_rate", self.nearest as f64 / pairs);
+        }
+        values.insert("disagreement", self.disagreement / pairs);
+        if self.angle_rows > 0 {
+            values.insert("angle_deg", self.angle / self.angle_rows as f64);
+        }
+        values
     }
 }
 

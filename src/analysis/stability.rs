@@ -85,29 +85,31 @@ struct ChunkStability {
     last: Array2<f32>,
 }
 
-/// Measures the stability of `subject` sampling from `x1` in `steps` steps.
-pub fn stability(
-    subject: Subject,
-    objective: &Objective,
-    x1: &Array2<f32>,
-    steps: usize,
-    settings: &StabilitySettings,
-) -> Stability {
-    let times = sampler::timesteps(objective, steps);
-    let dim = x1.ncols();
-    let norms = [settings.small, settings.large].map(|s| s * settings.data_scale * (dim as f64).sqrt());
-    let refine_from = steps - steps.div_ceil(10).max(1);
-    let chunks = over_chunks(x1, |first_row, chunk| {
-        let n = chunk.nrows();
-        let step_fn = |x: ArrayView2<f32>, pred: &Array2<f32>, i: usize| {
-            let mut next = x.to_owned();
-            sampler::step(objective, &mut next, pred, i, steps);
-            next
-        };
-        let mut x = chunk.to_owned();
+/// What the probes of one policy share: the subject, the sampler, the perturbation sizes.
+struct Probe<'a> {
+    subject: Subject<'a>,
+    objective: &'a Objective,
+    settings: &'a StabilitySettings,
+    /// Euclidean norms of the small and large perturbations.
+    norms: [f64; 2],
+    times: Vec<f64>,
+}
+
+impl Probe<'_> {
+    /// One sampler update of `x` at step `i` with the prediction `pred`.
+    fn step(&self, x: ArrayView2<f32>, pred: &Array2<f32>, i: usize) -> Array2<f32> {
+        let mut next = x.to_owned();
+        sampler::step(self.objective, &mut next, pred, i, self.times.len());
+        next
+    }
+
+    /// The sums of one chunk (starting at `first_row` of the whole set), the base trajectory from `x`.
+    fn chunk(&self, first_row: usize, mut x: Array2<f32>) -> ChunkStability {
+        let (n, dim, steps) = (x.nrows(), x.ncols(), self.times.len());
+        let seed = self.settings.seed;
         let mut perturbed: [Array2<f32>; 2] = [0, 1].map(|s| {
-            let rng = &mut derive(settings.seed, Stream::Metrics, &[20 + s as u64, first_row as u64]);
-            &x + &directions(n, dim, norms[s], rng)
+            let rng = &mut derive(seed, Stream::Metrics, &[20 + s as u64, first_row as u64]);
+            &x + &directions(n, dim, self.norms[s], rng)
         });
         let mut out = ChunkStability {
             amplification: [vec![], vec![]],
@@ -117,29 +119,26 @@ pub fn stability(
             separation: [vec![0.0; steps], vec![0.0; steps]],
             last: Array2::zeros((0, dim)),
         };
-        for (i, &t) in times.iter().enumerate() {
+        let refine_from = steps - steps.div_ceil(10).max(1);
+        for (i, &t) in self.times.iter().enumerate() {
             let at = At { t, step: i, first_row };
-            let (pred, weights) = subject.evaluate(x.view(), at);
-            let next = step_fn(x.view(), &pred, i);
+            let (pred, weights) = self.subject.evaluate(x.view(), at);
+            let next = self.step(x.view(), &pred, i);
             for s in 0..2 {
                 // One-step probe at x + d with a fresh direction per step.
-                let rng = &mut derive(
-                    settings.seed,
-                    Stream::Metrics,
-                    &[30 + s as u64, i as u64, first_row as u64],
-                );
-                let probe = &x + &directions(n, dim, norms[s], rng);
-                let (probe_pred, probe_weights) = subject.evaluate(probe.view(), at);
-                let probe_next = step_fn(probe.view(), &probe_pred, i);
+                let rng = &mut derive(seed, Stream::Metrics, &[30 + s as u64, i as u64, first_row as u64]);
+                let probe = &x + &directions(n, dim, self.norms[s], rng);
+                let (probe_pred, probe_weights) = self.subject.evaluate(probe.view(), at);
+                let probe_next = self.step(probe.view(), &probe_pred, i);
                 let ratios = row_norms((&probe_next - &next).view());
-                out.lipschitz[s][i] = ratios.iter().sum::<f64>() / norms[s];
+                out.lipschitz[s][i] = ratios.iter().sum::<f64>() / self.norms[s];
                 if let (Some(w), Some(pw)) = (&weights, &probe_weights) {
                     out.flips[s][i] = (0..n).filter(|&r| selection_differs(w.row(r), pw.row(r))).count();
                 }
                 // The whole trajectory from x1 + d, in lockstep with the base trajectory.
-                out.separation[s][i] = row_norms((&perturbed[s] - &x).view()).iter().sum::<f64>() / norms[s];
-                let (traj_pred, _) = subject.evaluate(perturbed[s].view(), at);
-                perturbed[s] = step_fn(perturbed[s].view(), &traj_pred, i);
+                out.separation[s][i] = row_norms((&perturbed[s] - &x).view()).iter().sum::<f64>() / self.norms[s];
+                let (traj_pred, _) = self.subject.evaluate(perturbed[s].view(), at);
+                perturbed[s] = self.step(perturbed[s].view(), &traj_pred, i);
             }
             if i >= refine_from {
                 for (m, d) in out.moved.iter_mut().zip(row_norms((&next - &x).view())) {
@@ -149,15 +148,34 @@ pub fn stability(
             x = next;
         }
         for s in 0..2 {
+            let norm = self.norms[s];
             out.amplification[s] = row_norms((&perturbed[s] - &x).view())
                 .iter()
-                .map(|d| d / norms[s])
+                .map(|d| d / norm)
                 .collect();
         }
         out.last = x;
         out
-    });
+    }
+}
 
+/// Measures the stability of `subject` sampling from `x1` in `steps` steps.
+pub fn stability(
+    subject: Subject,
+    objective: &Objective,
+    x1: &Array2<f32>,
+    steps: usize,
+    settings: &StabilitySettings,
+) -> Stability {
+    let dim = x1.ncols();
+    let probe = Probe {
+        subject,
+        objective,
+        settings,
+        norms: [settings.small, settings.large].map(|s| s * settings.data_scale * (dim as f64).sqrt()),
+        times: sampler::timesteps(objective, steps),
+    };
+    let chunks = over_chunks(x1, |first_row, chunk| probe.chunk(first_row, chunk.to_owned()));
     let total = x1.nrows() as f64;
     let gather = |f: &dyn Fn(&ChunkStability) -> &Vec<f64>| -> Vec<f64> {
         chunks.iter().flat_map(|c| f(c).iter().copied()).collect()
@@ -166,7 +184,8 @@ pub fn stability(
         chunks.iter().map(|c| f(c, i)).sum::<f64>() / total
     };
     let routed = matches!(subject, Subject::Routed(_));
-    let by_step: Vec<StepStability> = times
+    let by_step: Vec<StepStability> = probe
+        .times
         .iter()
         .enumerate()
         .map(|(i, &t)| StepStability {
@@ -180,16 +199,10 @@ pub fn stability(
             separation_large: per_step(&|c, i| c.separation[1][i], i),
         })
         .collect();
-
-    let amp_small = gather(&|c| &c.amplification[0]);
-    let amp_large = gather(&|c| &c.amplification[1]);
-    let mut values = Values::new();
-    let log_mean = by_step.iter().map(|s| s.lipschitz_small.ln()).sum::<f64>() / steps as f64;
-    values.insert("l_eff", log_mean.exp());
-    values.insert("amp_small", mean(&amp_small));
-    values.insert("amp_small_p95", quantile(&amp_small, 0.95));
-    values.insert("amp_large", mean(&amp_large));
-    values.insert("amp_large_p95", quantile(&amp_large, 0.95));
+    let mut values = summary(
+        &by_step,
+        [&gather(&|c| &c.amplification[0]), &gather(&|c| &c.amplification[1])],
+    );
     if routed {
         let flips: f64 = by_step.iter().filter_map(|s| s.flip_large).sum();
         values.insert("flip_rate", flips / steps as f64);
@@ -205,6 +218,19 @@ pub fn stability(
     }
     values.insert("step_gap", mean(&gaps));
     Stability { values, by_step }
+}
+
+/// `l_eff` and the amplification values from the per-step table and each sample's amplification at the small
+/// and the large scale.
+fn summary(by_step: &[StepStability], [small, large]: [&Vec<f64>; 2]) -> Values {
+    let mut values = Values::new();
+    let log_mean = by_step.iter().map(|s| s.lipschitz_small.ln()).sum::<f64>() / by_step.len() as f64;
+    values.insert("l_eff", log_mean.exp());
+    values.insert("amp_small", mean(small));
+    values.insert("amp_small_p95", quantile(small, 0.95));
+    values.insert("amp_large", mean(large));
+    values.insert("amp_large_p95", quantile(large, 0.95));
+    values
 }
 
 #[cfg(test)]

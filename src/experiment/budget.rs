@@ -69,118 +69,146 @@ fn params(input: f64, hidden: &[usize], output: f64) -> f64 {
     total
 }
 
+/// The sizes every part of an estimate depends on.
+struct Sizes {
+    rows: f64,
+    dim: f64,
+    /// Clusters (and so at most experts).
+    k: f64,
+    threads: f64,
+}
+
+/// Bytes of an f32 and of an f64.
+const F32: f64 = 4.0;
+/// See [`F32`].
+const F64: f64 = 8.0;
+
 /// The estimated peak memory of `s` on data of `rows` points in `dim` dimensions.
 pub fn estimate_memory(s: &Scenario, rows: f64, dim: f64) -> Estimate {
-    let (f, e8) = (4.0, 8.0);
-    let k = s.clusters.k.max(1) as f64;
-    let clients = s.clients.count as f64;
-    let threads = rayon::current_num_threads() as f64;
-    let samples = s.sampling.samples as f64;
-    let steps = s.sampling.steps as f64;
-    let policies = s.routing.len() as f64;
-    let m = &s.metrics;
+    let z = Sizes {
+        rows,
+        dim,
+        k: s.clusters.k.max(1) as f64,
+        threads: rayon::current_num_threads() as f64,
+    };
+    let mut parts = vec![
+        Part {
+            key: "data.samples",
+            what: "the data set, its split and the metrics' copies",
+            bytes: rows * dim * (3.0 * F32 + 2.0 * F64) + rows * 4.0 * F64,
+        },
+        Part {
+            key: "clients.count",
+            what: "the partition and each client's cluster counts",
+            bytes: s.clients.count as f64 * (z.k * 2.0 * F64 + 96.0),
+        },
+    ];
+    parts.extend(training_parts(s, &z));
+    parts.extend(evaluation_parts(s, &z));
+    Estimate { parts }
+}
+
+/// The models of one round and the training threads' working memory.
+fn training_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
     let needs_router = s.routing.iter().any(|r| {
         !matches!(
             r,
             RoutingConfig::Uniform | RoutingConfig::Random { .. } | RoutingConfig::Monolith
         )
     });
-    let p = params(dim + s.model.time_embedding as f64, &s.model.hidden, dim);
-    let pr = params(dim + s.router.time_embedding as f64, &s.router.hidden, k);
+    let router = if needs_router { 1.0 } else { 0.0 };
+    let clients = s.clients.count as f64;
+    let p = params(z.dim + s.model.time_embedding as f64, &s.model.hidden, z.dim);
+    let pr = params(z.dim + s.router.time_embedding as f64, &s.router.hidden, z.k);
     let batch = s.federation.batch_size as f64;
     // A training thread: weights, gradient and two optimizer moments, and a batch's activations.
     let working = |params: f64, embedding: usize, hidden: &[usize]| {
         let widths: f64 = hidden.iter().map(|&w| w as f64).sum();
-        (4.0 * params + batch * (dim + embedding as f64 + widths) * 3.0) * f
+        z.threads * (4.0 * params + batch * (z.dim + embedding as f64 + widths) * 3.0) * F32
     };
-    let per_round = (s.federation.clients_per_round * clients).ceil().max(k);
-    let router_round = if needs_router {
-        (s.router.clients_per_round * clients).ceil() * pr
-    } else {
-        0.0
-    };
-    let reference = m.max_reference as f64;
+    let per_round = (s.federation.clients_per_round * clients).ceil().max(z.k);
+    let router_round = (s.router.clients_per_round * clients).ceil() * pr;
+    vec![
+        Part {
+            key: "clients.count, federation.clients_per_round, model.hidden",
+            what: "one round's client models of every expert and the monolith",
+            bytes: (2.0 * per_round * p + 4.0 * (z.k + 1.0) * p) * F32,
+        },
+        Part {
+            key: "router.hidden, router.time_embedding, router.clients_per_round",
+            what: "one round's client models of the router",
+            bytes: router * (router_round + 4.0 * pr) * F32,
+        },
+        Part {
+            key: "model.hidden, model.time_embedding, federation.batch_size",
+            what: "the working memory of every thread training a denoiser",
+            bytes: working(p, s.model.time_embedding, &s.model.hidden),
+        },
+        Part {
+            key: "router.hidden, router.time_embedding, federation.batch_size",
+            what: "the working memory of every thread training the router",
+            bytes: router * working(pr, s.router.time_embedding, &s.router.hidden),
+        },
+        Part {
+            key: "federation.rounds",
+            what: "the per-round training log",
+            bytes: (s.federation.rounds as f64 * (z.k + 1.0) + s.router.rounds as f64) * 96.0,
+        },
+    ]
+}
+
+/// The samples, the sampler, the analyses and the metrics.
+fn evaluation_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
+    let (m, dim, k) = (&s.metrics, z.dim, z.k);
+    let samples = s.sampling.samples as f64;
+    let policies = s.routing.len() as f64;
     let alignment = if m.alignment { 1.0 } else { 0.0 };
-    let part = |key, what, bytes: f64| Part { key, what, bytes };
-    Estimate {
-        parts: vec![
-            part(
-                "data.samples",
-                "the data set, its split and the metrics' copies",
-                rows * dim * (3.0 * f + 2.0 * e8) + rows * 4.0 * e8,
-            ),
-            part(
-                "clients.count",
-                "the partition and each client's cluster counts",
-                clients * (k * 2.0 * e8 + 96.0),
-            ),
-            part(
-                "clients.count, federation.clients_per_round, model.hidden",
-                "one round's client models of every expert and the monolith",
-                (2.0 * per_round * p + 4.0 * (k + 1.0) * p) * f,
-            ),
-            part(
-                "router.hidden, router.time_embedding, router.clients_per_round",
-                "one round's client models of the router",
-                (router_round + 4.0 * pr) * f,
-            ),
-            part(
-                "model.hidden, model.time_embedding, federation.batch_size",
-                "the working memory of every thread training a denoiser",
-                threads * working(p, s.model.time_embedding, &s.model.hidden),
-            ),
-            part(
-                "router.hidden, router.time_embedding, federation.batch_size",
-                "the working memory of every thread training the router",
-                threads * working(pr, s.router.time_embedding, &s.router.hidden) * if needs_router { 1.0 } else { 0.0 },
-            ),
-            part(
-                "federation.rounds",
-                "the per-round training log",
-                (s.federation.rounds as f64 * (k + 1.0) + s.router.rounds as f64) * 96.0,
-            ),
-            part(
-                "sampling.samples",
-                "the samples of every policy, the sampler's states and the analyses' copies",
-                samples
-                    * (dim * f * (policies + 12.0)
-                        + (dim * e8 + 24.0) * 3.0
-                        + k * f * 4.0
-                        + policies * 2.0 * e8
-                        + alignment * k * dim * f * 2.0),
-            ),
-            part(
-                "sampling.steps",
-                "the sampler's time grid and the per-step tables",
-                steps * (e8 * 8.0 + policies * (160.0 + k * e8 * 4.0)),
-            ),
-            part(
-                "metrics.projections",
-                "the sliced Wasserstein directions",
-                m.projections as f64 * dim * e8,
-            ),
-            part(
-                "metrics.max_reference",
-                "the reference set and its neighbour radii",
-                reference * (dim * e8 * 3.0 + e8 * (1.0 + threads)),
-            ),
-            part(
-                "metrics.error_bins, metrics.error_points",
-                "the noised held-out points and every expert's error on them",
-                alignment * m.error_bins as f64 * (m.error_points as f64).min(rows) * (2.0 * dim * f + e8 + k * e8),
-            ),
-            part(
-                "metrics.alignment_points",
-                "each expert's training points for the alignment distances",
-                alignment * k * (m.alignment_points as f64).min(rows) * dim * e8,
-            ),
-            part(
-                "data (dimension)",
-                "the covariance matrices of the Frechet distance",
-                dim * dim * e8 * 8.0,
-            ),
-        ],
-    }
+    let reference = m.max_reference as f64;
+    let per_sample = dim * F32 * (policies + 12.0)
+        + (dim * F64 + 24.0) * 3.0
+        + k * F32 * 4.0
+        + policies * 2.0 * F64
+        + alignment * k * dim * F32 * 2.0;
+    vec![
+        Part {
+            key: "sampling.samples",
+            what: "the samples of every policy, the sampler's states and the analyses' copies",
+            bytes: samples * per_sample,
+        },
+        Part {
+            key: "sampling.steps",
+            what: "the sampler's time grid and the per-step tables",
+            bytes: s.sampling.steps as f64 * (F64 * 8.0 + policies * (160.0 + k * F64 * 4.0)),
+        },
+        Part {
+            key: "metrics.projections",
+            what: "the sliced Wasserstein directions",
+            bytes: m.projections as f64 * dim * F64,
+        },
+        Part {
+            key: "metrics.max_reference",
+            what: "the reference set and its neighbour radii",
+            bytes: reference * (dim * F64 * 3.0 + F64 * (1.0 + z.threads)),
+        },
+        Part {
+            key: "metrics.error_bins, metrics.error_points",
+            what: "the noised held-out points and every expert's error on them",
+            bytes: alignment
+                * m.error_bins as f64
+                * (m.error_points as f64).min(z.rows)
+                * (2.0 * dim * F32 + F64 + k * F64),
+        },
+        Part {
+            key: "metrics.alignment_points",
+            what: "each expert's training points for the alignment distances",
+            bytes: alignment * k * (m.alignment_points as f64).min(z.rows) * dim * F64,
+        },
+        Part {
+            key: "data (dimension)",
+            what: "the covariance matrices of the Frechet distance",
+            bytes: dim * dim * F64 * 8.0,
+        },
+    ]
 }
 
 /// Memory available to a new process now (`MemAvailable` of `/proc/meminfo`), if the system says.

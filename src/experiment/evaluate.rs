@@ -9,7 +9,8 @@ use super::train::Trained;
 use super::{Clock, RunOptions};
 use crate::analysis::{AnalysisSetup, HeldOut, PolicyAnalysis, StabilitySettings, Subject, analyse_policy};
 use crate::classifier::{self, Classifier, ClassifierScores};
-use crate::diffusion::{Denoiser, DeviceDenoiser, sampler};
+use crate::diffusion::{Denoiser, DenoiserModel, DeviceDenoiser, sampler};
+use crate::ensemble::Ensemble;
 use crate::error::{Error, Result};
 use crate::metrics::{Reference, Values};
 use crate::progress::Progress;
@@ -208,6 +209,59 @@ fn policies(p: &Prepared, t: &Trained, scorer: &Scorer, progress: &Progress, out
     Ok(())
 }
 
+/// The models one policy samples with: on the CPU (what the analyses evaluate) and on the device, if any.
+enum Models<'a> {
+    /// The monolith, and its copy on the device.
+    Monolith(&'a DenoiserModel, Option<DeviceDenoiser<'a>>),
+    /// The experts combined by the policy, on the CPU and with the device's nets.
+    Routed(RoutedMixture<'a>, RoutedMixture<'a>),
+}
+
+impl<'a> Models<'a> {
+    fn of(policy: &'a Built, ensemble: &'a Ensemble, on_device: Option<&'a SamplingNets>) -> Self {
+        match policy {
+            Built::Monolith => {
+                let mono = ensemble.monolith.as_ref().expect("trained when a policy needs it");
+                let nets = on_device.and_then(|d| d.monolith.as_ref());
+                Models::Monolith(
+                    mono,
+                    nets.map(|n| DeviceDenoiser {
+                        nets: n.as_ref(),
+                        index: 0,
+                    }),
+                )
+            }
+            Built::Routed(policy) => {
+                let mixture = RoutedMixture {
+                    experts: &ensemble.experts,
+                    router: ensemble.router.as_ref(),
+                    policy: policy.as_ref(),
+                    device: None,
+                };
+                let device = on_device.map(|d| d.routed.as_ref());
+                Models::Routed(RoutedMixture { device, ..mixture }, mixture)
+            }
+        }
+    }
+
+    /// What the analyses evaluate (on the CPU).
+    fn subject(&self) -> Subject<'_> {
+        match self {
+            Models::Monolith(mono, _) => Subject::Single(*mono),
+            Models::Routed(_, cpu) => Subject::Routed(cpu),
+        }
+    }
+
+    /// What the sampler runs (on the device when there is one).
+    fn sampled(&self) -> &dyn Denoiser {
+        match self {
+            Models::Monolith(_, Some(device)) => device,
+            Models::Monolith(mono, None) => *mono,
+            Models::Routed(sampled, _) => sampled,
+        }
+    }
+}
+
 /// Samples, scores and analyses one policy.
 fn one_policy(
     p: &Prepared,
@@ -217,38 +271,9 @@ fn one_policy(
     out: &mut Evaluated,
 ) -> Result<()> {
     let s = p.scenario();
-    let ensemble = &t.ensemble;
     let started = Instant::now();
-    let (mixture, on_device_mixture, mono_on_device);
-    let (subject, sampled): (Subject, &dyn Denoiser) = match policy {
-        Built::Monolith => {
-            let mono = ensemble.monolith.as_ref().expect("trained when a policy needs it");
-            let sampled: &dyn Denoiser = match on_device.and_then(|d| d.monolith.as_ref()) {
-                Some(nets) => {
-                    mono_on_device = DeviceDenoiser {
-                        nets: nets.as_ref(),
-                        index: 0,
-                    };
-                    &mono_on_device
-                }
-                None => mono,
-            };
-            (Subject::Single(mono as &dyn Denoiser), sampled)
-        }
-        Built::Routed(policy) => {
-            mixture = RoutedMixture {
-                experts: &ensemble.experts,
-                router: ensemble.router.as_ref(),
-                policy: policy.as_ref(),
-                device: None,
-            };
-            on_device_mixture = RoutedMixture {
-                device: on_device.map(|d| d.routed.as_ref()),
-                ..mixture
-            };
-            (Subject::Routed(&mixture), &on_device_mixture)
-        }
-    };
+    let models = Models::of(policy, &t.ensemble, on_device);
+    let (subject, sampled) = (models.subject(), models.sampled());
     let samples = sampler::sample_checked(sampled, &p.objective, setup.x1, s.sampling.steps).map_err(|(step, t)| {
         Error::NonFinite {
             place: format!(

@@ -82,34 +82,16 @@ impl DenoiserDevice for GpuContext {
             .collect();
         let row_scale = self.storage(&scale);
         let loss = self.zeros(c);
-        let mut host_input = vec![0f32; c * n * input_width];
-        let mut host_target = vec![0f32; c * n * dim];
-        let mut batch = Vec::with_capacity(n);
+        let mut host = HostBatch {
+            input: vec![0f32; c * n * input_width],
+            target: vec![0f32; c * n * dim],
+            rows: n,
+        };
         for step in 1..=steps {
-            for (k, work) in clients.iter_mut().enumerate() {
-                batch.clear();
-                if work.rows.len() <= batch_size {
-                    batch.extend_from_slice(work.rows);
-                } else {
-                    batch.extend(
-                        rand::seq::index::sample(&mut work.rng, work.rows.len(), batch_size)
-                            .iter()
-                            .map(|i| work.rows[i]),
-                    );
-                }
-                let x0 = task.data.select(Axis(0), &batch);
-                let noised = task.objective.noise(x0.view(), &mut work.rng);
-                let input = task.net.input(noised.xt.view(), |i| noised.time[i]);
-                let (a, b) = (k * n * input_width, k * n * dim);
-                host_input[a..a + input.len()].copy_from_slice(input.as_slice().expect("standard layout"));
-                host_input[a + input.len()..a + n * input_width].fill(0.0);
-                host_target[b..b + noised.target.len()]
-                    .copy_from_slice(noised.target.as_slice().expect("standard layout"));
-                host_target[b + noised.target.len()..b + n * dim].fill(0.0);
-            }
+            host.draw(task, clients, batch_size);
             self.queue
-                .write_buffer(&buffers.inputs[0], 0, bytemuck::cast_slice(&host_input));
-            self.queue.write_buffer(&target, 0, bytemuck::cast_slice(&host_target));
+                .write_buffer(&buffers.inputs[0], 0, bytemuck::cast_slice(&host.input));
+            self.queue.write_buffer(&target, 0, bytemuck::cast_slice(&host.target));
             let mut encoder = self.encoder();
             self.encode_forward(&mut encoder, mlp, (cu, nu, pu), &params, &buffers);
             let last = layers.len() - 1;
@@ -124,20 +106,7 @@ impl DenoiserDevice for GpuContext {
                 [&buffers.pre[last], &target, &row_scale, &loss],
             );
             self.encode_backward(&mut encoder, mlp, (cu, nu, pu), &params, &buffers, &grad);
-            let hyper = AdamHyper {
-                lr: optimizer.lr as f32,
-                beta1: optimizer.beta1 as f32,
-                beta2: optimizer.beta2 as f32,
-                eps: 1e-8,
-                weight_decay: optimizer.weight_decay as f32,
-                c1: 1.0 - (optimizer.beta1 as f32).powi(step as i32),
-                c2: 1.0 - (optimizer.beta2 as f32).powi(step as i32),
-                len: cu * pu,
-                clip: optimizer.grad_clip as f32,
-                per_client: pu,
-                momentum: optimizer.momentum as f32,
-                pad: 0,
-            };
+            let hyper = AdamHyper::at_step(optimizer, step, cu, pu);
             self.encode_update(&mut encoder, &hyper, sgd, [&grad, &params, &m, &v, &norms]);
             self.submit(encoder);
         }
@@ -151,6 +120,63 @@ impl DenoiserDevice for GpuContext {
                 (w.to_vec(), if mean.is_finite() { Ok(mean) } else { Err(mean) })
             })
             .collect())
+    }
+}
+
+/// The host side of one step's batches: every client's network inputs and targets, each padded to `rows` rows.
+struct HostBatch {
+    input: Vec<f32>,
+    target: Vec<f32>,
+    rows: usize,
+}
+
+impl HostBatch {
+    /// Draws each client's batch (all its rows if it has at most `batch_size`) and noise from its own stream,
+    /// and lays out its inputs and targets at its slot, zero-padded.
+    fn draw(&mut self, task: &DenoiserTask, clients: &mut [ClientWork], batch_size: usize) {
+        let (n, dim) = (self.rows, task.net.dim);
+        let input_width = self.input.len() / (clients.len() * n);
+        let mut batch = Vec::with_capacity(n);
+        for (k, work) in clients.iter_mut().enumerate() {
+            batch.clear();
+            if work.rows.len() <= batch_size {
+                batch.extend_from_slice(work.rows);
+            } else {
+                batch.extend(
+                    rand::seq::index::sample(&mut work.rng, work.rows.len(), batch_size)
+                        .iter()
+                        .map(|i| work.rows[i]),
+                );
+            }
+            let x0 = task.data.select(Axis(0), &batch);
+            let noised = task.objective.noise(x0.view(), &mut work.rng);
+            let input = task.net.input(noised.xt.view(), |i| noised.time[i]);
+            let (a, b) = (k * n * input_width, k * n * dim);
+            self.input[a..a + input.len()].copy_from_slice(input.as_slice().expect("standard layout"));
+            self.input[a + input.len()..a + n * input_width].fill(0.0);
+            self.target[b..b + noised.target.len()].copy_from_slice(noised.target.as_slice().expect("standard layout"));
+            self.target[b + noised.target.len()..b + n * dim].fill(0.0);
+        }
+    }
+}
+
+impl AdamHyper {
+    /// The optimizer's settings for the 1-based `step`, over `clients` stacked models of `per_client` parameters.
+    fn at_step(optimizer: &OptimizerConfig, step: usize, clients: u32, per_client: u32) -> Self {
+        AdamHyper {
+            lr: optimizer.lr as f32,
+            beta1: optimizer.beta1 as f32,
+            beta2: optimizer.beta2 as f32,
+            eps: 1e-8,
+            weight_decay: optimizer.weight_decay as f32,
+            c1: 1.0 - (optimizer.beta1 as f32).powi(step as i32),
+            c2: 1.0 - (optimizer.beta2 as f32).powi(step as i32),
+            len: clients * per_client,
+            clip: optimizer.grad_clip as f32,
+            per_client,
+            momentum: optimizer.momentum as f32,
+            pad: 0,
+        }
     }
 }
 

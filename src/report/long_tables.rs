@@ -89,7 +89,7 @@ pub fn write_alignment_by_step(path: &Path, tables: &[PolicyRows<StepAlignment>]
             opt(r.centroid_gap),
             opt(r.nearest_rate),
             r.disagreement.to_string(),
-            r.angle_deg.to_string(),
+            opt(r.angle_deg),
         ]
     })
 }

@@ -283,111 +283,127 @@ fn cell_figures(w: &mut Writer, data: &ReportData) -> Result<()> {
         routing_share_figure(w, df, &cell)?;
     }
     if let Some(df) = data.table("expert_purity") {
-        let shares: Vec<Vec<f64>> = columns_with_prefix(df, "cluster_")
-            .iter()
-            .map(|c| numbers(df, c))
-            .collect();
-        let panels: Vec<HeatPanel> = per_group
-            .iter()
-            .filter_map(|(g, c)| {
-                let rows = rows_of_cell(df, c);
-                // Cells with fewer clusters than the widest have nulls (NaN) in the extra columns.
-                let values: Vec<Vec<f64>> = rows
-                    .iter()
-                    .map(|&i| shares.iter().map(|col| col[i]).take_while(|v| !v.is_nan()).collect())
-                    .collect();
-                let width = values.iter().map(Vec::len).max()?;
-                Some(HeatPanel {
-                    title: format!("{g} ({} experts)", rows.len()),
-                    rows: (0..rows.len()).map(|e| e.to_string()).collect(),
-                    columns: (0..width).map(|c| c.to_string()).collect(),
-                    values,
-                })
-            })
-            .collect();
-        if !panels.is_empty() {
-            let (columns, height) = panel_layout(panels.len(), 3, 400);
-            let figure = Heatmaps {
-                title: "Expert purity: share of each expert's training data from each cluster (first seed)".into(),
-                y_label: "expert".into(),
-                x_label: "cluster".into(),
-                columns,
-                panels,
-            };
-            let caption = "Rows are experts, columns data clusters; a pure expert has one dark cell. Skew makes \
-                           experts pure, near-IID data mixes them."
-                .to_string();
-            w.add("expert_purity", (1200, height), &figure, caption)?;
-        }
+        purity_figure(w, df, &per_group)?;
     }
     if let Some(df) = data.table("client_cluster_counts") {
-        let clusters = columns_with_prefix(df, "cluster_");
-        let columns: Vec<Vec<f64>> = clusters.iter().map(|c| numbers(df, c)).collect();
-        let panels: Vec<BarPanel> = per_group
-            .iter()
-            .map(|(g, c)| {
-                let mut bars: Vec<Vec<f64>> = rows_of_cell(df, c)
-                    .into_iter()
-                    .map(|i| columns.iter().map(|col| col[i]).filter(|v| !v.is_nan()).collect())
-                    .collect();
-                bars.sort_by(|a, b| {
-                    majority(a)
-                        .cmp(&majority(b))
-                        .then(b.iter().sum::<f64>().total_cmp(&a.iter().sum()))
-                });
-                BarPanel { title: g.clone(), bars }
-            })
-            .collect();
-        let figure = StackedBars {
-            title: "Client partition: points per cluster held by each client (first seed)".into(),
-            parts: clusters.iter().map(|c| c.replace('_', " ")).collect(),
-            x_label: "client (sorted by majority cluster, then size)".into(),
-            y_label: "points".into(),
-            panels,
-        };
-        let caption = "Each bar is one client, coloured by the clusters of its points: one colour per bar is \
-                       strong skew, every colour in every bar is near-IID."
-            .to_string();
-        let height = 60 + 190 * figure.panels.len() as u32;
-        w.add("client_partition", (1200, height), &figure, caption)?;
+        partition_figure(w, df, &per_group)?;
     }
     if let Some(df) = data.table("samples") {
         samples_figure(w, df, &cell)?;
     }
     if let Some(df) = data.table("training_loss") {
-        let rows = rows_of_cell(df, &cell);
-        let (models, rounds, losses) = (texts(df, "model"), numbers(df, "round"), numbers(df, "loss"));
-        let names = distinct_in_order(rows.iter().map(|&i| models[i].clone()));
-        let series: Vec<(usize, Vec<(f64, f64)>)> = names
-            .iter()
-            .enumerate()
-            .map(|(k, m)| {
-                let points = pairs_where(&rows, &models, m, &rounds, &losses);
-                (k, moving_average(&points, SMOOTHING))
-            })
-            .collect();
-        let y = Scale::auto(rows.iter().map(|&i| losses[i]));
-        let figure = Scatter {
-            title: format!("Training loss per model ({cell})"),
-            names,
-            panels: vec![ScatterPanel {
-                title: String::new(),
-                x_label: "communication round".into(),
-                y_label: "mean training loss of the round's clients".into(),
-                x: Scale::LINEAR,
-                y,
-                series,
-            }],
-            columns: 1,
-            radius: 0,
-        };
-        let caption = format!(
-            "Mean loss of the round's clients for each expert, the router and the monolith in cell {cell}, \
-             averaged over {SMOOTHING} consecutive rounds (training_loss.parquet has every round)."
-        );
-        w.add("training_loss", (1100, 620), &figure, caption)?;
+        training_loss_figure(w, df, &cell)?;
     }
     Ok(())
+}
+
+/// Expert purity of the first cell of each group, a heat map per group.
+fn purity_figure(w: &mut Writer, df: &DataFrame, per_group: &[(String, String)]) -> Result<()> {
+    let shares: Vec<Vec<f64>> = columns_with_prefix(df, "cluster_")
+        .iter()
+        .map(|c| numbers(df, c))
+        .collect();
+    let panels: Vec<HeatPanel> = per_group
+        .iter()
+        .filter_map(|(g, c)| {
+            let rows = rows_of_cell(df, c);
+            // Cells with fewer clusters than the widest have nulls (NaN) in the extra columns.
+            let values: Vec<Vec<f64>> = rows
+                .iter()
+                .map(|&i| shares.iter().map(|col| col[i]).take_while(|v| !v.is_nan()).collect())
+                .collect();
+            let width = values.iter().map(Vec::len).max()?;
+            Some(HeatPanel {
+                title: format!("{g} ({} experts)", rows.len()),
+                rows: (0..rows.len()).map(|e| e.to_string()).collect(),
+                columns: (0..width).map(|c| c.to_string()).collect(),
+                values,
+            })
+        })
+        .collect();
+    if !panels.is_empty() {
+        let (columns, height) = panel_layout(panels.len(), 3, 400);
+        let figure = Heatmaps {
+            title: "Expert purity: share of each expert's training data from each cluster (first seed)".into(),
+            y_label: "expert".into(),
+            x_label: "cluster".into(),
+            columns,
+            panels,
+        };
+        let caption = "Rows are experts, columns data clusters; a pure expert has one dark cell. Skew makes \
+                       experts pure, near-IID data mixes them."
+            .to_string();
+        w.add("expert_purity", (1200, height), &figure, caption)?;
+    }
+    Ok(())
+}
+
+/// The client partition of the first cell of each group, a panel of stacked bars per group.
+fn partition_figure(w: &mut Writer, df: &DataFrame, per_group: &[(String, String)]) -> Result<()> {
+    let clusters = columns_with_prefix(df, "cluster_");
+    let columns: Vec<Vec<f64>> = clusters.iter().map(|c| numbers(df, c)).collect();
+    let panels: Vec<BarPanel> = per_group
+        .iter()
+        .map(|(g, c)| {
+            let mut bars: Vec<Vec<f64>> = rows_of_cell(df, c)
+                .into_iter()
+                .map(|i| columns.iter().map(|col| col[i]).filter(|v| !v.is_nan()).collect())
+                .collect();
+            bars.sort_by(|a, b| {
+                majority(a)
+                    .cmp(&majority(b))
+                    .then(b.iter().sum::<f64>().total_cmp(&a.iter().sum()))
+            });
+            BarPanel { title: g.clone(), bars }
+        })
+        .collect();
+    let figure = StackedBars {
+        title: "Client partition: points per cluster held by each client (first seed)".into(),
+        parts: clusters.iter().map(|c| c.replace('_', " ")).collect(),
+        x_label: "client (sorted by majority cluster, then size)".into(),
+        y_label: "points".into(),
+        panels,
+    };
+    let caption = "Each bar is one client, coloured by the clusters of its points: one colour per bar is \
+                   strong skew, every colour in every bar is near-IID."
+        .to_string();
+    let height = 60 + 190 * figure.panels.len() as u32;
+    w.add("client_partition", (1200, height), &figure, caption)
+}
+
+/// The training loss of every model of the showcase cell by round (moving average).
+fn training_loss_figure(w: &mut Writer, df: &DataFrame, cell: &str) -> Result<()> {
+    let rows = rows_of_cell(df, cell);
+    let (models, rounds, losses) = (texts(df, "model"), numbers(df, "round"), numbers(df, "loss"));
+    let names = distinct_in_order(rows.iter().map(|&i| models[i].clone()));
+    let series: Vec<(usize, Vec<(f64, f64)>)> = names
+        .iter()
+        .enumerate()
+        .map(|(k, m)| {
+            let points = pairs_where(&rows, &models, m, &rounds, &losses);
+            (k, moving_average(&points, SMOOTHING))
+        })
+        .collect();
+    let y = Scale::auto(rows.iter().map(|&i| losses[i]));
+    let figure = Scatter {
+        title: format!("Training loss per model ({cell})"),
+        names,
+        panels: vec![ScatterPanel {
+            title: String::new(),
+            x_label: "communication round".into(),
+            y_label: "mean training loss of the round's clients".into(),
+            x: Scale::LINEAR,
+            y,
+            series,
+        }],
+        columns: 1,
+        radius: 0,
+    };
+    let caption = format!(
+        "Mean loss of the round's clients for each expert, the router and the monolith in cell {cell}, \
+         averaged over {SMOOTHING} consecutive rounds (training_loss.parquet has every round)."
+    );
+    w.add("training_loss", (1100, 620), &figure, caption)
 }
 
 /// (x, y) of the rows among `rows` whose label is `label`.
