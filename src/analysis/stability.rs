@@ -124,7 +124,7 @@ impl Probe<'_> {
             let at = At { t, step: i, first_row };
             let (pred, weights) = self.subject.evaluate(x.view(), at);
             let next = self.step(x.view(), &pred, i);
-            for s in 0..2 {
+            for (s, trajectory) in perturbed.iter_mut().enumerate() {
                 // One-step probe at x + d with a fresh direction per step.
                 let rng = &mut derive(seed, Stream::Metrics, &[30 + s as u64, i as u64, first_row as u64]);
                 let probe = &x + &directions(n, dim, self.norms[s], rng);
@@ -136,9 +136,9 @@ impl Probe<'_> {
                     out.flips[s][i] = (0..n).filter(|&r| selection_differs(w.row(r), pw.row(r))).count();
                 }
                 // The whole trajectory from x1 + d, in lockstep with the base trajectory.
-                out.separation[s][i] = row_norms((&perturbed[s] - &x).view()).iter().sum::<f64>() / self.norms[s];
-                let (traj_pred, _) = self.subject.evaluate(perturbed[s].view(), at);
-                perturbed[s] = self.step(perturbed[s].view(), &traj_pred, i);
+                out.separation[s][i] = row_norms((&*trajectory - &x).view()).iter().sum::<f64>() / self.norms[s];
+                let (traj_pred, _) = self.subject.evaluate(trajectory.view(), at);
+                *trajectory = self.step(trajectory.view(), &traj_pred, i);
             }
             if i >= refine_from {
                 for (m, d) in out.moved.iter_mut().zip(row_norms((&next - &x).view())) {
@@ -147,9 +147,9 @@ impl Probe<'_> {
             }
             x = next;
         }
-        for s in 0..2 {
+        for (s, trajectory) in perturbed.iter().enumerate() {
             let norm = self.norms[s];
-            out.amplification[s] = row_norms((&perturbed[s] - &x).view())
+            out.amplification[s] = row_norms((trajectory - &x).view())
                 .iter()
                 .map(|d| d / norm)
                 .collect();
