@@ -149,10 +149,7 @@ impl Probe<'_> {
         }
         for (s, trajectory) in perturbed.iter().enumerate() {
             let norm = self.norms[s];
-            out.amplification[s] = row_norms((trajectory - &x).view())
-                .iter()
-                .map(|d| d / norm)
-                .collect();
+            out.amplification[s] = row_norms((trajectory - &x).view()).iter().map(|d| d / norm).collect();
         }
         out.last = x;
         out
