@@ -157,7 +157,7 @@ mod tests {
     #[test]
     fn kmeans_recovers_well_separated_components_deterministically() {
         let g = Gmm::circle(4, 2, 5.0, 0.2, &[]);
-        let (x, labels) = g.sample(800, &mut derive(1, Stream::Data, &[]));
+        let (x, labels) = g.sample(800, &mut derive(1, Stream::Data, &[])).unwrap();
         let data = Dataset {
             x,
             labels: Some(labels.clone()),

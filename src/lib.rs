@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alloc;
 pub mod analysis;
 pub mod atomic;
 pub mod cells;

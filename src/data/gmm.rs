@@ -60,10 +60,9 @@ impl Gmm {
     }
 
     /// Draws `n` points and their component ids.
-    pub fn sample(&self, n: usize, rng: &mut Rng) -> (Array2<f32>, Vec<usize>) {
+    pub fn sample(&self, n: usize, rng: &mut Rng) -> crate::error::Result<(Array2<f32>, Vec<usize>)> {
         let d = self.dim();
-        let mut x = Array2::zeros((n, d));
-        let mut labels = Vec::with_capacity(n);
+        let (mut x, mut labels) = super::toys::buffers(n, d)?;
         for i in 0..n {
             let c = self.draw_component(rng);
             for j in 0..d {
@@ -72,7 +71,7 @@ impl Gmm {
             }
             labels.push(c);
         }
-        (x, labels)
+        Ok((x, labels))
     }
 
     fn draw_component(&self, rng: &mut Rng) -> usize {

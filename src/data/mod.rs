@@ -84,7 +84,7 @@ pub fn load(config: &DataConfig, base_dir: &Path, seed: u64) -> Result<DataSplit
                 GmmLayout::Circle => Gmm::circle(*components, *dim, *radius, *std, weights),
                 GmmLayout::Random => Gmm::random(*components, *dim, *radius, *std, weights, &mut rng),
             };
-            let (x, labels) = gmm.sample(*samples, &mut rng);
+            let (x, labels) = gmm.sample(*samples, &mut rng)?;
             density = Some(gmm);
             (x, Some(labels), *test_fraction)
         }
@@ -93,7 +93,7 @@ pub fn load(config: &DataConfig, base_dir: &Path, seed: u64) -> Result<DataSplit
             noise,
             test_fraction,
         } => {
-            let (x, l) = toys::moons(*samples, *noise, &mut rng);
+            let (x, l) = toys::moons(*samples, *noise, &mut rng)?;
             (x, Some(l), *test_fraction)
         }
         DataConfig::Rings {
@@ -102,11 +102,11 @@ pub fn load(config: &DataConfig, base_dir: &Path, seed: u64) -> Result<DataSplit
             noise,
             test_fraction,
         } => {
-            let (x, l) = toys::rings(*samples, *rings, *noise, &mut rng);
+            let (x, l) = toys::rings(*samples, *rings, *noise, &mut rng)?;
             (x, Some(l), *test_fraction)
         }
         DataConfig::Checkerboard { samples, test_fraction } => {
-            let (x, l) = toys::checkerboard(*samples, &mut rng);
+            let (x, l) = toys::checkerboard(*samples, &mut rng)?;
             (x, Some(l), *test_fraction)
         }
         DataConfig::Spirals {
@@ -115,7 +115,7 @@ pub fn load(config: &DataConfig, base_dir: &Path, seed: u64) -> Result<DataSplit
             noise,
             test_fraction,
         } => {
-            let (x, l) = toys::spirals(*samples, *arms, *noise, &mut rng);
+            let (x, l) = toys::spirals(*samples, *arms, *noise, &mut rng)?;
             (x, Some(l), *test_fraction)
         }
         DataConfig::Digits { test_fraction } => {

@@ -1,5 +1,6 @@
 //! Two-dimensional toy shapes (moons, rings, checkerboard, spirals), each point labelled by its part of the shape.
 
+use crate::error::Result;
 use crate::rng::Rng;
 use ndarray::Array2;
 use rand::Rng as _;
@@ -8,6 +9,16 @@ use std::f64::consts::PI;
 
 /// Points and their labels.
 pub type Labelled = (Array2<f32>, Vec<usize>);
+
+/// Room for `n` points of `dim` coordinates and their labels (fallibly: `n` comes from `data.samples`).
+pub(super) fn buffers(n: usize, dim: usize) -> Result<Labelled> {
+    let x = crate::alloc::zeros(n, dim, "data.samples")?;
+    let mut labels = Vec::new();
+    labels
+        .try_reserve_exact(n)
+        .map_err(|_| crate::error::Error::invalid("data.samples", format!("cannot hold the labels of {n} points")))?;
+    Ok((x, labels))
+}
 
 fn noise(rng: &mut Rng, std: f64) -> f64 {
     if std == 0.0 {
@@ -18,9 +29,8 @@ fn noise(rng: &mut Rng, std: f64) -> f64 {
 }
 
 /// scikit-learn's two moons, centred at the origin and scaled by 2 so the data has roughly unit spread.
-pub fn moons(n: usize, std: f64, rng: &mut Rng) -> Labelled {
-    let mut x = Array2::zeros((n, 2));
-    let mut labels = Vec::with_capacity(n);
+pub fn moons(n: usize, std: f64, rng: &mut Rng) -> Result<Labelled> {
+    let (mut x, mut labels) = buffers(n, 2)?;
     for i in 0..n {
         let theta = PI * rng.random::<f64>();
         let label = i % 2;
@@ -33,13 +43,12 @@ pub fn moons(n: usize, std: f64, rng: &mut Rng) -> Labelled {
         x[[i, 1]] = (2.0 * (b - 0.25 + noise(rng, std))) as f32;
         labels.push(label);
     }
-    (x, labels)
+    Ok((x, labels))
 }
 
 /// Concentric rings of radius 1, 2, ..., `rings` (equal counts), radial noise of `std`.
-pub fn rings(n: usize, count: usize, std: f64, rng: &mut Rng) -> Labelled {
-    let mut x = Array2::zeros((n, 2));
-    let mut labels = Vec::with_capacity(n);
+pub fn rings(n: usize, count: usize, std: f64, rng: &mut Rng) -> Result<Labelled> {
+    let (mut x, mut labels) = buffers(n, 2)?;
     for i in 0..n {
         let ring = i % count;
         let angle = 2.0 * PI * rng.random::<f64>();
@@ -48,17 +57,16 @@ pub fn rings(n: usize, count: usize, std: f64, rng: &mut Rng) -> Labelled {
         x[[i, 1]] = (r * angle.sin()) as f32;
         labels.push(ring);
     }
-    (x, labels)
+    Ok((x, labels))
 }
 
 /// Uniform on the 8 dark squares of a 4x4 checkerboard over [-2, 2]^2; the label is the square.
-pub fn checkerboard(n: usize, rng: &mut Rng) -> Labelled {
+pub fn checkerboard(n: usize, rng: &mut Rng) -> Result<Labelled> {
     let squares: Vec<(usize, usize)> = (0..4)
         .flat_map(|i| (0..4).map(move |j| (i, j)))
         .filter(|(i, j)| (i + j) % 2 == 0)
         .collect();
-    let mut x = Array2::zeros((n, 2));
-    let mut labels = Vec::with_capacity(n);
+    let (mut x, mut labels) = buffers(n, 2)?;
     for i in 0..n {
         let s = rng.random_range(0..squares.len());
         let (a, b) = squares[s];
@@ -66,13 +74,12 @@ pub fn checkerboard(n: usize, rng: &mut Rng) -> Labelled {
         x[[i, 1]] = (b as f64 - 2.0 + rng.random::<f64>()) as f32;
         labels.push(s);
     }
-    (x, labels)
+    Ok((x, labels))
 }
 
 /// Interleaved Archimedean spirals of radius up to 2 (one and a half turns); the label is the arm.
-pub fn spirals(n: usize, arms: usize, std: f64, rng: &mut Rng) -> Labelled {
-    let mut x = Array2::zeros((n, 2));
-    let mut labels = Vec::with_capacity(n);
+pub fn spirals(n: usize, arms: usize, std: f64, rng: &mut Rng) -> Result<Labelled> {
+    let (mut x, mut labels) = buffers(n, 2)?;
     for i in 0..n {
         let arm = i % arms;
         let u = rng.random::<f64>().sqrt();
@@ -83,7 +90,7 @@ pub fn spirals(n: usize, arms: usize, std: f64, rng: &mut Rng) -> Labelled {
         x[[i, 1]] = (r * (theta + phase).sin() + noise(rng, std)) as f32;
         labels.push(arm);
     }
-    (x, labels)
+    Ok((x, labels))
 }
 
 #[cfg(test)]
@@ -93,7 +100,7 @@ mod tests {
 
     #[test]
     fn rings_lie_at_their_radius() {
-        let (x, labels) = rings(200, 3, 0.0, &mut derive(0, Stream::Data, &[]));
+        let (x, labels) = rings(200, 3, 0.0, &mut derive(0, Stream::Data, &[])).unwrap();
         for (row, l) in x.rows().into_iter().zip(labels) {
             let r = (row[0] * row[0] + row[1] * row[1]).sqrt();
             assert!((r - (l + 1) as f32).abs() < 1e-5);
@@ -102,7 +109,7 @@ mod tests {
 
     #[test]
     fn checkerboard_points_fall_on_dark_squares() {
-        let (x, _) = checkerboard(500, &mut derive(0, Stream::Data, &[]));
+        let (x, _) = checkerboard(500, &mut derive(0, Stream::Data, &[])).unwrap();
         for row in x.rows() {
             let (a, b) = ((row[0] + 2.0).floor() as i32, (row[1] + 2.0).floor() as i32);
             assert_eq!((a + b) % 2, 0);

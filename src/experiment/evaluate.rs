@@ -130,7 +130,7 @@ fn reference_rows(p: &Prepared, scorer: &Scorer, out: &mut Evaluated) -> Result<
     let mut idx = rand::seq::index::sample(&mut derive(s.seed, Stream::Metrics, &[2]), train.len(), m).into_vec();
     idx.sort_unstable();
     let data_rows = train.x.select(Axis(0), &idx);
-    let noise = gaussian(n, train.dim(), &mut derive(s.seed, Stream::Metrics, &[3]));
+    let noise = gaussian(n, train.dim(), &mut derive(s.seed, Stream::Metrics, &[3]))?;
     for (label, x) in [
         (PolicyLabel::ReferenceData, data_rows),
         (PolicyLabel::ReferenceNoise, noise),
@@ -164,7 +164,7 @@ fn policies(p: &Prepared, t: &Trained, scorer: &Scorer, progress: &Progress, out
         s.sampling.samples,
         p.split.train.dim(),
         &mut derive(s.seed, Stream::Sampling, &[]),
-    );
+    )?;
     let held = s.metrics.alignment.then(|| {
         let experts: Vec<&dyn Denoiser> = ensemble.experts.iter().map(|e| e as &dyn Denoiser).collect();
         let (test, c) = (&p.split.test, &p.clusters);

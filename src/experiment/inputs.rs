@@ -104,10 +104,12 @@ pub(super) fn held_out_points(
     )
 }
 
-/// `n` standard normal points in `dim` dimensions.
-pub(super) fn gaussian(n: usize, dim: usize, rng: &mut crate::rng::Rng) -> Array2<f32> {
-    Array2::from_shape_simple_fn((n, dim), || {
+/// `n` standard normal points in `dim` dimensions (`n` is `sampling.samples`: allocated fallibly).
+pub(super) fn gaussian(n: usize, dim: usize, rng: &mut crate::rng::Rng) -> Result<Array2<f32>> {
+    let mut x = crate::alloc::zeros(n, dim, "sampling.samples")?;
+    x.iter_mut().for_each(|v| {
         let z: f64 = StandardNormal.sample(rng);
-        z as f32
-    })
+        *v = z as f32;
+    });
+    Ok(x)
 }

@@ -182,7 +182,7 @@ fn fedavg(
     let bytes = (global.len() * std::mem::size_of::<f32>()) as u64;
     let per_round = plan.clients_per_round.clamp(1, clients.len());
     let mut path_steps = 0;
-    let mut log = Vec::with_capacity(plan.rounds);
+    let mut log = Vec::new();
     // Optimizer state per client, kept between rounds only for persistent local optimizers.
     let mut states: Vec<Option<Optimizer>> = vec![None; clients.len()];
     for round in 1..=plan.rounds {
@@ -239,7 +239,7 @@ fn pooled(task: &dyn Task, init: Vec<f32>, clients: &[Client], plan: &Plan, prog
     let mut averaged = params.clone();
     let mut optimizer = Optimizer::new(&plan.optimizer, params.len());
     let mut path_steps = 0;
-    let mut log = Vec::with_capacity(plan.rounds);
+    let mut log = Vec::new();
     for round in 1..=plan.rounds {
         let rng = &mut derive(plan.seed, Stream::Local, &[plan.tag, round as u64, u64::MAX]);
         let loss =

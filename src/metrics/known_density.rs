@@ -55,7 +55,7 @@ mod tests {
     #[test]
     fn samples_from_the_mixture_cover_every_mode_in_balance() {
         let g = Gmm::circle(8, 2, 4.0, 0.35, &[]);
-        let (x, _) = g.sample(4000, &mut derive(0, Stream::Data, &[]));
+        let (x, _) = g.sample(4000, &mut derive(0, Stream::Data, &[])).unwrap();
         let m = density_metrics(&g, x.mapv(f64::from).view());
         assert_eq!(m.modes_covered, 8.0);
         assert!(m.mode_tv < 0.03, "{m:?}");

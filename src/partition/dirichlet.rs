@@ -49,7 +49,7 @@ pub fn dirichlet_partition(
         .collect();
     let mut smallest = 0;
     for _ in 0..MAX_DRAWS {
-        let mut parts: Vec<Vec<usize>> = vec![Vec::new(); clients];
+        let mut parts: Vec<Vec<usize>> = crate::alloc::filled(clients, Vec::new(), "clients.count")?;
         for members in &by_cluster {
             let mut shares = dirichlet(alpha, clients, rng)?;
             if self_balancing {

@@ -24,7 +24,7 @@ pub fn partition(
 ) -> Result<Vec<Vec<usize>>> {
     let rng = &mut derive(seed, Stream::Partition, &[]);
     match config {
-        PartitionConfig::Iid => Ok(iid::iid(cluster.len(), clients, rng)),
+        PartitionConfig::Iid => iid::iid(cluster.len(), clients, rng),
         PartitionConfig::Dirichlet {
             alpha,
             min_partition_size,

@@ -27,7 +27,7 @@ pub fn pathological(
         chosen.extend(others.choose_multiple(rng, clusters_per_client - 1).copied());
         holds.push(chosen);
     }
-    let mut parts: Vec<Vec<usize>> = vec![Vec::new(); clients];
+    let mut parts: Vec<Vec<usize>> = crate::alloc::filled(clients, Vec::new(), "clients.count")?;
     for c in 0..k {
         let mut members: Vec<usize> = (0..cluster.len()).filter(|&i| cluster[i] == c).collect();
         members.shuffle(rng);
