@@ -14,8 +14,12 @@ const SAMPLES: usize = 10_000;
 
 fn bench_metrics(c: &mut Criterion) {
     let gmm = Gmm::circle(8, 2, 4.0, 0.35, &[1.0; 8]);
-    let (x, _) = gmm.sample(SAMPLES, &mut derive(0, Stream::Data, &[]));
-    let (generated, _) = gmm.sample(SAMPLES, &mut derive(1, Stream::Data, &[]));
+    let (x, _) = gmm
+        .sample(SAMPLES, &mut derive(0, Stream::Data, &[]))
+        .expect("a small sample");
+    let (generated, _) = gmm
+        .sample(SAMPLES, &mut derive(1, Stream::Data, &[]))
+        .expect("a small sample");
     let data = Dataset { x, labels: None };
     let mut group = c.benchmark_group("metrics");
     group.sample_size(10);
