@@ -15,7 +15,9 @@ const PER_CLIENT: usize = 200;
 
 fn bench_fedavg_round(c: &mut Criterion) {
     let gmm = Gmm::circle(8, 2, 4.0, 0.35, &[1.0; 8]);
-    let (data, _) = gmm.sample(CLIENTS * PER_CLIENT, &mut derive(0, Stream::Data, &[]));
+    let (data, _) = gmm
+        .sample(CLIENTS * PER_CLIENT, &mut derive(0, Stream::Data, &[]))
+        .expect("a small sample");
     let task = DenoiserTask {
         net: TimeNet::new(2, 32, &[128, 128, 128], 2, false),
         objective: Objective::Flow,
