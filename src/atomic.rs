@@ -20,7 +20,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut tmp = with_mode(tempfile::Builder::new().prefix(TMP_PREFIX), 0o666)
         .tempfile_in(dir)
         .map_err(|e| Error::write(path, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::write(path, e))?;
+    tmp.as_file_mut().write_all(bytes).map_err(|e| Error::write(path, e))?;
     tmp.as_file().sync_all().map_err(|e| Error::write(path, e))?;
     tmp.persist(path).map_err(|e| Error::write(path, e.error))?;
     Ok(())

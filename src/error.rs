@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A scenario value is out of range or inconsistent; `path` is the dotted path of the key.
-    #[error("{path}: {message}")]
+    #[error("{}: {}", one_line(path), one_line(message))]
     Invalid {
         /// Dotted path of the offending key, e.g. `clients.partition.alpha`.
         path: String,
@@ -14,7 +14,7 @@ pub enum Error {
         message: String,
     },
     /// The scenario file is not valid YAML or does not match the schema.
-    #[error("{file}: {message}")]
+    #[error("{}: {}", one_line(file.display()), one_line(message))]
     Yaml {
         /// The scenario file.
         file: PathBuf,
@@ -22,7 +22,7 @@ pub enum Error {
         message: String,
     },
     /// A data file has a malformed cell, row or header.
-    #[error("{file}:{line}:{column}: {message}")]
+    #[error("{}:{line}:{column}: {}", one_line(file.display()), one_line(message))]
     DataFormat {
         /// The data file.
         file: PathBuf,
@@ -34,7 +34,7 @@ pub enum Error {
         message: String,
     },
     /// A file or folder could not be read, written, created, renamed or removed.
-    #[error("{verb} {}: {source}", path.display())]
+    #[error("{verb} {}: {}", one_line(path.display()), one_line(source))]
     Io {
         /// What was being done: `reading`, `writing`, `creating`, `renaming`, `removing`, `locking`.
         verb: &'static str,
@@ -44,7 +44,11 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Training produced a non-finite loss.
-    #[error("training diverged: {model}, client {client}, round {round}: loss is {loss}")]
+    #[error(
+        "training diverged: {}, client {}, round {round}: loss is {loss}",
+        one_line(model),
+        one_line(client)
+    )]
     Diverged {
         /// Which model, e.g. `expert 3`, `router`, `monolith`.
         model: String,
@@ -56,7 +60,7 @@ pub enum Error {
         loss: f32,
     },
     /// The data cannot be partitioned or grouped as asked.
-    #[error("{path}: {message}")]
+    #[error("{}: {}", one_line(path), one_line(message))]
     Partition {
         /// Dotted path of the scenario key that governs the failing step.
         path: String,
@@ -64,7 +68,7 @@ pub enum Error {
         message: String,
     },
     /// Reading or writing a results table failed.
-    #[error("{verb} {}: {message}", path.display())]
+    #[error("{verb} {}: {}", one_line(path.display()), one_line(message))]
     Table {
         /// `reading` or `writing`.
         verb: &'static str,
@@ -74,10 +78,10 @@ pub enum Error {
         message: String,
     },
     /// No usable GPU adapter, or the GPU failed.
-    #[error("gpu: {0}")]
+    #[error("gpu: {}", one_line(.0))]
     Gpu(String),
     /// A number that must be finite is not: a model weight, a router probability, a sample or a metric.
-    #[error("{place}: {what}")]
+    #[error("{}: {}", one_line(place), one_line(what))]
     NonFinite {
         /// Where it arose: the model, policy and sampler step, file, or metric.
         place: String,
@@ -86,8 +90,22 @@ pub enum Error {
     },
     /// ddmsim refuses to touch a path (it did not write it, or it holds inputs) or to start a run it cannot
     /// finish (too much memory, another run writing the same folder); the message says what to do instead.
-    #[error("{0}")]
+    #[error("{}", one_line(.0))]
     Refused(String),
+}
+
+/// `text` on one line: line breaks and other control characters are shown escaped (`\n`), so every error is one
+/// line whatever a file name, key or value holds.
+pub fn one_line(text: impl std::fmt::Display) -> String {
+    let mut out = String::new();
+    for c in text.to_string().chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Result alias for the library.

@@ -18,7 +18,7 @@ fn main() -> std::process::ExitCode {
                     line = format!("{line}: {text}");
                 }
             }
-            let _ = writeln!(std::io::stderr(), "error: {line}");
+            let _ = writeln!(std::io::stderr(), "error: {}", ddmsim::error::one_line(line));
             std::process::ExitCode::FAILURE
         }
     }

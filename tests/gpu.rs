@@ -314,7 +314,9 @@ fn batched_local_updates_of_several_clients_match_the_cpu_local_updates() {
     use ddmsim::federated::local_update;
     use ddmsim::nn::{Optimizer, TimeNet};
     let ctx = context();
-    let (data, _) = Gmm::circle(8, 2, 4.0, 0.35, &[1.0; 8]).sample(400, &mut derive(3, Stream::Data, &[])).unwrap();
+    let (data, _) = Gmm::circle(8, 2, 4.0, 0.35, &[1.0; 8])
+        .sample(400, &mut derive(3, Stream::Data, &[]))
+        .unwrap();
     // Plain, and with skip connections around the two 32 -> 32 layers (the residual denoiser of paper_digits).
     let tasks = [false, true].map(|residual| DenoiserTask {
         net: TimeNet::new(2, 8, &[32, 32, 32], 2, residual),

@@ -12,8 +12,25 @@ pub type CsvData = (Array2<f32>, Option<Vec<usize>>);
 /// Reads `path`; a missing column, a short row, or a cell that is not a finite number in single precision is an
 /// error naming its line and column.
 pub fn load(path: &Path, label_column: Option<&str>) -> Result<CsvData> {
+    regular_file(path)?;
     let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
     parse(&bytes, path, label_column)
+}
+
+/// A data file must be a regular file: its size bounds the memory estimate, and reading a device or a pipe
+/// (`/dev/zero`) would never end.
+fn regular_file(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::read(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::invalid(
+            "data.path",
+            format!(
+                "{} is not a regular file (a folder, device or pipe); name a CSV file",
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Parses CSV `bytes` read from `path` (named in errors).
@@ -113,6 +130,7 @@ fn number(cell: &str) -> std::result::Result<f32, String> {
 
 /// An upper bound on the data rows of the CSV file at `path` (from its size) and its number of feature columns.
 pub fn shape(path: &Path, label_column: Option<&str>) -> Result<(f64, f64)> {
+    regular_file(path)?;
     let file = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
     let size = file.metadata().map_err(|e| Error::read(path, e))?.len() as f64;
     let mut header = String::new();

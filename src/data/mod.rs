@@ -166,9 +166,10 @@ pub fn input_file(config: &DataConfig, base_dir: &Path) -> Option<PathBuf> {
 pub fn source_sha256(config: &DataConfig, base_dir: &Path) -> Result<Option<String>> {
     use crate::hash::sha256_hex;
     Ok(match config {
-        DataConfig::Csv { path, .. } => {
+        DataConfig::Csv { path, label_column, .. } => {
             let file = base_dir.join(path);
-            Some(sha256_hex(&std::fs::read(&file).map_err(|e| Error::read(&file, e))?))
+            csv::shape(&file, label_column.as_deref())?;
+            Some(crate::hash::sha256_file(&file).map_err(|e| Error::read(&file, e))?)
         }
         DataConfig::Digits { .. } => Some(sha256_hex(digits::BUNDLED)),
         _ => None,

@@ -35,9 +35,24 @@ pub fn load(path: &Path) -> Result<LoadedScenario> {
     Ok(LoadedScenario { scenario, base_dir })
 }
 
-/// The text of a YAML file the user gave (scenario or study); not UTF-8 is an error naming the file.
+/// Largest scenario or study file read (they are short texts; this bounds reading a device or a huge file).
+const MAX_TEXT: u64 = 64 << 20;
+
+/// The text of a YAML file the user gave (scenario or study); more than 16 MiB, or not UTF-8, is an error naming
+/// the file.
 pub fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_TEXT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::read(path, e))?;
+    if bytes.len() as u64 > MAX_TEXT {
+        return Err(Error::Yaml {
+            file: path.to_path_buf(),
+            message: format!("is larger than {} MiB; a scenario is a short text file", MAX_TEXT >> 20),
+        });
+    }
     String::from_utf8(bytes).map_err(|e| Error::Yaml {
         file: path.to_path_buf(),
         message: format!("not UTF-8 text (byte {} is invalid)", e.utf8_error().valid_up_to()),

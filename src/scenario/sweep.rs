@@ -65,11 +65,19 @@ impl SweepCell {
     }
 }
 
-/// A YAML value written on one line without a trailing newline (`0.1`, `pooled`, `[64, 64]`).
+/// A YAML value written on one line without a trailing newline (`0.1`, `pooled`, `[64, 64]`, `{a: 1}`).
 pub fn value_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         Value::Sequence(items) => format!("[{}]", items.iter().map(value_text).collect::<Vec<_>>().join(", ")),
+        Value::Mapping(map) => {
+            let entries: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", value_text(k), value_text(v)))
+                .collect();
+            format!("{{{}}}", entries.join(", "))
+        }
+        Value::Tagged(tagged) => format!("{} {}", tagged.tag, value_text(&tagged.value)),
         other => serde_norway::to_string(other)
             .map(|s| s.trim_end().to_string())
             .unwrap_or_default(),

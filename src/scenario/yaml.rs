@@ -8,6 +8,7 @@
 //! `serde_path_to_error`, and its line is found again in the source text by [`locate`].
 
 use super::Scenario;
+use crate::error::one_line;
 use serde::de::DeserializeOwned;
 use serde_norway::value::{Tag, TaggedValue};
 use serde_norway::{Mapping, Value};
@@ -61,9 +62,9 @@ pub struct YamlError {
 impl fmt::Display for YamlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.path.0.is_empty() {
-            write!(f, "{}: ", self.path)?;
+            write!(f, "{}: ", one_line(&self.path))?;
         }
-        write!(f, "{}", self.message)?;
+        write!(f, "{}", one_line(&self.message))?;
         if let Some((line, column)) = self.location {
             write!(f, " at line {line} column {column}")?;
         }
@@ -78,9 +79,43 @@ const TAGGED: [(&[&str], &str); 3] = [
     (&["routing", "*"], "policy"),
 ];
 
+/// Deepest nesting of mappings and lists a file may have (scenarios nest about five levels; the YAML parser
+/// behind serde slows down with the square of the depth, so a deep file is refused before it is parsed).
+const MAX_DEPTH: usize = 64;
+
+/// Refuses YAML nested deeper than [`MAX_DEPTH`], found by one linear pass over the parser's events.
+fn check_depth(text: &str) -> Result<(), YamlError> {
+    let mut depth = 0usize;
+    let too_deep = |line: usize, col: usize| YamlError {
+        path: KeyPath::default(),
+        message: format!("nests mappings and lists more than {MAX_DEPTH} levels deep"),
+        location: Some((line, col + 1)),
+    };
+    for event in saphyr_parser::Parser::new_from_str(text) {
+        let (event, span) = match event {
+            Ok(event) => event,
+            // The scanner's own limit on flow nesting; any other syntax error is left to the YAML parser.
+            Err(e) if e.info().contains("recursion") => return Err(too_deep(e.marker().line(), e.marker().col())),
+            Err(_) => return Ok(()),
+        };
+        match event {
+            saphyr_parser::Event::MappingStart(..) | saphyr_parser::Event::SequenceStart(..) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(too_deep(span.start.line(), span.start.col()));
+                }
+            }
+            saphyr_parser::Event::MappingEnd | saphyr_parser::Event::SequenceEnd => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Reads the text of one YAML document (a leading byte-order mark is allowed).
 pub fn read_document(text: &str) -> Result<Value, YamlError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    check_depth(text)?;
     serde_norway::from_str(text).map_err(|e| YamlError {
         path: KeyPath::default(),
         location: e.location().map(|l| (l.line(), l.column())),
@@ -192,9 +227,12 @@ fn externalize(node: &mut Value, tag: &str, path: &KeyPath) -> Result<(), (KeyPa
         return Err((path.clone(), format!("must be a mapping with a `{tag}` key")));
     };
     let name = match map.remove(tag) {
-        Some(Value::String(name)) => name,
+        Some(Value::String(name)) if !name.is_empty() => name,
         Some(other) => {
-            let shown = super::value_text(&other);
+            let shown = match super::value_text(&other) {
+                text if text.is_empty() => "an empty name".to_string(),
+                text => text,
+            };
             return Err((path.with(Key::Name(tag.into())), format!("must be a name, got {shown}")));
         }
         None => {
@@ -445,6 +483,14 @@ mod tests {
         let yaml = serde_norway::to_string(&scenario_to_value(&s)).unwrap();
         assert!(yaml.contains("- policy: full\n"), "{yaml}");
         assert!(yaml.contains("partition:\n    kind: iid\n"), "{yaml}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_quickly() {
+        let deep = format!("name: t\nseed: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let err = read_document(&deep).unwrap_err();
+        assert!(err.message.contains("more than 64 levels"), "{err}");
+        assert_eq!(err.location.map(|l| l.0), Some(2));
     }
 
     #[test]

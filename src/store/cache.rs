@@ -147,7 +147,10 @@ impl ModelCache {
         let target = self.dir.join(key);
         let old = if target.exists() {
             let holder = temp_dir_in(&self.dir, &format!(".{short}.ddmsim-old-"))?.keep();
-            std::fs::rename(&target, &holder).map_err(|e| Error::io("renaming", &target, e))?;
+            if let Err(e) = std::fs::rename(&target, &holder) {
+                let _ = std::fs::remove_dir(&holder);
+                return Err(Error::io("renaming", &target, e));
+            }
             Some(holder)
         } else {
             None

@@ -50,6 +50,12 @@ pub fn absolute(path: &Path) -> Result<PathBuf> {
 /// Refuses an output folder `target` that is the working folder or one of its parents, holds one of the
 /// protected inputs, or is (or is inside) the model cache; `what` names the folder in messages (`--out x`).
 pub fn check_target(target: &Path, protected: &Protected, what: &str) -> Result<()> {
+    if std::fs::symlink_metadata(target).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Error::Refused(format!(
+            "{what}: is a symbolic link; ddmsim replaces an output folder by renaming it, which would replace the \
+             link: name the folder it points to instead"
+        )));
+    }
     let at = absolute(target)?;
     let cwd = absolute(Path::new("."))?;
     if cwd.starts_with(&at) {

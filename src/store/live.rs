@@ -4,7 +4,7 @@
 
 use super::guard::{Protected, check_target};
 use super::lock::{FileLock, mark_live, remove_abandoned};
-use super::marker::{Existing, FolderKind, Marker, contents, inspect, notes_to_keep};
+use super::marker::{Existing, FolderKind, MARKER, Marker, contents, inspect, notes_to_keep};
 use super::staging::{STAGING_INFIX, TargetLock};
 use crate::atomic::temp_dir_in;
 use crate::error::{Error, Result};
@@ -70,12 +70,17 @@ impl LiveFolder {
 
     /// Opens an existing output folder of ddmsim (marked, or written by an older version) as the kind it is.
     pub fn open_existing(dir: &Path, what: &str) -> Result<Self> {
-        let kind = match inspect(dir, what)? {
-            Existing::Marked(marker) => marker.kind,
-            Existing::Legacy => legacy_kind(dir),
-            Existing::Absent | Existing::Empty => {
-                return Err(Error::Refused(format!("{what}: is not a ddmsim output folder")));
-            }
+        let not_ours = || {
+            Error::Refused(format!(
+                "{what}: is not a ddmsim output folder (it has no {MARKER} marker)"
+            ))
+        };
+        let kind = match inspect(dir, what) {
+            Ok(Existing::Marked(marker)) => marker.kind,
+            Ok(Existing::Legacy) => legacy_kind(dir),
+            Ok(Existing::Absent | Existing::Empty) => return Err(not_ours()),
+            Err(_) if dir.is_dir() && !dir.join(MARKER).exists() => return Err(not_ours()),
+            Err(e) => return Err(e),
         };
         if kind == FolderKind::Cache {
             return Err(Error::Refused(format!(

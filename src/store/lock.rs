@@ -46,6 +46,25 @@ impl FileLock {
         )))
     }
 
+    /// Takes the lock on the existing file `path` if no other holder has it: `None` if one does, or if the file
+    /// is gone (its owner removed it: the folder it marks is being committed, not abandoned).
+    pub fn try_existing(path: &Path) -> Result<Option<FileLock>> {
+        let file = match OpenOptions::new().read(true).write(true).open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("locking", path, e)),
+        };
+        match file.try_lock() {
+            Ok(()) => Ok(Some(FileLock {
+                file,
+                path: path.to_path_buf(),
+                remove: false,
+            })),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(Error::io("locking", path, e)),
+        }
+    }
+
     /// Takes the lock on `path`, waiting for its holder to release it; `waiting` is called once if it has to.
     pub fn take(path: &Path, remove: bool, waiting: impl FnOnce()) -> Result<FileLock> {
         if let Some(lock) = Self::try_take(path, remove)? {
@@ -108,9 +127,30 @@ fn same_file(_: &File, path: &Path) -> bool {
 }
 
 /// Marks `dir` (a staging folder or cache partial) as being written by this process until the lock is dropped.
+/// The lock file is locked under a temporary name and then renamed to [`LIVE_LOCK`], so no other process can
+/// ever see an unlocked `.lock` in a live folder and take it for abandoned.
 pub fn mark_live(dir: &Path) -> Result<FileLock> {
-    FileLock::try_take(&dir.join(LIVE_LOCK), false)?
-        .ok_or_else(|| Error::Refused(format!("{}: already locked by another process", dir.display())))
+    let path = dir.join(LIVE_LOCK);
+    let tmp = tempfile::Builder::new()
+        .prefix(".lock-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("locking", &path, e))?;
+    match tmp.as_file().try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            return Err(Error::Refused(format!(
+                "{}: already locked by another process",
+                dir.display()
+            )));
+        }
+        Err(TryLockError::Error(e)) => return Err(Error::io("locking", &path, e)),
+    }
+    let file = tmp.persist(&path).map_err(|e| Error::io("locking", &path, e.error))?;
+    Ok(FileLock {
+        file,
+        path,
+        remove: false,
+    })
 }
 
 /// How long a staging folder may exist without its lock file before it counts as abandoned (the moment between
@@ -129,9 +169,13 @@ pub fn remove_abandoned(parent: &Path, infix: &str) -> Result<()> {
         if !name.starts_with('.') || !name.contains(infix) || !path.is_dir() {
             continue;
         }
+        // Looked at once: the owner removes its lock file just before it renames the folder into place.
         let lock = path.join(LIVE_LOCK);
         let abandoned = if lock.is_file() {
-            FileLock::try_take(&lock, false)?
+            match FileLock::try_existing(&lock)? {
+                Some(free) => Some(free),
+                None => continue,
+            }
         } else {
             let age = entry
                 .metadata()
@@ -143,9 +187,6 @@ pub fn remove_abandoned(parent: &Path, infix: &str) -> Result<()> {
             }
             None
         };
-        if lock.is_file() && abandoned.is_none() {
-            continue;
-        }
         std::fs::remove_dir_all(&path).map_err(|e| Error::io("removing", &path, e))?;
         drop(abandoned);
     }

@@ -112,8 +112,11 @@ impl Staging {
         let old = matches!(existing, Existing::Marked(_) | Existing::Legacy | Existing::Empty)
             .then(|| aside(&self.target))
             .transpose()?;
-        if let Some(old) = &old {
-            std::fs::rename(&self.target, old).map_err(|e| Error::io("renaming", &self.target, e))?;
+        if let Some(old) = &old
+            && let Err(e) = std::fs::rename(&self.target, old)
+        {
+            let _ = std::fs::remove_dir(old);
+            return Err(Error::io("renaming", &self.target, e));
         }
         if let Err(e) = std::fs::rename(&work, &self.target) {
             if let Some(old) = &old {

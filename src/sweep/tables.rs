@@ -198,9 +198,15 @@ impl CellSource {
 /// `kinds`) in front.
 fn read_cell_table(path: &Path, cell: &CellSource, kinds: &[ParamKind]) -> Result<DataFrame> {
     let fail = |e: PolarsError| table_error("reading", path, e);
-    let mut df = CsvReadOptions::default()
+    let mut options = CsvReadOptions::default()
         .with_has_header(true)
-        .with_infer_schema_length(None)
+        .with_infer_schema_length(None);
+    // Seeds are u64: inferred as i64, one at or above 2^63 would not parse.
+    if header_has(path, "seed")? {
+        let seed = Schema::from_iter([Field::new("seed".into(), DataType::UInt64)]);
+        options = options.with_schema_overwrite(Some(std::sync::Arc::new(seed)));
+    }
+    let mut df = options
         .try_into_reader_with_file_path(Some(path.to_path_buf()))
         .map_err(fail)?
         .finish()
@@ -219,6 +225,17 @@ fn read_cell_table(path: &Path, cell: &CellSource, kinds: &[ParamKind]) -> Resul
         df.insert_column(i, column).map_err(fail)?;
     }
     Ok(df)
+}
+
+/// Whether the CSV file at `path` has a column named `name` (read from its header line).
+fn header_has(path: &Path, name: &str) -> Result<bool> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
+    let mut header = String::new();
+    std::io::BufReader::new(file)
+        .read_line(&mut header)
+        .map_err(|e| Error::read(path, e))?;
+    Ok(header.trim_end().split(',').any(|c| c == name))
 }
 
 /// Stacks frames whose columns may differ (e.g. more clusters in one cell): missing columns become nulls.
