@@ -121,6 +121,12 @@ pub fn run_cells(
     runner: &CellRunner,
     on_finished: &(dyn Fn(&[Option<CellOutcome>]) -> Result<()> + Sync),
 ) -> Result<Vec<CellOutcome>> {
+    let largest = jobs
+        .iter()
+        .filter_map(|j| crate::experiment::estimate_scenario(&j.scenario, &runner.base_dir).ok())
+        .map(|e| e.total())
+        .fold(0.0, f64::max);
+    crate::experiment::check_parallel(largest, runner.parallel.min(jobs.len()), runner.force)?;
     let progress = Progress::new(runner.quiet);
     let bar = progress.bar(jobs.len() as u64, "cells");
     let mut start: Vec<Option<CellOutcome>> = Vec::with_capacity(jobs.len());

@@ -227,8 +227,7 @@ pub fn available_memory() -> Option<f64> {
 
 /// Refuses a run whose estimated peak memory exceeds the memory available, unless `force`.
 pub fn check(s: &Scenario, base_dir: &Path, force: bool) -> Result<()> {
-    let (rows, dim) = data_shape(&s.data, base_dir)?;
-    let estimate = estimate_memory(s, rows, dim);
+    let estimate = estimate_scenario(s, base_dir)?;
     let (Some(available), false) = (available_memory(), force) else {
         return Ok(());
     };
@@ -247,6 +246,34 @@ pub fn check(s: &Scenario, base_dir: &Path, force: bool) -> Result<()> {
             largest.what,
             bytes_text(largest.bytes),
             largest.key
+        ),
+    ))
+}
+
+/// The estimated peak memory of the scenario `s` (relative data paths resolve against `base_dir`).
+pub fn estimate_scenario(s: &Scenario, base_dir: &Path) -> Result<Estimate> {
+    let (rows, dim) = data_shape(&s.data, base_dir)?;
+    Ok(estimate_memory(s, rows, dim))
+}
+
+/// Refuses running `parallel` cells at once when that many of the largest cell (`largest`, estimated) would not
+/// fit in the memory available, unless `force`; the message says how many would.
+pub fn check_parallel(largest: f64, parallel: usize, force: bool) -> Result<()> {
+    let Some(available) = available_memory().filter(|_| !force && parallel > 1) else {
+        return Ok(());
+    };
+    if largest * parallel as f64 <= available {
+        return Ok(());
+    }
+    let fits = ((available / largest.max(1.0)) as usize).max(1);
+    Err(Error::invalid(
+        "--jobs",
+        format!(
+            "{parallel} cells at once would need about {} of memory ({} each at most), more than the {} \
+             available; use --jobs {fits} or pass --force",
+            bytes_text(largest * parallel as f64),
+            bytes_text(largest),
+            bytes_text(available)
         ),
     ))
 }
