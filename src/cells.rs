@@ -45,7 +45,7 @@ pub struct CellRunner {
     pub cache: Option<PathBuf>,
     /// Hide the progress bar.
     pub quiet: bool,
-    /// Cells run at once (at least 1).
+    /// Cells run at once (at least 1; see [`cells_at_once`]).
     pub parallel: usize,
     /// Skip policies asking for more experts than a cell has instead of failing the cell.
     pub skip_infeasible: bool,
@@ -53,17 +53,6 @@ pub struct CellRunner {
     pub force: bool,
     /// Files no cell folder may hold (the sweep's or study's own file).
     pub inputs: Vec<PathBuf>,
-}
-
-/// Memory a cell of the bundled scenarios may need at its peak (measured below 200 MiB; doubled for safety).
-const CELL_MEMORY_BYTES: u64 = 512 << 20;
-
-/// How many cells fit in the memory available now (`MemAvailable` of `/proc/meminfo`; unlimited if unknown).
-pub fn memory_slots() -> usize {
-    match crate::experiment::available_memory() {
-        Some(bytes) => ((bytes as u64) / CELL_MEMORY_BYTES).max(1) as usize,
-        None => usize::MAX,
-    }
 }
 
 /// The jobs of `cells` (name, folder, scenario), each with the hash of its inputs; a data file shared by many
@@ -111,37 +100,68 @@ pub fn is_finished(job: &CellJob) -> bool {
     }
 }
 
-/// Runs (or reuses) every cell and returns their outcomes in job order. After each cell finishes,
-/// `on_finished` sees the outcomes so far (`None`: not finished yet), one call at a time. Failures of the
-/// machine (files that cannot be read or written, a refused folder) stop the run (finished cells stay on disk);
-/// a cell whose own scenario fails is recorded and the others go on. Results do not depend on `parallel`: each
-/// cell is deterministic on its own.
-pub fn run_cells(
-    jobs: &[CellJob],
-    runner: &CellRunner,
-    on_finished: &(dyn Fn(&[Option<CellOutcome>]) -> Result<()> + Sync),
-) -> Result<Vec<CellOutcome>> {
+/// How many cells run at once: `requested` (refused, unless `force`, when that many of the largest cell would not
+/// fit in the memory available), or by default one per worker thread, as many as fit.
+pub fn cells_at_once(jobs: &[CellJob], runner: &CellRunner, requested: Option<usize>) -> Result<usize> {
     let largest = jobs
         .iter()
         .filter_map(|j| crate::experiment::estimate_scenario(&j.scenario, &runner.base_dir).ok())
         .map(|e| e.total())
         .fold(0.0, f64::max);
-    crate::experiment::check_parallel(largest, runner.parallel.min(jobs.len()), runner.force)?;
+    match requested {
+        Some(n) => {
+            crate::experiment::check_parallel(largest, n.min(jobs.len()), runner.force)?;
+            Ok(n.max(1))
+        }
+        None => {
+            let fits = crate::experiment::available_memory()
+                .map_or(usize::MAX, |available| (available / largest.max(1.0)) as usize);
+            Ok(rayon::current_num_threads().min(fits).max(1))
+        }
+    }
+}
+
+/// The outcomes of the cells whose folders already hold their results (`None` for the others); a cell whose
+/// results cannot be read is run again.
+fn reuse_finished(jobs: &[CellJob], bar: &indicatif::ProgressBar) -> Vec<Option<CellOutcome>> {
+    jobs.iter()
+        .map(|job| {
+            if !is_finished(job) {
+                return None;
+            }
+            match read_results(&job.dir.join("results.parquet")) {
+                Ok(records) => {
+                    bar.inc(1);
+                    Some(CellOutcome::Done(records))
+                }
+                Err(e) => {
+                    crate::progress::warn(&format!("cell {}: {e}; running it again", job.name));
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// Runs (or reuses) every cell, `runner.parallel` at a time, and returns their outcomes in job order. After each
+/// cell finishes, `on_finished` sees the outcomes so far (`None`: not finished yet), one call at a time and never
+/// with an older view than the call before. Failures of the machine (files that cannot be read or written, a
+/// refused folder) stop the run (finished cells stay on disk); a cell whose own scenario fails is recorded and the
+/// others go on. Cells run on threads of their own (their training uses the worker pool), so a worker waiting
+/// inside a cell can never pick up another cell. Results do not depend on `parallel`.
+pub fn run_cells(
+    jobs: &[CellJob],
+    runner: &CellRunner,
+    on_finished: &(dyn Fn(&[Option<CellOutcome>]) -> Result<()> + Sync),
+) -> Result<Vec<CellOutcome>> {
     let progress = Progress::new(runner.quiet);
     let bar = progress.bar(jobs.len() as u64, "cells");
-    let mut start: Vec<Option<CellOutcome>> = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let reused = is_finished(job)
-            .then(|| read_results(&job.dir.join("results.parquet")))
-            .transpose()?;
-        if reused.is_some() {
-            bar.inc(1);
-        }
-        start.push(reused.map(CellOutcome::Done));
-    }
+    let start = reuse_finished(jobs, &bar);
     bar.reset_eta();
     let todo: Vec<usize> = (0..jobs.len()).filter(|&i| start[i].is_none()).collect();
     let outcomes = Mutex::new(start);
+    // Held while a finished cell's view is published; the outcomes themselves are locked only to update them.
+    let publishing = Mutex::new(());
     let fatal: Mutex<Option<crate::error::Error>> = Mutex::new(None);
     let stop = AtomicBool::new(false);
     let next = AtomicUsize::new(0);
@@ -152,9 +172,13 @@ pub fn run_cells(
             };
             bar.set_message(jobs[i].name.clone());
             let result = run_one(&jobs[i], runner).and_then(|outcome| {
-                let mut all = outcomes.lock().expect("no panics while held");
-                all[i] = Some(outcome);
-                on_finished(&all)
+                let _turn = publishing.lock().expect("no panics while held");
+                let view = {
+                    let mut all = outcomes.lock().expect("no panics while held");
+                    all[i] = Some(outcome);
+                    all.clone()
+                };
+                on_finished(&view)
             });
             if let Err(e) = result {
                 stop.store(true, Ordering::SeqCst);
@@ -164,9 +188,9 @@ pub fn run_cells(
             bar.inc(1);
         }
     };
-    rayon::scope(|scope| {
+    std::thread::scope(|scope| {
         for _ in 1..runner.parallel.clamp(1, todo.len().max(1)) {
-            scope.spawn(|_| worker());
+            scope.spawn(worker);
         }
         worker();
     });

@@ -233,11 +233,9 @@ fn report_failures(failed: &[String], cells: usize, out_dir: &std::path::Path) -
 }
 
 impl RunArgs {
-    /// Cells at once: `--jobs`, else one per worker thread, at most one per 512 MiB of available memory.
-    fn jobs(&self) -> usize {
+    /// Cells at once: `--jobs` (`None`: one per worker thread, as many as fit in the memory available).
+    fn jobs(&self) -> Option<usize> {
         self.jobs
-            .unwrap_or_else(|| rayon::current_num_threads().min(ddmsim::cells::memory_slots()))
-            .max(1)
     }
 
     /// The output folder (default `reports/<name>`) and the model cache beside it (none with `--no-cache`).

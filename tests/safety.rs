@@ -22,5 +22,7 @@ mod panics;
 mod paths;
 #[path = "safety/resources.rs"]
 mod resources;
+#[path = "safety/review.rs"]
+mod review;
 #[path = "safety/stale.rs"]
 mod stale;

@@ -11,9 +11,7 @@ mod prepare;
 mod record;
 mod train;
 
-pub use budget::{
-    Estimate, Part, available_memory, bytes_text, check_parallel, estimate_memory, estimate_scenario,
-};
+pub use budget::{Estimate, Part, available_memory, bytes_text, check_parallel, estimate_memory, estimate_scenario};
 pub use prepare::{inputs_sha256, inputs_sha256_with};
 
 use crate::error::Result;

@@ -93,8 +93,8 @@ pub(super) fn prepare<'a>(loaded: &'a LoadedScenario, options: &RunOptions, cloc
     })
 }
 
-/// SHA-256 of what a run reads: its resolved scenario and the bytes of its data file, if it has one. A sweep or
-/// study cell is reused only while this is unchanged.
+/// SHA-256 of what a run reads: its resolved scenario and the bytes of its data file, if it has one, and the
+/// ddmsim version that reads them. A sweep or study cell is reused only while this is unchanged.
 pub fn inputs_sha256(s: &Scenario, base_dir: &Path) -> Result<String> {
     Ok(inputs_sha256_with(
         s,
@@ -104,7 +104,8 @@ pub fn inputs_sha256(s: &Scenario, base_dir: &Path) -> Result<String> {
 
 /// [`inputs_sha256`] with the data's own hash already known (`None`: data generated from the scenario).
 pub fn inputs_sha256_with(s: &Scenario, data_sha256: Option<&str>) -> String {
-    let mut text = to_yaml(s);
+    // The version too: a newer ddmsim may compute other numbers from the same inputs.
+    let mut text = format!("ddmsim {}\n{}", env!("CARGO_PKG_VERSION"), to_yaml(s));
     if let Some(hash) = data_sha256 {
         text.push_str("\ndata-sha256: ");
         text.push_str(hash);

@@ -27,7 +27,7 @@ pub(super) fn train(p: &Prepared, options: &RunOptions, progress: &Progress, clo
     let device_name = p.device.as_ref().map(|d| d.describe());
     let key = training_key(s, &p.split.train, p.needs, device_name.as_deref());
     let cache = options.cache.as_deref().map(ModelCache::open).transpose()?;
-    let key_lock = match &cache {
+    let _key_lock = match &cache {
         Some(c) => Some(c.lock(&key, || {
             progress.note("another run is training the same models; waiting for it to reuse them")
         })?),
@@ -58,14 +58,7 @@ pub(super) fn train(p: &Prepared, options: &RunOptions, progress: &Progress, clo
                 p.device.as_deref(),
             )
             .and_then(|ensemble| check_finite(&ensemble).map(|()| ensemble));
-            let ensemble = match trained {
-                Ok(ensemble) => ensemble,
-                Err(e) => {
-                    drop(key_lock);
-                    cache.iter().for_each(ModelCache::remove_if_empty);
-                    return Err(e);
-                }
-            };
+            let ensemble = trained?;
             if let Some(c) = &cache {
                 store_ensemble(c, &key, &ensemble)?;
             }

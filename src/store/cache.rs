@@ -6,6 +6,7 @@
 use super::guard::absolute;
 use super::lock::{FileLock, LIVE_LOCK, mark_live, remove_abandoned};
 use super::marker::{Existing, FolderKind, MARKER, Marker, inspect};
+use super::staging::swap_in;
 use crate::atomic::{temp_dir_in, write_atomic};
 use crate::error::{Error, Result};
 use crate::hash::sha256_hex;
@@ -66,19 +67,6 @@ impl ModelCache {
         }
         remove_abandoned(dir, PARTIAL_INFIX)?;
         Ok(ModelCache { dir: absolute(dir)? })
-    }
-
-    /// Removes the cache folder again if it holds nothing but its marker (a run that failed before storing
-    /// anything leaves no empty cache behind).
-    pub fn remove_if_empty(&self) {
-        let only_marker = std::fs::read_dir(&self.dir)
-            .map(|entries| entries.flatten().all(|e| e.file_name() == MARKER))
-            .unwrap_or(false);
-        if only_marker && std::fs::remove_file(self.dir.join(MARKER)).is_ok() && std::fs::remove_dir(&self.dir).is_err()
-        {
-            // Another run started using it meanwhile: keep it marked.
-            let _ = Marker::new(FolderKind::Cache, Vec::new()).write(&self.dir);
-        }
     }
 
     /// The cache folder.
@@ -145,18 +133,8 @@ impl ModelCache {
         let lock = partial.path().join(LIVE_LOCK);
         std::fs::remove_file(&lock).map_err(|e| Error::io("removing", &lock, e))?;
         let target = self.dir.join(key);
-        let old = if target.exists() {
-            let holder = temp_dir_in(&self.dir, &format!(".{short}.ddmsim-old-"))?.keep();
-            if let Err(e) = std::fs::rename(&target, &holder) {
-                let _ = std::fs::remove_dir(&holder);
-                return Err(Error::io("renaming", &target, e));
-            }
-            Some(holder)
-        } else {
-            None
-        };
         let partial = partial.keep();
-        std::fs::rename(&partial, &target).map_err(|e| Error::io("renaming", &partial, e))?;
+        let old = swap_in(&partial, &target, target.exists())?;
         drop(live);
         if let Some(old) = old {
             std::fs::remove_dir_all(&old).map_err(|e| Error::io("removing", &old, e))?;
@@ -174,9 +152,13 @@ fn is_cache_content(dir: &Path) -> bool {
     entries.flatten().all(|e| {
         let name = e.file_name().to_string_lossy().into_owned();
         let hex = |s: &str| s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit());
+        // Entries (model and classifier keys), this version's marker and transient files, and an older
+        // version's partial entries and classifier files.
         hex(&name)
-            || (name.starts_with('.') && (name.contains(".partial-") || name.ends_with(".ddmsim-lock")))
-            || name.starts_with(crate::atomic::TMP_PREFIX)
+            || name.strip_prefix("classifier-").is_some_and(hex)
+            || name == MARKER
+            || super::marker::is_transient(&name)
+            || (name.starts_with('.') && name.contains(".partial-"))
             || (name.starts_with("classifier-") && name.ends_with(".safetensors"))
     })
 }

@@ -46,9 +46,13 @@ impl LiveFolder {
             Existing::Absent | Existing::Empty => BTreeSet::new(),
             Existing::Marked(marker) if marker.kind == kind => marker.files.iter().cloned().collect(),
             Existing::Legacy if legacy_kind(target) == kind => {
+                // The folder's own files only: its cells are runs of their own, reused or replaced one by one.
                 let notes = notes_to_keep(target, &existing, what)?;
                 let (files, _) = contents(target)?;
-                files.into_iter().filter(|f| !notes.contains(&target.join(f))).collect()
+                files
+                    .into_iter()
+                    .filter(|f| !f.starts_with("cells/") && !notes.contains(&target.join(f)))
+                    .collect()
             }
             Existing::Marked(_) | Existing::Legacy => {
                 let notes = notes_to_keep(target, &existing, what)?;
@@ -115,6 +119,16 @@ impl LiveFolder {
         std::fs::remove_file(&lock).map_err(|e| Error::io("removing", &lock, e))?;
         let (new, _) = contents(staged.path())?;
         let new: BTreeSet<String> = new.into_iter().collect();
+        // A file of the user's where ddmsim is about to write one is refused before anything moves.
+        if let Some(rel) = new
+            .iter()
+            .find(|rel| !self.files.contains(*rel) && self.dir.join(rel).exists())
+        {
+            return Err(Error::Refused(format!(
+                "{}: holds `{rel}`, which ddmsim did not write but writes itself; rename or move it",
+                self.dir.display()
+            )));
+        }
         // List the union first: a crash half-way leaves no file of ddmsim's unlisted.
         let union: BTreeSet<String> = self.files.union(&new).cloned().collect();
         self.write_marker(&union)?;
@@ -125,7 +139,12 @@ impl LiveFolder {
             }
             std::fs::rename(&from, &to).map_err(|e| Error::io("renaming", &to, e))?;
         }
-        let stale: Vec<String> = self.files.difference(&new).filter(|f| scope(f)).cloned().collect();
+        let stale: Vec<String> = self
+            .files
+            .difference(&new)
+            .filter(|f| scope(f) && !f.starts_with("cells/"))
+            .cloned()
+            .collect();
         for rel in &stale {
             remove_file_and_empty_parents(&self.dir, rel)?;
         }

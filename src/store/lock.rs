@@ -157,6 +157,16 @@ pub fn mark_live(dir: &Path) -> Result<FileLock> {
 /// creating the folder and its lock file).
 const GRACE: Duration = Duration::from_secs(60);
 
+/// Whether `entry` was last modified more than [`GRACE`] ago.
+fn older_than_grace(entry: &std::fs::DirEntry) -> bool {
+    let age = entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok());
+    age.is_some_and(|a| a >= GRACE)
+}
+
 /// Removes every folder in `parent` whose name contains `infix` and whose live lock nobody holds (left by a killed
 /// run); folders of live processes are left alone.
 pub fn remove_abandoned(parent: &Path, infix: &str) -> Result<()> {
@@ -166,6 +176,12 @@ pub fn remove_abandoned(parent: &Path, infix: &str) -> Result<()> {
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
+        // A folder a commit renamed aside and was killed before removing (never in use once the swap is done).
+        let replaced = name.contains(".ddmsim-old-") && older_than_grace(&entry);
+        if replaced && path.is_dir() {
+            std::fs::remove_dir_all(&path).map_err(|e| Error::io("removing", &path, e))?;
+            continue;
+        }
         if !name.starts_with('.') || !name.contains(infix) || !path.is_dir() {
             continue;
         }
@@ -176,16 +192,10 @@ pub fn remove_abandoned(parent: &Path, infix: &str) -> Result<()> {
                 Some(free) => Some(free),
                 None => continue,
             }
-        } else {
-            let age = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| SystemTime::now().duration_since(t).ok());
-            if age.is_none_or(|a| a < GRACE) {
-                continue;
-            }
+        } else if older_than_grace(&entry) {
             None
+        } else {
+            continue;
         };
         std::fs::remove_dir_all(&path).map_err(|e| Error::io("removing", &path, e))?;
         drop(abandoned);

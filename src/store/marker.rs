@@ -35,7 +35,8 @@ pub struct Marker {
     pub ddmsim_marker: u32,
     /// What the folder holds.
     pub kind: FolderKind,
-    /// Every file ddmsim wrote, relative to the folder (`/`-separated), besides marked subfolders.
+    /// Every file ddmsim wrote, relative to the folder (`/`-separated), besides marked subfolders (a cache lists
+    /// none: each entry carries its own manifest).
     #[serde(default)]
     pub files: Vec<String>,
 }
@@ -90,12 +91,20 @@ pub fn inspect(dir: &Path, what: &str) -> Result<Existing> {
     let marker_path = dir.join(MARKER);
     if marker_path.exists() {
         let text = std::fs::read_to_string(&marker_path).map_err(|e| Error::read(&marker_path, e))?;
-        return serde_json::from_str(&text).map(Existing::Marked).map_err(|e| {
+        let unreadable = |why: String| {
             Error::Refused(format!(
-                "{what}: its {MARKER} marker is not one ddmsim can read ({e}); remove the folder yourself or \
+                "{what}: its {MARKER} marker is not one ddmsim can read ({why}); remove the folder yourself or \
                  choose another"
             ))
-        });
+        };
+        let marker: Marker = serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))?;
+        // The listed files are what ddmsim may delete: only plain relative paths inside the folder.
+        if let Some(bad) = marker.files.iter().find(|f| !is_plain_relative(f)) {
+            return Err(unreadable(format!(
+                "it lists {bad:?}, which is not a path inside the folder"
+            )));
+        }
+        return Ok(Existing::Marked(marker));
     }
     let mut entries = std::fs::read_dir(dir).map_err(|e| Error::read(dir, e))?;
     if entries.next().is_none() {
@@ -108,6 +117,23 @@ pub fn inspect(dir: &Path, what: &str) -> Result<Existing> {
         "{what}: the folder holds files ddmsim did not write (it has no {MARKER} marker); ddmsim replaces only \
          its own output folders: choose a new or empty folder"
     )))
+}
+
+/// Whether `rel` is a plain relative path below a folder: no root, no `..` or `.`, not the marker itself.
+fn is_plain_relative(rel: &str) -> bool {
+    let path = Path::new(rel);
+    rel != MARKER && !rel.is_empty() && path.components().all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
+/// Whether a file name is one ddmsim gives its transient files (lock files, staging folders, folders being
+/// replaced, cache partials, temporary files): ddmsim's by their names, never a user's.
+pub fn is_transient(name: &str) -> bool {
+    name.starts_with(crate::atomic::TMP_PREFIX)
+        || (name.starts_with('.')
+            && (name.ends_with(".ddmsim-lock")
+                || name.contains(".ddmsim-staging-")
+                || name.contains(".ddmsim-old-")
+                || name.contains(".ddmsim-partial-")))
 }
 
 /// Whether `dir` is an output folder of a ddmsim older than the marker.
@@ -142,7 +168,7 @@ fn legacy_owned(rel: &str) -> bool {
     let top = rel.split('/').next().unwrap_or(rel);
     LEGACY_NAMES.contains(&rel)
         || matches!(top, "models" | "samples" | "figures" | "cells")
-        || matches!(rel, "summary.md" | "report.html" | "study.csv" | "study.parquet")
+        || matches!(rel, "summary.md" | "report.html" | "study.csv" | "study.parquet" | "inputs.json")
         || (!rel.contains('/') && rel.ends_with(".parquet"))
 }
 
@@ -188,8 +214,8 @@ fn not_ours(what: &str, rel: &str) -> Error {
     ))
 }
 
-/// The files below `dir` (`/`-separated relative paths, without the temporary files of killed writers), and
-/// its marked subfolders, whose own markers list their files.
+/// The files below `dir` (`/`-separated relative paths, without ddmsim's transient files: see [`is_transient`]),
+/// and its marked subfolders, whose own markers list their files.
 pub fn contents(dir: &Path) -> Result<(Vec<String>, Vec<String>)> {
     let (mut files, mut marked) = (Vec::new(), Vec::new());
     walk(dir, "", &mut files, &mut marked)?;
@@ -206,11 +232,13 @@ fn walk(dir: &Path, prefix: &str, files: &mut Vec<String>, marked: &mut Vec<Stri
         let rel = format!("{prefix}{name}");
         let path = entry.path();
         let kind = entry.file_type().map_err(|e| Error::read(&path, e))?;
-        if kind.is_dir() && path.join(MARKER).is_file() {
+        if is_transient(&name) {
+            continue;
+        } else if kind.is_dir() && path.join(MARKER).is_file() {
             marked.push(rel);
         } else if kind.is_dir() {
             walk(&path, &format!("{rel}/"), files, marked)?;
-        } else if !name.starts_with(crate::atomic::TMP_PREFIX) {
+        } else {
             files.push(rel);
         }
     }

@@ -23,7 +23,7 @@ impl TargetLock {
     pub fn take(target: &Path, what: &str) -> Result<TargetLock> {
         let parent = parent_of(target);
         std::fs::create_dir_all(&parent).map_err(|e| Error::io("creating", &parent, e))?;
-        let path = parent.join(format!(".{}.ddmsim-lock", short_name(target)));
+        let path = parent.join(format!(".{}.ddmsim-lock", unique_name(target)));
         FileLock::try_take(&path, true)?
             .map(|lock| TargetLock { _lock: lock })
             .ok_or_else(|| {
@@ -44,7 +44,21 @@ pub fn parent_of(target: &Path) -> PathBuf {
         .to_path_buf()
 }
 
-/// The target's name, shortened so hidden names built from it stay within file-name limits.
+/// The target's name as it is, or, when too long for the hidden names built from it, a prefix and a hash of the
+/// whole name: two targets never share it (their lock files must differ).
+fn unique_name(target: &Path) -> String {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    if name.len() <= 180 {
+        return name;
+    }
+    let prefix: String = name.chars().take(60).collect();
+    format!("{prefix}-{}", &crate::hash::sha256_hex(name.as_bytes())[..16])
+}
+
+/// The target's name, shortened for the prefix of hidden names that end in a random part (staging folders).
 fn short_name(target: &Path) -> String {
     let name = target
         .file_name()
@@ -70,7 +84,16 @@ impl Staging {
         check_target(target, protected, what)?;
         let target_lock = TargetLock::take(target, what)?;
         let existing = inspect(target, what)?;
-        notes_to_keep(target, &existing, what)?;
+        if let Existing::Marked(m) = &existing
+            && m.kind == FolderKind::Cache
+        {
+            return Err(Error::Refused(format!(
+                "{what}: is a model cache; choose another folder"
+            )));
+        }
+        for note in notes_to_keep(target, &existing, what)? {
+            refuse_shadowed_note(&note, what)?;
+        }
         let parent = parent_of(target);
         remove_abandoned(&parent, STAGING_INFIX)?;
         let dir = temp_dir_in(&parent, &format!(".{}{STAGING_INFIX}", short_name(target)))?;
@@ -105,25 +128,13 @@ impl Staging {
         let existing = inspect(&self.target, &self.what)?;
         for note in notes_to_keep(&self.target, &existing, &self.what)? {
             let to = work.join(note.file_name().expect("a file"));
-            if !to.exists() {
-                std::fs::copy(&note, &to).map_err(|e| Error::read(&note, e))?;
+            if to.exists() {
+                refuse_shadowed_note(&note, &self.what)?;
             }
+            std::fs::copy(&note, &to).map_err(|e| Error::io("copying", &note, e))?;
         }
-        let old = matches!(existing, Existing::Marked(_) | Existing::Legacy | Existing::Empty)
-            .then(|| aside(&self.target))
-            .transpose()?;
-        if let Some(old) = &old
-            && let Err(e) = std::fs::rename(&self.target, old)
-        {
-            let _ = std::fs::remove_dir(old);
-            return Err(Error::io("renaming", &self.target, e));
-        }
-        if let Err(e) = std::fs::rename(&work, &self.target) {
-            if let Some(old) = &old {
-                let _ = std::fs::rename(old, &self.target);
-            }
-            return Err(Error::io("renaming", &work, e));
-        }
+        let replaces = matches!(existing, Existing::Marked(_) | Existing::Legacy | Existing::Empty);
+        let old = swap_in(&work, &self.target, replaces)?;
         // The staging folder is the output folder now: nothing of it may be removed on drop.
         let _ = self.dir.take().map(tempfile::TempDir::keep);
         self.live.take();
@@ -139,12 +150,43 @@ impl Staging {
     }
 }
 
-/// A free hidden name beside `target` for the folder being replaced.
-fn aside(target: &Path) -> Result<PathBuf> {
-    let parent = parent_of(target);
-    let holder = temp_dir_in(&parent, &format!(".{}.ddmsim-old-", short_name(target)))?;
-    // Renaming a folder onto an empty folder replaces it, so the unique empty folder is the name to use.
-    Ok(holder.keep())
+/// Refuses a user's note that has the name of a file ddmsim writes (it would be replaced).
+fn refuse_shadowed_note(note: &Path, what: &str) -> Result<()> {
+    let name = note
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name == "summary.md" {
+        return Err(Error::Refused(format!(
+            "{what}: holds `{name}`, which ddmsim did not write but writes itself; rename it (e.g. NOTES.md) so it \
+             is kept"
+        )));
+    }
+    Ok(())
+}
+
+/// Renames the finished folder `new` to `target`; when `replaces`, the folder there is first renamed aside and
+/// returned, for the caller to remove once `new` is in place. On failure nothing has moved.
+pub(super) fn swap_in(new: &Path, target: &Path, replaces: bool) -> Result<Option<PathBuf>> {
+    let old = if replaces {
+        // Renaming a folder onto an empty folder replaces it, so a unique empty folder gives the hidden name.
+        let parent = parent_of(target);
+        let holder = temp_dir_in(&parent, &format!(".{}.ddmsim-old-", short_name(target)))?.keep();
+        if let Err(e) = std::fs::rename(target, &holder) {
+            let _ = std::fs::remove_dir(&holder);
+            return Err(Error::io("renaming", target, e));
+        }
+        Some(holder)
+    } else {
+        None
+    };
+    if let Err(e) = std::fs::rename(new, target) {
+        if let Some(old) = &old {
+            let _ = std::fs::rename(old, target);
+        }
+        return Err(Error::io("renaming", new, e));
+    }
+    Ok(old)
 }
 
 #[cfg(test)]

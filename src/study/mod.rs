@@ -23,6 +23,8 @@ pub struct LoadedStudy {
     pub study: StudyFile,
     /// The study file itself.
     pub path: PathBuf,
+    /// The base scenario file.
+    pub base_path: PathBuf,
     /// The base scenario file's folder (relative data paths resolve against it).
     pub base_dir: PathBuf,
     /// The policies compared in `summary.md` (all when empty), each one the scenario's cells run.
@@ -72,6 +74,7 @@ pub fn load(path: &Path) -> Result<LoadedStudy> {
     Ok(LoadedStudy {
         study,
         path: path.to_path_buf(),
+        base_path,
         base_dir: base.base_dir,
         policies,
         cells,
@@ -166,8 +169,8 @@ pub struct StudyOptions {
     pub quiet: bool,
     /// Model cache shared by the cells (`None`: always train).
     pub cache: Option<PathBuf>,
-    /// Cells run at once.
-    pub parallel: usize,
+    /// Cells run at once (`None`: one per worker thread, as many as fit in memory).
+    pub parallel: Option<usize>,
     /// Run cells whose estimated memory exceeds what is available.
     pub force: bool,
 }
@@ -177,7 +180,7 @@ pub struct StudyOptions {
 /// cell whose own scenario fails (invalid for its data, a diverged training) is recorded and the study goes on;
 /// failures to read or write files stop the study.
 pub fn run_study(loaded: &LoadedStudy, options: &StudyOptions, command: &str) -> Result<StudyOutcome> {
-    let mut inputs = vec![loaded.path.clone()];
+    let mut inputs = vec![loaded.path.clone(), loaded.base_path.clone()];
     inputs.extend(
         loaded
             .cells
@@ -195,15 +198,16 @@ pub fn run_study(loaded: &LoadedStudy, options: &StudyOptions, command: &str) ->
         (format!("{setting} seed {seed}"), dir, scenario.clone())
     });
     let jobs = cells::jobs(named.collect(), &loaded.base_dir)?;
-    let runner = CellRunner {
+    let mut runner = CellRunner {
         base_dir: loaded.base_dir.clone(),
         cache: options.cache.clone(),
         quiet: options.quiet,
-        parallel: options.parallel,
+        parallel: 1,
         skip_infeasible: false,
         force: options.force,
         inputs,
     };
+    runner.parallel = cells::cells_at_once(&jobs, &runner, options.parallel)?;
     let outcomes = run_cells(&jobs, &runner, &|_| Ok(()))?;
     let mut outcome = StudyOutcome::default();
     for ((setting, seed, _), cell) in loaded.cells.iter().zip(outcomes) {

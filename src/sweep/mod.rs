@@ -39,8 +39,8 @@ pub struct SweepOptions {
     pub quiet: bool,
     /// Model cache shared by the cells (`None`: always train).
     pub cache: Option<PathBuf>,
-    /// Cells run at once.
-    pub parallel: usize,
+    /// Cells run at once (`None`: one per worker thread, as many as fit in memory).
+    pub parallel: Option<usize>,
     /// Run cells whose estimated memory exceeds what is available.
     pub force: bool,
     /// Files the output folder must never hold (the scenario file).
@@ -128,16 +128,25 @@ pub fn run_sweep(loaded: &LoadedScenario, options: &SweepOptions) -> Result<Swee
         .iter()
         .map(|c| (c.label(), sweep_cell_dir(out, c), c.scenario.clone()));
     let jobs = cells::jobs(named.collect(), &loaded.base_dir)?;
-    let runner = CellRunner {
+    let mut runner = CellRunner {
         base_dir: loaded.base_dir.clone(),
         cache: options.cache.clone(),
         quiet: options.quiet,
-        parallel: options.parallel,
+        parallel: 1,
         skip_infeasible: true,
         force: options.force,
         inputs,
     };
-    let yaml = to_yaml(&loaded.scenario);
+    runner.parallel = cells::cells_at_once(&jobs, &runner, options.parallel)?;
+    // The inputs of every cell as this sweep has them: `ddmsim report` shows only the cells that match.
+    let inputs: std::collections::BTreeMap<&str, &str> = jobs
+        .iter()
+        .map(|j| (j.name.as_str(), j.inputs_sha256.as_str()))
+        .collect();
+    let yaml = Published {
+        scenario: to_yaml(&loaded.scenario),
+        inputs: serde_json::to_string_pretty(&inputs).expect("a map of strings serialises"),
+    };
     let publish_rows = |so_far: &[Option<CellOutcome>]| {
         let rows = rows_of(&cells, so_far.iter().map(Option::as_ref));
         publish(&folder, &yaml, |dir| write_sweep_results(dir, &rows))
@@ -148,7 +157,7 @@ pub fn run_sweep(loaded: &LoadedScenario, options: &SweepOptions) -> Result<Swee
         ddmsim_version: env!("CARGO_PKG_VERSION").into(),
         scenario: loaded.scenario.name.clone(),
         threads: rayon::current_num_threads(),
-        parallel_cells: options.parallel,
+        parallel_cells: runner.parallel,
         cells: outcome.cells.iter().map(SweepCell::label).collect(),
         failed_cells: outcome
             .failures()
@@ -169,7 +178,7 @@ pub fn run_sweep(loaded: &LoadedScenario, options: &SweepOptions) -> Result<Swee
             .collect();
         let tables = write_long_tables(dir, &finished)?;
         let data = ReportData {
-            scenario_yaml: yaml.clone(),
+            scenario_yaml: yaml.scenario.clone(),
             name: loaded.scenario.name.clone(),
             rows,
             tables,
@@ -182,12 +191,22 @@ pub fn run_sweep(loaded: &LoadedScenario, options: &SweepOptions) -> Result<Swee
     Ok(outcome)
 }
 
-/// Builds files with `write` in a staging folder inside the sweep's folder (with its resolved scenario) and
-/// publishes them, removing the sweep's own files they replace.
-fn publish(folder: &Mutex<LiveFolder>, yaml: &str, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+/// What every publish of a sweep carries: its resolved scenario, and the hash of each cell's inputs by label.
+struct Published {
+    scenario: String,
+    inputs: String,
+}
+
+/// The file of a sweep that maps each cell's label to the hash of its inputs.
+pub const INPUTS_FILE: &str = "inputs.json";
+
+/// Builds files with `write` in a staging folder inside the sweep's folder (with its resolved scenario and the
+/// cells' inputs) and publishes them, removing the sweep's own files they replace.
+fn publish(folder: &Mutex<LiveFolder>, with: &Published, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let mut folder = folder.lock().expect("no panics while held");
     let staged = folder.staging()?;
-    write_atomic(&staged.path().join("scenario.resolved.yaml"), yaml.as_bytes())?;
+    write_atomic(&staged.path().join("scenario.resolved.yaml"), with.scenario.as_bytes())?;
+    write_atomic(&staged.path().join(INPUTS_FILE), with.inputs.as_bytes())?;
     write(staged.path())?;
     folder.publish(staged, &|_| true)
 }

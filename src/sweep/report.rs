@@ -6,14 +6,15 @@ use super::figures::write_figures;
 use super::page::write_page;
 use super::summary::SweepSummary;
 use super::{
-    CellSource, LONG_TABLES, SweepRow, gather_long_tables, read_parquet, read_sweep_results, sweep_cell_dir,
-    write_long_tables, write_sweep_results,
+    CellSource, INPUTS_FILE, LONG_TABLES, SweepRow, gather_long_tables, read_parquet, read_sweep_results,
+    sweep_cell_dir, write_long_tables, write_sweep_results,
 };
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
 use crate::scenario::{Scenario, expand, value_text};
 use crate::store::{FolderKind, LiveFolder};
 use polars::prelude::DataFrame;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -81,11 +82,15 @@ pub fn load_report_data(dir: &Path) -> Result<ReportData> {
         let rows = read_sweep_results(&dir.join("results.parquet"))?;
         (rows, gather_long_tables(&[CellSource::single(dir)])?)
     } else if dir.join("cells").is_dir() {
+        let recorded: Option<BTreeMap<String, String>> = std::fs::read_to_string(dir.join(INPUTS_FILE))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
         let mut rows = Vec::new();
         let mut finished = Vec::new();
         for cell in &expand(&scenario)? {
             let cell_dir = sweep_cell_dir(dir, cell);
-            if !cell_is_current(&cell_dir, &cell.scenario) {
+            let inputs = recorded.as_ref().map(|r| r.get(&cell.label()).map(String::as_str));
+            if !cell_is_current(&cell_dir, &cell.scenario, inputs) {
                 continue;
             }
             for record in crate::report::read_results(&cell_dir.join("results.parquet"))? {
@@ -111,14 +116,26 @@ pub fn load_report_data(dir: &Path) -> Result<ReportData> {
     })
 }
 
-/// Whether the cell folder holds finished results of the scenario `expected` (compared as parsed scenarios, so a
-/// newer version's added defaults do not hide an older run of the same cell).
-fn cell_is_current(cell_dir: &Path, expected: &Scenario) -> bool {
-    let stored = std::fs::read_to_string(cell_dir.join("scenario.resolved.yaml")).ok();
-    let same = stored
-        .and_then(|t| crate::scenario::parse(&t).ok())
-        .is_some_and(|s| s == *expected);
-    same && cell_dir.join("results.parquet").is_file()
+/// Whether the cell folder holds finished results of the cell as the sweep has it now: with the hash of its inputs
+/// the sweep recorded (`inputs`: `Some(None)` when the sweep recorded none for it), or, in a folder of an older
+/// version that recorded none, of the scenario `expected` (compared as parsed scenarios, so a newer version's
+/// added defaults do not hide an older run of the same cell).
+fn cell_is_current(cell_dir: &Path, expected: &Scenario, inputs: Option<Option<&str>>) -> bool {
+    if !cell_dir.join("results.parquet").is_file() {
+        return false;
+    }
+    match inputs {
+        Some(recorded) => {
+            let stored = crate::store::RunRecord::read(cell_dir).ok().map(|r| r.inputs_sha256);
+            recorded.is_some_and(|h| stored.as_deref() == Some(h))
+        }
+        None => {
+            let stored = std::fs::read_to_string(cell_dir.join("scenario.resolved.yaml")).ok();
+            stored
+                .and_then(|t| crate::scenario::parse(&t).ok())
+                .is_some_and(|s| s == *expected)
+        }
+    }
 }
 
 /// The gathered long tables stored as Parquet in a sweep's folder.
@@ -268,10 +285,17 @@ pub fn report_in_place(dir: &Path) -> Result<Vec<String>> {
 pub fn rebuild_report(dir: &Path) -> Result<Vec<String>> {
     let what = format!("report {}", dir.display());
     let mut folder = LiveFolder::open_existing(dir, &what)?;
+    if folder.kind() == FolderKind::Study {
+        return Err(Error::Refused(format!(
+            "{what}: is a study folder; run `ddmsim study FILE` again: it reuses every finished cell and rebuilds \
+             the tables and the summary"
+        )));
+    }
     let data = load_report_data(dir)?;
     let staged = folder.staging()?;
-    let sweep = folder.kind() != FolderKind::Run;
-    if sweep && dir.join("cells").is_dir() {
+    // A sweep's tables are rebuilt from its cells when they are there; otherwise only the report is.
+    let tables = folder.kind() == FolderKind::Sweep && dir.join("cells").is_dir();
+    if tables {
         write_sweep_results(staged.path(), &data.rows)?;
         let finished: Vec<CellSource> = {
             let (_, scenario) = stored_scenario(dir)?;
@@ -285,8 +309,9 @@ pub fn rebuild_report(dir: &Path) -> Result<Vec<String>> {
         write_long_tables(staged.path(), &finished)?;
     }
     let figures = write_report(staged.path(), &data)?;
-    let report_only = |f: &str| is_report_file(f) || (sweep && !matches!(f, "run.json" | "scenario.resolved.yaml"));
-    folder.publish(staged, &report_only)?;
+    let rebuilt =
+        |f: &str| is_report_file(f) || (tables && !matches!(f, "run.json" | "scenario.resolved.yaml" | INPUTS_FILE));
+    folder.publish(staged, &rebuilt)?;
     Ok(figures)
 }
 

@@ -845,7 +845,7 @@ fn drive(ws: &Path, case: &ScenarioCase) -> Result<Ended, TestCaseError> {
             out_dir,
             quiet: true,
             cache,
-            parallel: 1,
+            parallel: Some(1),
             force: false,
             inputs: vec![file.clone()],
         };
