@@ -168,7 +168,10 @@ fn legacy_owned(rel: &str) -> bool {
     let top = rel.split('/').next().unwrap_or(rel);
     LEGACY_NAMES.contains(&rel)
         || matches!(top, "models" | "samples" | "figures" | "cells")
-        || matches!(rel, "summary.md" | "report.html" | "study.csv" | "study.parquet" | "inputs.json")
+        || matches!(
+            rel,
+            "summary.md" | "report.html" | "study.csv" | "study.parquet" | "inputs.json"
+        )
         || (!rel.contains('/') && rel.ends_with(".parquet"))
 }
 
