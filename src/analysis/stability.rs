@@ -10,18 +10,6 @@ use crate::rng::{Stream, derive};
 use ndarray::{Array2, ArrayView2};
 use rand_distr::{Distribution, StandardNormal};
 
-/// Stability columns of `results.csv`, in order (DESIGN section 6).
-pub const STABILITY_COLUMNS: [&str; 8] = [
-    "l_eff",
-    "amp_small",
-    "amp_small_p95",
-    "amp_large",
-    "amp_large_p95",
-    "flip_rate",
-    "delta_refine",
-    "step_gap",
-];
-
 /// Perturbation sizes and the seed of their directions.
 #[derive(Debug, Clone, Copy)]
 pub struct StabilitySettings {
@@ -59,7 +47,7 @@ pub struct StepStability {
 /// Stability of one policy: the `results.csv` values and the per-step table.
 #[derive(Debug, Clone)]
 pub struct Stability {
-    /// Values of [`STABILITY_COLUMNS`] (`flip_rate` only for routed policies).
+    /// The stability metrics declared in `crate::metrics` (`flip_rate` only for routed policies).
     pub values: Values,
     /// One row per sampler step.
     pub by_step: Vec<StepStability>,

@@ -7,7 +7,7 @@ mod scores;
 mod train;
 
 pub use cache::{classifier_key, load_or_train};
-pub use scores::{CLASSIFIER_COLUMNS, ClassifierScores, class_tv};
+pub use scores::ClassifierScores;
 pub use train::{cross_entropy, train_classifier};
 
 use crate::data::Dataset;

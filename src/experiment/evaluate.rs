@@ -12,7 +12,7 @@ use crate::classifier::{self, Classifier, ClassifierScores};
 use crate::diffusion::{Denoiser, DenoiserModel, DeviceDenoiser, sampler};
 use crate::ensemble::Ensemble;
 use crate::error::{Error, Result};
-use crate::metrics::{Reference, Values};
+use crate::metrics::{Reference, SampleSet, TrainingSet, Values};
 use crate::progress::Progress;
 use crate::report::Record;
 use crate::rng::{Stream, derive};
@@ -38,28 +38,32 @@ pub(super) struct Evaluated {
     pub classifier: Option<(Classifier, bool)>,
     /// The scored held-out points of the alignment analyses.
     pub held: Option<HeldOut>,
+    /// The per-expert metrics of each expert sampling alone, in expert order.
+    pub experts: Vec<Values>,
     /// Seconds of sampling and quality metrics per policy.
     pub sampling_seconds: BTreeMap<String, f64>,
     /// Seconds of the analyses per policy.
     pub analysis_seconds: BTreeMap<String, f64>,
 }
 
-/// Scores a sample set: quality against the reference, and the classifier's scores and class counts.
+/// Scores a sample set: every declared metric against the reference, and the classifier's class counts.
 struct Scorer<'a> {
     reference: Reference,
     gmm: Option<&'a crate::data::Gmm>,
+    training: TrainingSet,
     classifier: Option<ClassifierScores<'a>>,
 }
 
 impl Scorer<'_> {
     fn score(&self, label: &PolicyLabel, x: ArrayView2<f32>, out: &mut Evaluated) -> Values {
-        let mut values = self.reference.quality(x, self.gmm);
-        if let Some(scores) = &self.classifier {
-            let (v, counts) = scores.score(x);
-            values.extend(v);
-            out.class_counts.push((label.clone(), counts));
+        let mut set = SampleSet::new(x, &self.reference);
+        set.gmm = self.gmm;
+        set.training = Some(&self.training);
+        set.classified = self.classifier.as_ref().map(|c| c.classify(x));
+        if let Some(c) = &set.classified {
+            out.class_counts.push((label.clone(), c.counts.clone()));
         }
-        values
+        set.row_values()
     }
 }
 
@@ -83,12 +87,17 @@ pub(super) fn evaluate(
         class_counts: Vec::new(),
         classifier: None,
         held: None,
+        experts: Vec::new(),
         sampling_seconds: BTreeMap::new(),
         analysis_seconds: BTreeMap::new(),
     };
+    let held_out = reference.points().view();
+    let train = p.split.train.x.mapv(f64::from);
+    let training = TrainingSet::new(train.view(), held_out, s.metrics.memorization_quantile);
     let scorer = Scorer {
         reference,
         gmm: p.split.density.as_ref(),
+        training,
         classifier: classifier
             .as_ref()
             .map(|(c, _)| ClassifierScores::new(c, p.split.test.x.view())),
@@ -101,6 +110,8 @@ pub(super) fn evaluate(
     clock.lap("reference_metrics");
     policies(p, t, &scorer, progress, &mut out)?;
     clock.lap("sampling_and_metrics");
+    out.experts = experts_alone(p, t, &scorer)?;
+    clock.lap("experts_alone");
     out.classifier = classifier;
     Ok(out)
 }
@@ -298,4 +309,49 @@ fn one_policy(
     out.samples.push((label.clone(), samples));
     out.analyses.push((label.clone(), analysis));
     Ok(())
+}
+
+/// Each expert sampling alone from the policies' starting noise, scored by the per-expert metrics against its own
+/// training data (the memorization threshold from the held-out points' distances to that data).
+fn experts_alone(p: &Prepared, t: &Trained, scorer: &Scorer) -> Result<Vec<Values>> {
+    let s = p.scenario();
+    if !crate::metrics::registry::metrics().any(|m| m.applies == crate::metrics::Applies::PerExpert) {
+        return Ok(Vec::new());
+    }
+    let x1 = gaussian(
+        s.sampling.samples,
+        p.split.train.dim(),
+        &mut derive(s.seed, Stream::Sampling, &[]),
+    )?;
+    let held_out = scorer.reference.points().view();
+    t.ensemble
+        .experts
+        .iter()
+        .zip(&p.expert_rows)
+        .enumerate()
+        .map(|(e, (expert, rows))| {
+            let samples =
+                sampler::sample_checked(expert, &p.objective, &x1, s.sampling.steps).map_err(|(step, _)| {
+                    Error::NonFinite {
+                        place: format!("expert {e} sampling alone, sampler step {}", step + 1),
+                        what: "the expert's prediction is not finite (a diverged model)".into(),
+                    }
+                })?;
+            let own = TrainingSet::new(
+                p.split.train.x.select(Axis(0), rows).mapv(f64::from).view(),
+                held_out,
+                s.metrics.memorization_quantile,
+            );
+            let mut set = SampleSet::new(samples.view(), &scorer.reference);
+            set.training = Some(&own);
+            let values = set.expert_values();
+            if let Some((name, v)) = values.iter().find(|(_, v)| !v.is_finite()) {
+                return Err(Error::NonFinite {
+                    place: format!("expert {e}, metric {name}"),
+                    what: format!("the value is {v}"),
+                });
+            }
+            Ok(values)
+        })
+        .collect()
 }

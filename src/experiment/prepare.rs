@@ -40,6 +40,8 @@ pub(super) struct Prepared<'a> {
     pub skipped: BTreeMap<String, String>,
     /// Whether a router and a monolith must be trained.
     pub needs: Needs,
+    /// Training rows of each expert (its clients' rows, sorted).
+    pub expert_rows: Vec<Vec<usize>>,
     /// Each expert's training data (the oracle and the alignment analyses).
     pub expert_data: Arc<ExpertData>,
     /// The diffusion objective.
@@ -66,7 +68,8 @@ pub(super) fn prepare<'a>(loaded: &'a LoadedScenario, options: &RunOptions, cloc
     let clusters = cluster(&split.train, &s.clusters, s.seed)?;
     let (parts, counts, groups) = group_clients(s, &clusters)?;
     let skipped = infeasible(s, groups.experts.len(), options.skip_infeasible)?;
-    let expert_data = Arc::new(expert_data(s, &split, &parts, &groups));
+    let expert_rows = expert_rows(&parts, &groups);
+    let expert_data = Arc::new(expert_data(s, &split, &expert_rows));
     let objective = Objective::new(s.model.objective);
     let policies = build_policies(s, &skipped, &expert_data, &objective);
     let needs = Needs {
@@ -87,6 +90,7 @@ pub(super) fn prepare<'a>(loaded: &'a LoadedScenario, options: &RunOptions, cloc
         policies,
         skipped,
         needs,
+        expert_rows,
         expert_data,
         objective,
         device,
@@ -149,9 +153,9 @@ fn infeasible(s: &Scenario, experts: usize, skip: bool) -> Result<BTreeMap<Strin
         .collect())
 }
 
-/// Each expert's training data: a seeded subsample for the 5-NN distances, and its centroid.
-fn expert_data(s: &Scenario, split: &DataSplit, parts: &[Vec<usize>], groups: &ExpertGroups) -> ExpertData {
-    let expert_rows: Vec<Vec<usize>> = groups
+/// The training rows of each expert: its clients' rows, sorted.
+fn expert_rows(parts: &[Vec<usize>], groups: &ExpertGroups) -> Vec<Vec<usize>> {
+    groups
         .experts
         .iter()
         .map(|g| {
@@ -159,10 +163,14 @@ fn expert_data(s: &Scenario, split: &DataSplit, parts: &[Vec<usize>], groups: &E
             rows.sort_unstable();
             rows
         })
-        .collect();
+        .collect()
+}
+
+/// Each expert's training data: a seeded subsample for the 5-NN distances, and its centroid.
+fn expert_data(s: &Scenario, split: &DataSplit, expert_rows: &[Vec<usize>]) -> ExpertData {
     ExpertData::new(
         &split.train.x,
-        &expert_rows,
+        expert_rows,
         s.metrics.alignment_points,
         s.metrics.alignment_neighbors,
         &mut derive(s.seed, Stream::Metrics, &[4]),

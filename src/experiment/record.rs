@@ -90,6 +90,9 @@ fn write_evaluation(dir: &Path, p: &Prepared, e: &Evaluated) -> Result<()> {
         report::write_points(&dir.join(format!("samples/{}.csv", label.file_stem())), samples.view())?;
     }
     report::write_results(dir, &e.records)?;
+    if !e.experts.is_empty() {
+        report::write_expert_metrics(&dir.join("experts.csv"), s.seed, &e.experts)?;
+    }
     if !e.class_counts.is_empty() {
         report::write_class_counts(&dir.join("class_counts.csv"), &e.class_counts)?;
     }

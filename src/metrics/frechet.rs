@@ -1,7 +1,19 @@
 //! Fréchet distance between Gaussians fitted to two samples (the formula behind FID, Heusel et al. 2017).
 
+use super::catalog::{Applies, Computation, Direction, Family, Metric};
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use ndarray::ArrayView2;
+
+/// The metric this file computes.
+pub static DECLARED: [Metric; 1] = [Metric {
+    column: "fd",
+    title: "Fréchet distance",
+    direction: Direction::Lower,
+    family: Family::Quality,
+    applies: Applies::Always,
+    description: "Fréchet distance between Gaussians fitted to the samples and to held-out data, in raw coordinates.",
+    computation: Computation::Samples(|s| Some(frechet_distance(s.generated.view(), s.reference.points().view()))),
+}];
 
 /// Sample mean and unbiased covariance (divisor n - 1, as numpy's `cov`). Shape: x [n, d].
 pub fn mean_cov(x: ArrayView2<f64>) -> (DVector<f64>, DMatrix<f64>) {

@@ -1,8 +1,40 @@
 //! Metrics that need the true density (Gaussian mixtures): mean log-likelihood, modes covered, mode balance.
 
+use super::catalog::{Applies, Computation, Direction, Family, Metric};
 use crate::data::Gmm;
 use ndarray::ArrayView2;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
+
+/// The metrics this file computes.
+pub static DECLARED: [Metric; 3] = [
+    Metric {
+        column: "loglik",
+        title: "log-likelihood",
+        direction: Direction::Higher,
+        family: Family::Quality,
+        applies: Applies::KnownDensity,
+        description: "Mean log-likelihood of the samples under the true density (nats).",
+        computation: Computation::Samples(|s| s.density().map(|d| d.loglik)),
+    },
+    Metric {
+        column: "modes_covered",
+        title: "modes covered",
+        direction: Direction::Higher,
+        family: Family::Quality,
+        applies: Applies::KnownDensity,
+        description: "Components holding at least 10 % of their expected share of on-mode samples.",
+        computation: Computation::Samples(|s| s.density().map(|d| d.modes_covered)),
+    },
+    Metric {
+        column: "mode_tv",
+        title: "mode total variation",
+        direction: Direction::Lower,
+        family: Family::Quality,
+        applies: Applies::KnownDensity,
+        description: "Total variation between the samples' and the data's mode shares.",
+        computation: Computation::Samples(|s| s.density().map(|d| d.mode_tv)),
+    },
+];
 
 /// Likelihood-based quality of a sample under the true mixture.
 #[derive(Debug, Clone, Copy, PartialEq)]

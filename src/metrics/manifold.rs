@@ -1,8 +1,49 @@
 //! k-nearest-neighbour manifold metrics: precision and recall (Kynkäänniemi et al. 2019), density and coverage
 //! (Naeem et al. 2020), following the reference `prdc` code (strict inequalities, radius = k-th neighbour).
 
+use super::catalog::{Applies, Computation, Direction, Family, Metric};
 use super::mmd::sq_dist;
 use rayon::prelude::*;
+
+/// The metrics this file computes.
+pub static DECLARED: [Metric; 4] = [
+    Metric {
+        column: "precision",
+        title: "precision",
+        direction: Direction::Higher,
+        family: Family::Quality,
+        applies: Applies::Always,
+        description: "Share of samples inside the k-NN manifold of held-out data (Kynkäänniemi et al. 2019).",
+        computation: Computation::Samples(|s| Some(s.prdc().precision)),
+    },
+    Metric {
+        column: "recall",
+        title: "recall",
+        direction: Direction::Higher,
+        family: Family::Quality,
+        applies: Applies::Always,
+        description: "Share of held-out points inside the k-NN manifold of the samples (Kynkäänniemi et al. 2019).",
+        computation: Computation::Samples(|s| Some(s.prdc().recall)),
+    },
+    Metric {
+        column: "density",
+        title: "density",
+        direction: Direction::Higher,
+        family: Family::Quality,
+        applies: Applies::Always,
+        description: "Mean count of held-out k-NN balls holding each sample, over k (Naeem et al. 2020).",
+        computation: Computation::Samples(|s| Some(s.prdc().density)),
+    },
+    Metric {
+        column: "coverage",
+        title: "coverage",
+        direction: Direction::Higher,
+        family: Family::Quality,
+        applies: Applies::Always,
+        description: "Share of held-out k-NN balls holding at least one sample (Naeem et al. 2020).",
+        computation: Computation::Samples(|s| Some(s.prdc().coverage)),
+    },
+];
 
 /// Distance from each row to its k-th nearest other row.
 pub fn knn_radii(rows: &[Vec<f64>], k: usize) -> Vec<f64> {

@@ -1,7 +1,26 @@
 //! Unbiased squared maximum mean discrepancy with a Gaussian kernel (Gretton et al. 2012, eq. 3).
 
+use super::catalog::{Applies, Computation, Direction, Family, Metric};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
+
+/// The metric this file computes.
+pub static DECLARED: [Metric; 1] = [Metric {
+    column: "mmd",
+    title: "MMD² (Gaussian kernel)",
+    direction: Direction::Lower,
+    family: Family::Quality,
+    applies: Applies::Always,
+    description: "Unbiased squared maximum mean discrepancy with a Gaussian kernel, bandwidth the median pairwise \
+                  distance of held-out data.",
+    computation: Computation::Samples(|s| {
+        Some(mmd2(
+            s.generated.view(),
+            s.reference.points().view(),
+            s.reference.bandwidth(),
+        ))
+    }),
+}];
 
 /// Squared Euclidean distance between two rows.
 pub fn sq_dist(a: &[f64], b: &[f64]) -> f64 {

@@ -1,39 +1,45 @@
-//! Metrics, computed in f64. Quality: Fréchet distance, MMD, sliced Wasserstein, precision / recall / density /
-//! coverage, and, with a known density, log-likelihood, modes covered and mode balance.
+//! Metrics, computed in f64, each declared once in its own file (see [`registry`]): quality (Fréchet distance,
+//! MMD, sliced Wasserstein, precision / recall / density / coverage, KID, memorization and, with a known density,
+//! log-likelihood, modes covered and mode balance), the evaluation classifier's, stability and alignment.
 
-mod frechet;
-mod known_density;
-mod manifold;
-mod mmd;
-mod sliced;
+#[macro_use]
+pub mod registry;
+mod catalog;
+mod memo;
+mod sample_set;
+mod training_set;
 
+declare_metrics! {
+    frechet,
+    mmd,
+    sliced,
+    manifold,
+    known_density,
+    classified,
+    analysed,
+}
+
+pub use catalog::{Applies, Computation, Direction, Family, Metric, Values};
+pub use classified::class_tv;
 pub use frechet::{frechet, frechet_distance, mean_cov};
 pub use known_density::{DensityMetrics, density_metrics};
 pub use manifold::{Prdc, knn_radii, prdc};
+pub use memo::Memo;
 pub use mmd::{median_distance, mmd2};
+pub use sample_set::{Classified, ClassifiedReference, SampleSet};
 pub use sliced::{directions, sliced_wasserstein};
+pub use training_set::{TrainingSet, linear_quantile};
 
-use crate::data::Gmm;
 use crate::rng::{Stream, derive};
 use crate::scenario::MetricsConfig;
 use ndarray::{Array2, ArrayView2, Axis};
 
-/// Quality columns of `results.csv`, in order (DESIGN section 6).
-pub const QUALITY_COLUMNS: [&str; 10] = [
-    "fd",
-    "mmd",
-    "swd",
-    "precision",
-    "recall",
-    "density",
-    "coverage",
-    "loglik",
-    "modes_covered",
-    "mode_tv",
-];
-
-/// Metric values of one row, by column name (absent = not applicable).
-pub type Values = std::collections::BTreeMap<&'static str, f64>;
+/// Every metric column of `results.csv`, in order (per-expert metrics excluded).
+pub fn columns() -> impl Iterator<Item = &'static str> {
+    registry::metrics()
+        .filter(|m| m.applies != Applies::PerExpert)
+        .map(|m| m.column)
+}
 
 /// The reference set R with everything about it that every comparison reuses.
 pub struct Reference {
@@ -43,6 +49,7 @@ pub struct Reference {
     bandwidth: f64,
     directions: Array2<f64>,
     nearest_k: usize,
+    memo: Memo,
 }
 
 impl Reference {
@@ -66,6 +73,7 @@ impl Reference {
                 &mut derive(seed, Stream::Metrics, &[1]),
             ),
             nearest_k: config.nearest_k,
+            memo: Memo::default(),
             rows,
             points,
         }
@@ -76,28 +84,33 @@ impl Reference {
         &self.points
     }
 
-    /// Every quality metric of `generated` against this reference (density metrics only with `gmm`).
-    pub fn quality(&self, generated: ArrayView2<f32>, gmm: Option<&Gmm>) -> Values {
-        let g = generated.mapv(f64::from);
-        let g_rows: Vec<Vec<f64>> = g.rows().into_iter().map(|r| r.to_vec()).collect();
-        let mut v = Values::new();
-        v.insert("fd", frechet_distance(g.view(), self.points.view()));
-        v.insert("mmd", mmd2(g.view(), self.points.view(), self.bandwidth));
-        v.insert(
-            "swd",
-            sliced_wasserstein(g.view(), self.points.view(), &self.directions),
-        );
-        let p = prdc(&self.rows, &self.radii, &g_rows, self.nearest_k);
-        v.insert("precision", p.precision);
-        v.insert("recall", p.recall);
-        v.insert("density", p.density);
-        v.insert("coverage", p.coverage);
-        if let Some(gmm) = gmm {
-            let d = density_metrics(gmm, g.view());
-            v.insert("loglik", d.loglik);
-            v.insert("modes_covered", d.modes_covered);
-            v.insert("mode_tv", d.mode_tv);
-        }
-        v
+    /// The reference rows.
+    pub fn rows(&self) -> &[Vec<f64>] {
+        &self.rows
+    }
+
+    /// Distance from each reference point to its k-th nearest other reference point.
+    pub fn radii(&self) -> &[f64] {
+        &self.radii
+    }
+
+    /// The k of the k-NN manifold metrics.
+    pub fn nearest_k(&self) -> usize {
+        self.nearest_k
+    }
+
+    /// The Gaussian kernel's bandwidth (median pairwise distance of R).
+    pub fn bandwidth(&self) -> f64 {
+        self.bandwidth
+    }
+
+    /// Values computed once from the reference set by the metrics that reuse them (by key).
+    pub fn memo(&self) -> &Memo {
+        &self.memo
+    }
+
+    /// The sliced Wasserstein projections.
+    pub fn directions(&self) -> &Array2<f64> {
+        &self.directions
     }
 }

@@ -1,7 +1,25 @@
 //! Sliced Wasserstein-2 distance over a fixed, seeded set of random directions.
 
+use super::catalog::{Applies, Computation, Direction, Family, Metric};
 use crate::rng::Rng;
 use ndarray::{Array2, ArrayView2};
+
+/// The metric this file computes.
+pub static DECLARED: [Metric; 1] = [Metric {
+    column: "swd",
+    title: "sliced Wasserstein-2",
+    direction: Direction::Lower,
+    family: Family::Quality,
+    applies: Applies::Always,
+    description: "Sliced Wasserstein-2 distance over a fixed, seeded set of projections.",
+    computation: Computation::Samples(|s| {
+        Some(sliced_wasserstein(
+            s.generated.view(),
+            s.reference.points().view(),
+            s.reference.directions(),
+        ))
+    }),
+}];
 
 /// `count` random unit directions in `dim` dimensions. Shape [count, dim].
 pub fn directions(count: usize, dim: usize, rng: &mut Rng) -> Array2<f64> {

@@ -1,10 +1,8 @@
 //! The results table: one row per policy and reference row, every metric a column; written as CSV and Parquet
 //! with polars, and rendered for the terminal.
 
-use crate::analysis::{ALIGNMENT_COLUMNS, STABILITY_COLUMNS};
-use crate::classifier::CLASSIFIER_COLUMNS;
 use crate::error::{Error, Result};
-use crate::metrics::{QUALITY_COLUMNS, Values};
+use crate::metrics::{Family, Values, registry};
 use crate::routing::PolicyLabel;
 use polars::prelude::*;
 use polars_io::SerReader;
@@ -25,13 +23,9 @@ pub struct Record {
     pub values: Values,
 }
 
-/// Every metric column of `results.csv`, in order: quality, the classifier's, stability, alignment.
+/// Every metric column of `results.csv`, in declaration order (`crate::metrics::registry`).
 pub fn metric_columns() -> impl Iterator<Item = &'static str> {
-    QUALITY_COLUMNS
-        .into_iter()
-        .chain(CLASSIFIER_COLUMNS)
-        .chain(STABILITY_COLUMNS)
-        .chain(ALIGNMENT_COLUMNS)
+    crate::metrics::columns()
 }
 
 /// The records as a polars frame: `policy`, `seed`, then every metric column (empty where not computed).
@@ -137,17 +131,22 @@ pub fn records_of(df: &DataFrame) -> PolarsResult<Vec<Record>> {
     Ok(records)
 }
 
-/// Fixed-width text tables of the records for the terminal (4 decimals): quality, then stability and alignment
-/// where computed, each block showing only the columns that have values.
+/// Fixed-width text tables of the records for the terminal (4 decimals): quality, the classifier's, then
+/// stability and alignment where computed, each block showing only the columns that have values.
 pub fn render(records: &[Record]) -> String {
     [
-        &QUALITY_COLUMNS[..],
-        &CLASSIFIER_COLUMNS[..],
-        &STABILITY_COLUMNS[..],
-        &ALIGNMENT_COLUMNS[..],
+        Family::Quality,
+        Family::Classifier,
+        Family::Stability,
+        Family::Alignment,
     ]
     .iter()
-    .map(|block| render_block(records, block))
+    .map(|&family| {
+        let block: Vec<&str> = crate::metrics::columns()
+            .filter(|c| registry::get(c).family == family)
+            .collect();
+        render_block(records, &block)
+    })
     .filter(|b| !b.is_empty())
     .collect::<Vec<_>>()
     .join("\n")

@@ -807,6 +807,12 @@ pub struct MetricsConfig {
     /// Largest reference set used by the metrics (the test split is subsampled, seeded, beyond it).
     #[serde(default = "d_max_reference")]
     pub max_reference: usize,
+    /// Quantile of held-out-to-training nearest distances below which a sample counts as memorized.
+    #[serde(
+        default = "d_memorization_quantile",
+        skip_serializing_if = "is_default_memorization_quantile"
+    )]
+    pub memorization_quantile: f64,
     /// The evaluation classifier of labelled image data, whose features give `fd_classifier` (FID-like).
     #[serde(default)]
     pub classifier: ClassifierConfig,
@@ -901,6 +907,13 @@ fn d_projections() -> usize {
 fn d_max_reference() -> usize {
     4000
 }
+/// 0.01: a sample closer to training data than 99 % of held-out points are.
+fn d_memorization_quantile() -> f64 {
+    0.01
+}
+fn is_default_memorization_quantile(q: &f64) -> bool {
+    *q == d_memorization_quantile()
+}
 
 impl Default for MetricsConfig {
     /// Stability and alignment on; k = 5, 128 projections, at most 4,000 reference points.
@@ -917,6 +930,7 @@ impl Default for MetricsConfig {
             nearest_k: d_nearest_k(),
             projections: d_projections(),
             max_reference: d_max_reference(),
+            memorization_quantile: d_memorization_quantile(),
             classifier: ClassifierConfig::default(),
         }
     }

@@ -14,7 +14,7 @@ use serde_norway::Value;
 use std::path::{Path, PathBuf};
 
 /// The long tables a cell writes as CSV and the sweep gathers into `<name>.parquet` (plus `samples.parquet`).
-pub const LONG_TABLES: [&str; 10] = [
+pub const LONG_TABLES: [&str; 11] = [
     "stability_by_step",
     "alignment_by_step",
     "routing_share_by_step",
@@ -25,6 +25,7 @@ pub const LONG_TABLES: [&str; 10] = [
     "client_cluster_counts",
     "expert_purity",
     "class_counts",
+    "experts",
 ];
 
 /// Columns of the long tables that hold text; every other column is read as a number.
