@@ -82,3 +82,27 @@ fn spearman_with_ties_and_quantile_match_scipy_and_numpy() {
     let expected = g["quantile95"].as_f64().unwrap();
     assert!(rel(q, expected) < 1e-12, "quantile {q} vs numpy {expected}");
 }
+
+/// KID and memorization golden values from `tests/data/make_kid_memorization.py` (scikit-learn's
+/// `polynomial_kernel` and `NearestNeighbors`, numpy's linear quantile).
+fn kid_memorization() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/kid_memorization.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn kid_matches_scikit_learn_polynomial_kernel_to_1e_12() {
+    let g = kid_memorization();
+    let cases = g["kid"].as_array().unwrap();
+    assert_eq!(cases.len(), 3);
+    for case in cases {
+        let (x, y) = (matrix(&case["x"]), matrix(&case["y"]));
+        let ours = ddmsim::metrics::kid::kid(x.view(), y.view());
+        let expected = case["kid"].as_f64().unwrap();
+        assert!(
+            rel(ours, expected) < 1e-12,
+            "{}: ours {ours}, sklearn {expected}",
+            case["name"]
+        );
+    }
+}

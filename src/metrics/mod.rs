@@ -17,6 +17,7 @@ declare_metrics! {
     known_density,
     classified,
     analysed,
+    kid,
 }
 
 pub use catalog::{Applies, Computation, Direction, Family, Metric, Values};
