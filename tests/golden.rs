@@ -106,3 +106,29 @@ fn kid_matches_scikit_learn_polynomial_kernel_to_1e_12() {
         );
     }
 }
+
+#[test]
+fn memorization_threshold_and_share_match_numpy_and_scikit_learn() {
+    let g = kid_memorization();
+    let cases = g["memorization"].as_array().unwrap();
+    assert_eq!(cases.len(), 3);
+    for case in cases {
+        let name = &case["name"];
+        let q = case["quantile"].as_f64().unwrap();
+        let set = ddmsim::metrics::TrainingSet::new(matrix(&case["train"]).view(), matrix(&case["held_out"]).view(), q);
+        let expected = case["threshold"].as_f64().unwrap();
+        assert!(
+            rel(set.threshold, expected) < 1e-12,
+            "{name}: τ {} vs {expected}",
+            set.threshold
+        );
+        let generated: Vec<Vec<f64>> = serde_json::from_value(case["generated"].clone()).unwrap();
+        let nearest = set.nearest(&generated);
+        let expected_nearest: Vec<f64> = serde_json::from_value(case["nearest_generated"].clone()).unwrap();
+        for (a, b) in nearest.iter().zip(&expected_nearest) {
+            assert!((a - b).abs() <= 1e-12 * b.max(1e-300) + 1e-15, "{name}: {a} vs {b}");
+        }
+        let share = ddmsim::metrics::memorization::memorized_share(&set, &generated);
+        assert_eq!(share, case["memorization"].as_f64().unwrap(), "{name}");
+    }
+}

@@ -18,6 +18,7 @@ declare_metrics! {
     classified,
     analysed,
     kid,
+    memorization,
 }
 
 pub use catalog::{Applies, Computation, Direction, Family, Metric, Values};

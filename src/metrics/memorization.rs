@@ -1,0 +1,42 @@
+//! Memorization: the share of generated samples whose nearest training point is closer than a threshold, the
+//! `metrics.memorization_quantile` quantile of held-out-to-training nearest distances. Per policy against all the
+//! training data (`memorization`), and per expert, sampling alone, against its own training data
+//! (`memorization_own`).
+
+use super::TrainingSet;
+use super::catalog::{Applies, Computation, Direction, Family, Metric};
+
+/// The metrics this file computes.
+pub static DECLARED: [Metric; 2] = [
+    Metric {
+        column: "memorization",
+        title: "memorization",
+        direction: Direction::Lower,
+        family: Family::Quality,
+        applies: Applies::Always,
+        description: "Share of samples whose nearest training point is closer than the memorization_quantile \
+                      quantile of held-out-to-training nearest distances (copies of training data).",
+        computation: Computation::Samples(memorized),
+    },
+    Metric {
+        column: "memorization_own",
+        title: "memorization by an expert of its own data",
+        direction: Direction::Lower,
+        family: Family::Quality,
+        applies: Applies::PerExpert,
+        description: "memorization of an expert sampling alone, against its own training data, with the threshold \
+                      from held-out-to-own-data distances.",
+        computation: Computation::Samples(memorized),
+    },
+];
+
+/// Share of `rows` strictly closer to a training point than the training set's threshold τ.
+pub fn memorized_share(training: &TrainingSet, rows: &[Vec<f64>]) -> f64 {
+    let near = training.nearest(rows).iter().filter(|&&d| d < training.threshold).count();
+    near as f64 / rows.len().max(1) as f64
+}
+
+/// The memorized share of a sample set, when its training data is known.
+fn memorized(s: &super::SampleSet) -> Option<f64> {
+    Some(memorized_share(s.training?, &s.rows))
+}
