@@ -59,6 +59,20 @@ pub fn write_csv(path: &Path, header: &[String], rows: impl IntoIterator<Item = 
     write_atomic(path, text.as_bytes())
 }
 
+/// Writes a CSV file (header, then rows) atomically, quoting fields that need it (the `csv` crate).
+pub fn write_quoted_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<()> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| Error::io("writing", path, std::io::Error::other(e.to_string()));
+    writer.write_record(header).map_err(fail)?;
+    for row in rows {
+        writer.write_record(row).map_err(fail)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| Error::io("writing", path, std::io::Error::other(e.to_string())))?;
+    write_atomic(path, &bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

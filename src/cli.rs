@@ -96,7 +96,7 @@ pub fn run(cli: Cli) -> Result<()> {
             out(&scenario::to_yaml(&loaded.scenario))
         }
         Command::Report { dir } => {
-            let figures = ddmsim::sweep::rebuild_report(&dir)?;
+            let figures = ddmsim::report::rebuild_report(&dir)?;
             out(&format!(
                 "{} figures; report written to {}\n",
                 figures.len(),
@@ -127,7 +127,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 quiet: run.quiet,
                 cache,
                 train_only,
-                report: (!train_only).then_some(ddmsim::sweep::report_in_place as _),
+                report: (!train_only).then_some(ddmsim::report::report_in_place as _),
                 force: run.force,
                 inputs: vec![scenario.clone()],
                 ..ddmsim::RunOptions::default()
@@ -166,25 +166,25 @@ fn run_study(study: &std::path::Path, run: &RunArgs) -> Result<()> {
     set_threads(run.threads)?;
     let loaded = ddmsim::study::load(study)?;
     let (out_dir, cache) = run.places(&loaded.study.name);
-    let options = ddmsim::study::StudyOptions {
+    let options = ddmsim::sweep::SweepOptions {
         out_dir: out_dir.clone(),
         quiet: run.quiet,
         cache,
         parallel: run.jobs(),
         force: run.force,
+        inputs: vec![study.to_path_buf()],
     };
-    let command = format!("cargo run --release -- study {}", study.display());
-    let outcome = ddmsim::study::run_study(&loaded, &options, &command)?;
+    let outcome = ddmsim::study::run_study(&loaded, &options)?;
     let failed: Vec<String> = outcome
-        .failures
-        .iter()
-        .map(|f| format!("{} seed {}: {}", f.setting, f.seed, f.message))
+        .failures()
+        .into_iter()
+        .map(|(cell, message)| format!("{cell}: {message}"))
         .collect();
-    report_failures(&failed, loaded.cells.len(), &out_dir)?;
+    report_failures(&failed, outcome.cells.len(), &out_dir)?;
     out(&format!(
-        "{} cells; summary written to {}\n",
-        loaded.cells.len(),
-        out_dir.join("summary.md").display()
+        "{} cells; results written to {}\n",
+        outcome.cells.len(),
+        out_dir.display()
     ))
 }
 

@@ -18,6 +18,14 @@ pub type DrawResult = std::result::Result<(), String>;
 pub trait Figure {
     /// Draws the whole figure into `root`.
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult;
+
+    /// The numbers the figure draws, as a table: header, then rows (written beside it as CSV).
+    fn data(&self) -> (Vec<String>, Vec<Vec<String>>);
+}
+
+/// The column names `names` as owned strings.
+pub fn header(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| n.to_string()).collect()
 }
 
 /// Turns a plotters error into text.

@@ -51,19 +51,6 @@ pub fn write_results(dir: &Path, records: &[Record]) -> Result<()> {
     write_frame(dir, "results", df)
 }
 
-/// Writes `study.csv` and `study.parquet` into `dir`: every cell's rows with a leading `setting` column.
-pub fn write_study_results(dir: &Path, rows: &[(String, Record)]) -> Result<()> {
-    let csv_path = dir.join("study.csv");
-    let records: Vec<Record> = rows.iter().map(|(_, r)| r.clone()).collect();
-    let mut df = frame(&records).map_err(|e| table_error(&csv_path, e))?;
-    let settings = Column::new(
-        "setting".into(),
-        rows.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>(),
-    );
-    df.insert_column(0, settings).map_err(|e| table_error(&csv_path, e))?;
-    write_frame(dir, "study", df)
-}
-
 fn table_error(path: &Path, e: PolarsError) -> Error {
     Error::Table {
         verb: "writing",

@@ -1,7 +1,6 @@
 //! Routing: the router, the policies that turn its probabilities into expert weights, and the routed mixture.
 
 mod expert_data;
-mod label;
 mod mixture;
 mod oracle;
 mod policy;
@@ -9,8 +8,8 @@ mod router;
 mod sparse;
 mod stochastic;
 
+pub use crate::scenario::PolicyLabel;
 pub use expert_data::ExpertData;
-pub use label::PolicyLabel;
 pub use mixture::{Evaluation, Routed, RoutedMixture};
 pub use oracle::Oracle;
 pub use policy::{Full, RouteState, RoutingPolicy, TopK, Uniform};

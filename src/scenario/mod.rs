@@ -1,12 +1,14 @@
 //! Scenario files: parse the YAML (rejecting unknown keys), fill in documented defaults, validate ranges.
 
 mod file;
+mod label;
 mod overrides;
 mod sweep;
 mod validate;
 pub mod yaml;
 
 pub use file::*;
+pub use label::PolicyLabel;
 pub use overrides::{parse_assignment, with_override};
 pub use sweep::{SweepCell, expand, value_text};
 pub use validate::{MAX_NAME, check_name, num, validate};

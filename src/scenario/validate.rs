@@ -210,7 +210,7 @@ fn validate_routing(routing: &[RoutingConfig], clusters: Option<usize>) -> Resul
             | RoutingConfig::Oracle
             | RoutingConfig::Monolith => {}
         }
-        let label = crate::routing::PolicyLabel::of(r).to_string();
+        let label = super::PolicyLabel::of(r).to_string();
         if labels.contains(&label) {
             return Err(Error::invalid(
                 format!("routing[{i}]"),

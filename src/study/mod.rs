@@ -1,19 +1,18 @@
-//! Studies: a base scenario run under several settings and seeds, each cell an ordinary run in its own folder.
-//! A cell whose folder already holds results for the identical resolved scenario is reused, so an interrupted
-//! study resumes where it stopped. All cells' rows are gathered into one table and summarised.
+//! Studies: a base scenario run under several named settings and seeds. A study is a sweep whose axes are the
+//! setting and the seed: it plans the cells (each an ordinary run in `cells/<setting>/seed-<seed>/`) and runs
+//! them with [`crate::sweep::run_plan`], so it writes the same tables and report, resumes alike, and is rebuilt by
+//! `ddmsim report` from its `cells.json`.
 
 mod file;
-mod summary;
 
 pub use file::{Setting, StudyFile};
-pub use summary::{SummaryRow, distinct_in_order, mean_std, summarise, write_summary_markdown};
 
-use crate::cells::{self, CellOutcome, CellRunner, run_cells};
 use crate::error::{Error, Result};
-use crate::report::{Record, write_study_figures, write_study_results};
+use crate::report::{SETTING, StudyCells, StudyCellsEntry, distinct_in_order};
 use crate::routing::PolicyLabel;
-use crate::scenario::{self, Scenario, check_name, with_override};
-use crate::store::{FolderKind, LiveFolder, Protected};
+use crate::scenario::{self, Scenario, SweepCell, check_name, to_yaml, with_override};
+use crate::store::FolderKind;
+use crate::sweep::{Plan, SweepOptions, SweepOutcome, run_plan};
 use std::path::{Path, PathBuf};
 
 /// A study file loaded with every cell's scenario resolved and validated.
@@ -27,8 +26,10 @@ pub struct LoadedStudy {
     pub base_path: PathBuf,
     /// The base scenario file's folder (relative data paths resolve against it).
     pub base_dir: PathBuf,
-    /// The policies compared in `summary.md` (all when empty), each one the scenario's cells run.
+    /// The policies the report shows (all when empty), each one the study's cells run.
     pub policies: Vec<PolicyLabel>,
+    /// The base scenario with the study's common overrides, named after the study.
+    pub common: Scenario,
     /// Every cell: setting name, seed and the scenario it runs.
     pub cells: Vec<(String, u64, Scenario)>,
 }
@@ -71,12 +72,14 @@ pub fn load(path: &Path) -> Result<LoadedStudy> {
     }
     let cells = settings_cells(&study, &common)?;
     let policies = study_policies(&study, &cells)?;
+    common.name = study.name.clone();
     Ok(LoadedStudy {
         study,
         path: path.to_path_buf(),
         base_path,
         base_dir: base.base_dir,
         policies,
+        common,
         cells,
     })
 }
@@ -137,108 +140,60 @@ pub fn cell_dir(out_dir: &Path, setting: &str, seed: u64) -> PathBuf {
     out_dir.join("cells").join(setting).join(format!("seed-{seed}"))
 }
 
-/// Rows of every cell: (setting, record), in cell order.
-pub type StudyRows = Vec<(String, Record)>;
-
-/// A cell that could not run, and why.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CellFailure {
-    /// Setting name.
-    pub setting: String,
-    /// Seed.
-    pub seed: u64,
-    /// The error, as a user would see it.
-    pub message: String,
-}
-
-/// What a study produced: the rows of the cells that ran, and the cells that could not.
-#[derive(Debug, Clone, Default)]
-pub struct StudyOutcome {
-    /// Rows of every finished cell.
-    pub rows: StudyRows,
-    /// Cells whose scenario could not run (e.g. a policy needing more experts than the grouping produced).
-    pub failures: Vec<CellFailure>,
-}
-
-/// How to run a study.
-#[derive(Debug, Clone, Default)]
-pub struct StudyOptions {
-    /// The study's output folder.
-    pub out_dir: PathBuf,
-    /// Hide the progress bar.
-    pub quiet: bool,
-    /// Model cache shared by the cells (`None`: always train).
-    pub cache: Option<PathBuf>,
-    /// Cells run at once (`None`: one per worker thread, as many as fit in memory).
-    pub parallel: Option<usize>,
-    /// Run cells whose estimated memory exceeds what is available.
-    pub force: bool,
-}
-
-/// Runs (or reuses) every cell of the study, `parallel` at a time, then builds its tables, figures and
-/// `summary.md` and publishes them into the study's folder; `command` is the command that regenerates them. A
-/// cell whose own scenario fails (invalid for its data, a diverged training) is recorded and the study goes on;
-/// failures to read or write files stop the study.
-pub fn run_study(loaded: &LoadedStudy, options: &StudyOptions, command: &str) -> Result<StudyOutcome> {
-    let mut inputs = vec![loaded.path.clone(), loaded.base_path.clone()];
+/// Runs (or reuses) every cell of the study, `options.parallel` at a time, publishing the tables after every
+/// cell and the report at the end (see [`run_plan`]). A policy needing more experts than a cell's grouping
+/// produced is skipped there, as in a sweep; a cell whose own scenario fails is recorded and the others go on.
+pub fn run_study(loaded: &LoadedStudy, options: &SweepOptions) -> Result<SweepOutcome> {
+    let mut inputs = vec![loaded.base_path.clone()];
     inputs.extend(
         loaded
             .cells
             .iter()
             .filter_map(|(_, _, s)| crate::data::input_file(&s.data, &loaded.base_dir)),
     );
-    let protected = Protected {
-        inputs: inputs.clone(),
-        cache: options.cache.clone(),
-    };
-    let what = format!("--out {}", options.out_dir.display());
-    let mut folder = LiveFolder::open(&options.out_dir, FolderKind::Study, &protected, &what)?;
-    let named = loaded.cells.iter().map(|(setting, seed, scenario)| {
-        let dir = cell_dir(&options.out_dir, setting, *seed);
-        (format!("{setting} seed {seed}"), dir, scenario.clone())
-    });
-    let jobs = cells::jobs(named.collect(), &loaded.base_dir)?;
-    let mut runner = CellRunner {
-        base_dir: loaded.base_dir.clone(),
-        cache: options.cache.clone(),
-        quiet: options.quiet,
-        parallel: 1,
-        skip_infeasible: false,
-        force: options.force,
-        inputs,
-    };
-    runner.parallel = cells::cells_at_once(&jobs, &runner, options.parallel)?;
-    let outcomes = run_cells(&jobs, &runner, &|_| Ok(()))?;
-    let mut outcome = StudyOutcome::default();
-    for ((setting, seed, _), cell) in loaded.cells.iter().zip(outcomes) {
-        match cell {
-            CellOutcome::Done(records) => outcome.rows.extend(records.into_iter().map(|r| (setting.clone(), r))),
-            CellOutcome::Failed(message) => outcome.failures.push(CellFailure {
-                setting: setting.clone(),
-                seed: *seed,
-                message,
-            }),
-        }
-    }
-    let staged = folder.staging()?;
-    write_report(staged.path(), loaded, &outcome, command)?;
-    folder.publish(staged, &|_| true)?;
-    Ok(outcome)
-}
-
-/// Writes the study's tables (`study.csv`, `study.parquet`), figures and `summary.md` into `out_dir`; `command`
-/// is the command that regenerates them, quoted in the summary.
-pub fn write_report(out_dir: &Path, study: &LoadedStudy, outcome: &StudyOutcome, command: &str) -> Result<()> {
-    let rows = &outcome.rows;
-    write_study_results(out_dir, rows)?;
-    let policies: Vec<String> = if study.policies.is_empty() {
-        distinct_in_order(rows.iter().map(|(_, r)| r.policy.clone()).filter(|p| !p.is_reference()))
+    let cells: Vec<(SweepCell, PathBuf)> = loaded
+        .cells
+        .iter()
+        .map(|(setting, seed, scenario)| {
+            let cell = SweepCell {
+                params: vec![
+                    (SETTING.to_string(), serde_norway::Value::String(setting.clone())),
+                    ("seed".to_string(), serde_norway::Value::from(*seed)),
+                ],
+                scenario: scenario.clone(),
+            };
+            (cell, cell_dir(&options.out_dir, setting, *seed))
+        })
+        .collect();
+    let manifest = StudyCells {
+        name: loaded.study.name.clone(),
+        policies: loaded.policies.iter().map(PolicyLabel::to_string).collect(),
+        cells: cells
             .iter()
-            .map(PolicyLabel::to_string)
-            .collect()
-    } else {
-        study.policies.iter().map(PolicyLabel::to_string).collect()
+            .map(|(c, dir)| StudyCellsEntry {
+                cell: c.label(),
+                dir: dir
+                    .strip_prefix(&options.out_dir)
+                    .unwrap_or(dir)
+                    .to_string_lossy()
+                    .into_owned(),
+                setting: c.params[0].1.as_str().unwrap_or_default().to_string(),
+                seed: c.scenario.seed,
+            })
+            .collect(),
     };
-    let figures = write_study_figures(&out_dir.join("figures"), &summarise(rows), &policies)?;
-    write_summary_markdown(&out_dir.join("summary.md"), study, command, outcome, &figures)
+    let plan = Plan {
+        kind: FolderKind::Study,
+        name: loaded.study.name.clone(),
+        scenario_yaml: to_yaml(&loaded.common),
+        cells,
+        showcase: None,
+        base_dir: loaded.base_dir.clone(),
+        inputs,
+        extra: vec![(StudyCells::FILE.to_string(), manifest.to_json())],
+        policies: manifest.policies.clone(),
+    };
+    let mut options = options.clone();
+    options.inputs.push(loaded.path.clone());
+    run_plan(&plan, &options)
 }

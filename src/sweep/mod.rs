@@ -1,28 +1,16 @@
-//! Sweeps: a scenario whose `sweep` key lists values runs as the cartesian product of them. Each cell is an
-//! ordinary run in `cells/<cell>/` (trained models shared through the model cache), several cells run at once,
-//! and the sweep's tables are rewritten as soon as a cell finishes, so an interrupted sweep keeps its finished
-//! cells and a rerun runs only the others.
-
-mod figures;
-mod frames;
-mod grid_table;
-mod page;
-mod report;
-mod summary;
-mod tables;
-
-pub use figures::WrittenFigure;
-pub use report::{ReportData, load_report_data, rebuild_report, report_in_place, showcase_label, write_report};
-pub use summary::{SweepSummary, group_axis, group_of};
-
-pub use tables::{
-    CellSource, LONG_TABLES, SweepRow, gather_long_tables, read_parquet, read_sweep_results, sweep_frame,
-    write_long_tables, write_sweep_results,
-};
+//! Many runs in one folder, for sweeps and studies alike. A sweep's scenario lists values whose cartesian product
+//! gives its cells; a study is the same with a list of named settings as one axis (the `study` module plans it).
+//! Each cell is an ordinary run in its own folder under `cells/` (trained models shared through the model cache),
+//! several cells run at once, and the tables (`results.csv` with `cell`, `setting` where settings are named and
+//! `param.<path>`) are published as soon as a cell finishes, so an interrupted run keeps its finished cells and a
+//! rerun runs only the others. Both are reported by `crate::report` and rebuilt by `ddmsim report` alike.
 
 use crate::atomic::write_atomic;
 use crate::cells::{self, CellOutcome, CellRunner, run_cells};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::report::{
+    CellSource, INPUTS_FILE, ReportData, SweepRow, showcase_label, write_long_tables, write_report, write_sweep_results,
+};
 use crate::scenario::{LoadedScenario, SweepCell, expand, to_yaml};
 use crate::store::{FolderKind, LiveFolder, Protected};
 use serde::{Deserialize, Serialize};
@@ -30,10 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// How to run a sweep.
+/// How to run a sweep or a study.
 #[derive(Debug, Clone, Default)]
 pub struct SweepOptions {
-    /// The sweep's output folder.
+    /// The output folder.
     pub out_dir: PathBuf,
     /// Hide the progress bar.
     pub quiet: bool,
@@ -43,8 +31,31 @@ pub struct SweepOptions {
     pub parallel: Option<usize>,
     /// Run cells whose estimated memory exceeds what is available.
     pub force: bool,
-    /// Files the output folder must never hold (the scenario file).
+    /// Files the output folder must never hold (the scenario or study file).
     pub inputs: Vec<PathBuf>,
+}
+
+/// A planned multi-run: its cells and what is published with them.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// `Sweep` or `Study`.
+    pub kind: FolderKind,
+    /// The name shown in `run.json` and the report.
+    pub name: String,
+    /// Published as `scenario.resolved.yaml`: the sweep's scenario, or a study's base with its common overrides.
+    pub scenario_yaml: String,
+    /// Every cell with its folder, in order.
+    pub cells: Vec<(SweepCell, PathBuf)>,
+    /// The cell the report's single-cell figures show.
+    pub showcase: Option<String>,
+    /// Folder that relative data paths resolve against.
+    pub base_dir: PathBuf,
+    /// Files no output folder may hold, beyond `SweepOptions::inputs` (data files).
+    pub inputs: Vec<PathBuf>,
+    /// Extra files published with every table (a study's `cells.json`): (name, content).
+    pub extra: Vec<(String, String)>,
+    /// The policy labels the report shows besides the reference rows (all when empty).
+    pub policies: Vec<String>,
 }
 
 /// What a sweep produced.
@@ -100,36 +111,72 @@ pub struct SweepRecord {
 
 /// The folder of one cell inside the sweep's output folder.
 pub fn sweep_cell_dir(out_dir: &Path, cell: &SweepCell) -> PathBuf {
-    out_dir.join("cells").join(cell.dir_name())
+    crate::report::cell_dir_of(out_dir, cell)
 }
 
-/// Runs every cell of `loaded`'s sweep that is not finished yet. After each cell the sweep's `results.csv` and
-/// `results.parquet` (one row per cell and policy, with `cell` and `param.<path>` columns) are published (and an
-/// outdated report removed); at the end the long tables of every cell gathered into Parquet files, the report
-/// (`summary.md`, `figures/`, `report.html`) and `run.json` are built and published together.
+/// Runs every cell of `loaded`'s sweep that is not finished yet (see [`run_plan`]).
 pub fn run_sweep(loaded: &LoadedScenario, options: &SweepOptions) -> Result<SweepOutcome> {
-    let started = Instant::now();
     let cells = expand(&loaded.scenario)?;
+    let plan = Plan {
+        kind: FolderKind::Sweep,
+        name: loaded.scenario.name.clone(),
+        scenario_yaml: to_yaml(&loaded.scenario),
+        cells: cells
+            .into_iter()
+            .map(|c| {
+                let dir = sweep_cell_dir(&options.out_dir, &c);
+                (c, dir)
+            })
+            .collect(),
+        showcase: showcase_label(&loaded.scenario),
+        base_dir: loaded.base_dir.clone(),
+        inputs: crate::data::input_file(&loaded.scenario.data, &loaded.base_dir)
+            .into_iter()
+            .collect(),
+        extra: Vec::new(),
+        policies: Vec::new(),
+    };
+    run_plan(&plan, options)
+}
+
+/// Refuses two cells that would run the identical inputs (the same scenario and data), naming both.
+fn refuse_duplicates(jobs: &[cells::CellJob]) -> Result<()> {
+    for (i, job) in jobs.iter().enumerate() {
+        if let Some(first) = jobs[..i].iter().find(|j| j.inputs_sha256 == job.inputs_sha256) {
+            return Err(Error::invalid(
+                "cells",
+                format!(
+                    "`{}` and `{}` run the identical scenario; remove one of them",
+                    first.name, job.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs every cell of `plan` that is not finished yet. After each cell the tables `results.csv` and
+/// `results.parquet` (one row per cell and policy, with `cell`, `setting` and `param.<path>` columns) are
+/// published (and an outdated report removed); at the end the long tables of every cell gathered into Parquet
+/// files, the report (`summary.md`, `figures/`, `report.html`) and `run.json` are built and published together.
+pub fn run_plan(plan: &Plan, options: &SweepOptions) -> Result<SweepOutcome> {
+    let started = Instant::now();
     let mut inputs = options.inputs.clone();
-    inputs.extend(crate::data::input_file(&loaded.scenario.data, &loaded.base_dir));
+    inputs.extend(plan.inputs.iter().cloned());
     let protected = Protected {
         inputs: inputs.clone(),
         cache: options.cache.clone(),
     };
     let what = format!("--out {}", options.out_dir.display());
-    let folder = Mutex::new(LiveFolder::open(
-        &options.out_dir,
-        FolderKind::Sweep,
-        &protected,
-        &what,
-    )?);
-    let out = &options.out_dir;
-    let named = cells
+    let folder = Mutex::new(LiveFolder::open(&options.out_dir, plan.kind, &protected, &what)?);
+    let named = plan
+        .cells
         .iter()
-        .map(|c| (c.label(), sweep_cell_dir(out, c), c.scenario.clone()));
-    let jobs = cells::jobs(named.collect(), &loaded.base_dir)?;
+        .map(|(c, dir)| (c.label(), dir.clone(), c.scenario.clone()));
+    let jobs = cells::jobs(named.collect(), &plan.base_dir)?;
+    refuse_duplicates(&jobs)?;
     let mut runner = CellRunner {
-        base_dir: loaded.base_dir.clone(),
+        base_dir: plan.base_dir.clone(),
         cache: options.cache.clone(),
         quiet: options.quiet,
         parallel: 1,
@@ -138,24 +185,29 @@ pub fn run_sweep(loaded: &LoadedScenario, options: &SweepOptions) -> Result<Swee
         inputs,
     };
     runner.parallel = cells::cells_at_once(&jobs, &runner, options.parallel)?;
-    // The inputs of every cell as this sweep has them: `ddmsim report` shows only the cells that match.
+    // The inputs of every cell as this run has them: `ddmsim report` shows only the cells that match.
     let inputs: std::collections::BTreeMap<&str, &str> = jobs
         .iter()
         .map(|j| (j.name.as_str(), j.inputs_sha256.as_str()))
         .collect();
-    let yaml = Published {
-        scenario: to_yaml(&loaded.scenario),
-        inputs: serde_json::to_string_pretty(&inputs).expect("a map of strings serialises"),
-    };
+    let mut files = vec![
+        ("scenario.resolved.yaml".to_string(), plan.scenario_yaml.clone()),
+        (
+            INPUTS_FILE.to_string(),
+            serde_json::to_string_pretty(&inputs).expect("a map of strings serialises"),
+        ),
+    ];
+    files.extend(plan.extra.iter().cloned());
+    let cells: Vec<SweepCell> = plan.cells.iter().map(|(c, _)| c.clone()).collect();
     let publish_rows = |so_far: &[Option<CellOutcome>]| {
         let rows = rows_of(&cells, so_far.iter().map(Option::as_ref));
-        publish(&folder, &yaml, |dir| write_sweep_results(dir, &rows))
+        publish(&folder, &files, |dir| write_sweep_results(dir, &rows))
     };
     let outcomes = run_cells(&jobs, &runner, &publish_rows)?;
     let outcome = SweepOutcome { cells, outcomes };
     let record = SweepRecord {
         ddmsim_version: env!("CARGO_PKG_VERSION").into(),
-        scenario: loaded.scenario.name.clone(),
+        scenario: plan.name.clone(),
         threads: rayon::current_num_threads(),
         parallel_cells: runner.parallel,
         cells: outcome.cells.iter().map(SweepCell::label).collect(),
@@ -166,23 +218,24 @@ pub fn run_sweep(loaded: &LoadedScenario, options: &SweepOptions) -> Result<Swee
             .collect(),
         total_seconds: started.elapsed().as_secs_f64(),
     };
-    publish(&folder, &yaml, |dir| {
+    publish(&folder, &files, |dir| {
         let rows = rows_of(&outcome.cells, outcome.outcomes.iter().map(Some));
         write_sweep_results(dir, &rows)?;
-        let finished: Vec<CellSource> = outcome
+        let finished: Vec<CellSource> = plan
             .cells
             .iter()
             .zip(&outcome.outcomes)
             .filter(|(_, o)| matches!(o, CellOutcome::Done(_)))
-            .map(|(c, _)| CellSource::of_cell(out, c))
+            .map(|((c, cell_dir), _)| CellSource::of_cell(cell_dir, c))
             .collect();
         let tables = write_long_tables(dir, &finished)?;
         let data = ReportData {
-            scenario_yaml: yaml.scenario.clone(),
-            name: loaded.scenario.name.clone(),
+            scenario_yaml: plan.scenario_yaml.clone(),
+            name: plan.name.clone(),
             rows,
             tables,
-            showcase: showcase_label(&loaded.scenario),
+            showcase: plan.showcase.clone(),
+            policies: plan.policies.clone(),
         };
         write_report(dir, &data)?;
         let json = serde_json::to_string_pretty(&record).expect("a sweep record serialises");
@@ -191,22 +244,19 @@ pub fn run_sweep(loaded: &LoadedScenario, options: &SweepOptions) -> Result<Swee
     Ok(outcome)
 }
 
-/// What every publish of a sweep carries: its resolved scenario, and the hash of each cell's inputs by label.
-struct Published {
-    scenario: String,
-    inputs: String,
-}
-
-/// The file of a sweep that maps each cell's label to the hash of its inputs.
-pub const INPUTS_FILE: &str = "inputs.json";
-
-/// Builds files with `write` in a staging folder inside the sweep's folder (with its resolved scenario and the
-/// cells' inputs) and publishes them, removing the sweep's own files they replace.
-fn publish(folder: &Mutex<LiveFolder>, with: &Published, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+/// Builds files with `write` in a staging folder inside the output folder (with the files every publish carries:
+/// the resolved scenario, the cells' inputs and any extra file) and publishes them, removing the folder's own
+/// files they replace.
+fn publish(
+    folder: &Mutex<LiveFolder>,
+    with: &[(String, String)],
+    write: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
     let mut folder = folder.lock().expect("no panics while held");
     let staged = folder.staging()?;
-    write_atomic(&staged.path().join("scenario.resolved.yaml"), with.scenario.as_bytes())?;
-    write_atomic(&staged.path().join(INPUTS_FILE), with.inputs.as_bytes())?;
+    for (name, content) in with {
+        write_atomic(&staged.path().join(name), content.as_bytes())?;
+    }
     write(staged.path())?;
     folder.publish(staged, &|_| true)
 }

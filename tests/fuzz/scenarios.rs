@@ -868,7 +868,7 @@ fn drive(ws: &Path, case: &ScenarioCase) -> Result<Ended, TestCaseError> {
             out_dir,
             quiet: true,
             cache,
-            report: case.report.then_some(ddmsim::sweep::report_in_place as _),
+            report: case.report.then_some(ddmsim::report::report_in_place as _),
             inputs: vec![file.clone()],
             ..ddmsim::RunOptions::default()
         };

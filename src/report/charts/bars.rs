@@ -1,7 +1,7 @@
 //! Stacked bars: one panel per group of bars, each bar split into coloured parts (one colour per part index).
 
 use super::{grid, titled_with_legend};
-use crate::report::plot::{DrawResult, FONT, Figure, colour, linear_range, text_error};
+use crate::report::plot::{DrawResult, FONT, Figure, colour, header, linear_range, text_error};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -30,6 +30,23 @@ pub struct StackedBars {
 }
 
 impl Figure for StackedBars {
+    fn data(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut rows = Vec::new();
+        for panel in &self.panels {
+            for (i, bar) in panel.bars.iter().enumerate() {
+                for (part, value) in self.parts.iter().zip(bar) {
+                    rows.push(vec![
+                        panel.title.clone(),
+                        i.to_string(),
+                        part.clone(),
+                        value.to_string(),
+                    ]);
+                }
+            }
+        }
+        (header(&["panel", "bar", "part", "value"]), rows)
+    }
+
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         let plots = titled_with_legend(root, &self.title, &self.parts, false, 150)?;
         for (panel, region) in self.panels.iter().zip(grid(&plots, self.panels.len(), 1)) {

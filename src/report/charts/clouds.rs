@@ -2,7 +2,7 @@
 //! points, on the same axes in every panel; points outside the axes are counted in the panel title.
 
 use super::{grid, titled};
-use crate::report::plot::{DrawResult, FONT, Figure, colour, text_error};
+use crate::report::plot::{DrawResult, FONT, Figure, colour, header, text_error};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -67,6 +67,19 @@ impl PointClouds {
 }
 
 impl Figure for PointClouds {
+    fn data(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let reference = self.reference.iter().map(|p| ("reference", p));
+        let panels = self
+            .panels
+            .iter()
+            .flat_map(|panel| panel.points.iter().map(move |p| (panel.title.as_str(), p)));
+        let rows = reference
+            .chain(panels)
+            .map(|(name, (x, y))| vec![name.to_string(), x.to_string(), y.to_string()])
+            .collect();
+        (header(&["panel", "x", "y"]), rows)
+    }
+
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         let area = titled(root, &self.title)?;
         let (xr, yr) = self.ranges();

@@ -2,7 +2,7 @@
 //! the cells.
 
 use super::{grid, titled};
-use crate::report::plot::{DrawResult, FONT, Figure, text_error};
+use crate::report::plot::{DrawResult, FONT, Figure, header, text_error};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -42,6 +42,23 @@ fn shade(v: f64) -> RGBColor {
 }
 
 impl Figure for Heatmaps {
+    fn data(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut rows = Vec::new();
+        for panel in &self.panels {
+            for (row, values) in panel.rows.iter().zip(&panel.values) {
+                for (column, value) in panel.columns.iter().zip(values) {
+                    rows.push(vec![
+                        panel.title.clone(),
+                        row.clone(),
+                        column.clone(),
+                        value.to_string(),
+                    ]);
+                }
+            }
+        }
+        (header(&["panel", "row", "column", "value"]), rows)
+    }
+
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         let area = titled(root, &self.title)?;
         for (panel, region) in self.panels.iter().zip(grid(&area, self.panels.len(), self.columns)) {

@@ -41,6 +41,21 @@ fn grey(v: f64) -> RGBColor {
 }
 
 impl Figure for ImageGrids {
+    fn data(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let pixels = self.side * self.side;
+        let mut names = vec!["panel".to_string(), "image".to_string()];
+        names.extend((0..pixels).map(|p| format!("pixel_{p}")));
+        let mut rows = Vec::new();
+        for panel in &self.panels {
+            for (i, image) in panel.images.iter().enumerate() {
+                let mut row = vec![panel.title.clone(), i.to_string()];
+                row.extend(image.iter().map(f64::to_string));
+                rows.push(row);
+            }
+        }
+        (names, rows)
+    }
+
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         let area = titled(root, &self.title)?;
         for (panel, region) in self.panels.iter().zip(grid(&area, self.panels.len(), self.columns)) {

@@ -1,7 +1,7 @@
 //! Lines over categories: one line per series through the mean at each category, with a ±1 std bar.
 
 use super::{Scale, titled_with_legend};
-use crate::report::plot::{DrawResult, FONT, Figure, colour, linear_range, text_error};
+use crate::report::plot::{DrawResult, FONT, Figure, colour, header, linear_range, text_error};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -32,6 +32,23 @@ pub struct CategoryLines {
 }
 
 impl Figure for CategoryLines {
+    fn data(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut rows = Vec::new();
+        for s in &self.series {
+            for (category, point) in self.categories.iter().zip(&s.points) {
+                if let Some((mean, std)) = point {
+                    rows.push(vec![
+                        s.name.clone(),
+                        category.clone(),
+                        mean.to_string(),
+                        std.to_string(),
+                    ]);
+                }
+            }
+        }
+        (header(&["series", "category", "mean", "std"]), rows)
+    }
+
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         let names: Vec<String> = self.series.iter().map(|s| s.name.clone()).collect();
         let plot = titled_with_legend(root, &self.title, &names, true, 190)?;

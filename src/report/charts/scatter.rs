@@ -1,7 +1,7 @@
 //! Scatter panels side by side sharing one legend: one colour per series; points, or joined lines.
 
 use super::{Scale, grid, titled_with_legend};
-use crate::report::plot::{DrawResult, FONT, Figure, colour, linear_range, text_error};
+use crate::report::plot::{DrawResult, FONT, Figure, colour, header, linear_range, text_error};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -41,6 +41,19 @@ pub struct Scatter {
 }
 
 impl Figure for Scatter {
+    fn data(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut rows = Vec::new();
+        for panel in &self.panels {
+            for (series, points) in &panel.series {
+                let name = self.names.get(*series).cloned().unwrap_or_default();
+                for (x, y) in points {
+                    rows.push(vec![panel.title.clone(), name.clone(), x.to_string(), y.to_string()]);
+                }
+            }
+        }
+        (header(&["panel", "series", "x", "y"]), rows)
+    }
+
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         let plots = titled_with_legend(root, &self.title, &self.names, self.radius == 0, 190)?;
         for (panel, region) in self.panels.iter().zip(grid(&plots, self.panels.len(), self.columns)) {

@@ -1,7 +1,7 @@
 //! The stable label of a results row (DESIGN section 7) as a typed value: each routing policy, and the
 //! reference rows. `Display` writes the label (`top_k:k=2`), `FromStr` reads it back from a stored table.
 
-use crate::scenario::RoutingConfig;
+use super::RoutingConfig;
 use std::fmt;
 use std::str::FromStr;
 

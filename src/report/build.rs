@@ -2,13 +2,14 @@
 //! the stored results only. `ddmsim report DIR` first regathers the sweep's tables from its cells when they are
 //! there, so a report can be rebuilt after any change to the reporting without rerunning anything.
 
-use super::figures::write_figures;
-use super::page::write_page;
-use super::summary::SweepSummary;
-use super::{
-    CellSource, INPUTS_FILE, LONG_TABLES, SweepRow, gather_long_tables, read_parquet, read_sweep_results,
-    sweep_cell_dir, write_long_tables, write_sweep_results,
+use super::gather::{
+    CellSource, LONG_TABLES, SweepRow, gather_long_tables, read_parquet, read_sweep_results, write_long_tables,
+    write_sweep_results,
 };
+use super::page::write_page;
+use super::study_cells::StudyCells;
+use super::summary::SweepSummary;
+use super::sweep_figures::write_figures;
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
 use crate::scenario::{Scenario, expand, value_text};
@@ -31,6 +32,8 @@ pub struct ReportData {
     pub tables: Vec<(String, DataFrame)>,
     /// The cell the single-cell figures show: the one at the scenario's own values, if the sweep has it.
     pub showcase: Option<String>,
+    /// The policy labels the report shows besides the reference rows (all when empty; a study's `policies`).
+    pub policies: Vec<String>,
 }
 
 impl ReportData {
@@ -50,6 +53,11 @@ pub fn showcase_label(scenario: &Scenario) -> Option<String> {
         parts.push(format!("{path}={}", value_text(value)));
     }
     (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// The folder of a sweep's cell inside the sweep's folder `dir` (`cells/<dir name>`).
+pub fn cell_dir_of(dir: &Path, cell: &crate::scenario::SweepCell) -> std::path::PathBuf {
+    dir.join("cells").join(cell.dir_name())
 }
 
 /// The scenario stored in an output folder.
@@ -77,20 +85,21 @@ fn stored_scenario(dir: &Path) -> Result<(String, Scenario)> {
 /// (cells left by a run of an older version of the sweep are not shown); otherwise the stored tables are read.
 pub fn load_report_data(dir: &Path) -> Result<ReportData> {
     let (scenario_yaml, scenario) = stored_scenario(dir)?;
+    if let Some(study) = StudyCells::read(dir)? {
+        return load_study(dir, scenario_yaml, &study);
+    }
     let showcase = showcase_label(&scenario);
     let (rows, tables) = if scenario.sweep.is_empty() {
         let rows = read_sweep_results(&dir.join("results.parquet"))?;
         (rows, gather_long_tables(&[CellSource::single(dir)])?)
     } else if dir.join("cells").is_dir() {
-        let recorded: Option<BTreeMap<String, String>> = std::fs::read_to_string(dir.join(INPUTS_FILE))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok());
+        let recorded = recorded_inputs(dir);
         let mut rows = Vec::new();
         let mut finished = Vec::new();
         for cell in &expand(&scenario)? {
-            let cell_dir = sweep_cell_dir(dir, cell);
+            let cell_dir = cell_dir_of(dir, cell);
             let inputs = recorded.as_ref().map(|r| r.get(&cell.label()).map(String::as_str));
-            if !cell_is_current(&cell_dir, &cell.scenario, inputs) {
+            if !cell_is_current(&cell_dir, Some(&cell.scenario), inputs) {
                 continue;
             }
             for record in crate::report::read_results(&cell_dir.join("results.parquet"))? {
@@ -100,7 +109,7 @@ pub fn load_report_data(dir: &Path) -> Result<ReportData> {
                     record,
                 });
             }
-            finished.push(CellSource::of_cell(dir, cell));
+            finished.push(CellSource::of_cell(&cell_dir, cell));
         }
         let tables = gather_long_tables(&finished)?;
         (rows, tables)
@@ -113,6 +122,44 @@ pub fn load_report_data(dir: &Path) -> Result<ReportData> {
         rows,
         tables,
         showcase,
+        policies: Vec::new(),
+    })
+}
+
+/// The recorded hash of each cell's inputs (`inputs.json`), if the folder has it.
+fn recorded_inputs(dir: &Path) -> Option<BTreeMap<String, String>> {
+    std::fs::read_to_string(dir.join(INPUTS_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+}
+
+/// What the report of a study folder shows: the rows and long tables of its cells whose stored inputs are the
+/// ones the study recorded.
+fn load_study(dir: &Path, scenario_yaml: String, study: &StudyCells) -> Result<ReportData> {
+    let recorded = recorded_inputs(dir);
+    let mut rows = Vec::new();
+    let mut finished = Vec::new();
+    for source in study.sources(dir) {
+        let inputs = recorded.as_ref().and_then(|r| r.get(&source.label)).map(String::as_str);
+        if !cell_is_current(&source.dir, None, Some(inputs)) {
+            continue;
+        }
+        for record in crate::report::read_results(&source.dir.join("results.parquet"))? {
+            rows.push(SweepRow {
+                cell: source.label.clone(),
+                params: source.params.clone(),
+                record,
+            });
+        }
+        finished.push(source);
+    }
+    Ok(ReportData {
+        scenario_yaml,
+        name: study.name.clone(),
+        rows,
+        tables: gather_long_tables(&finished)?,
+        showcase: None,
+        policies: study.policies.clone(),
     })
 }
 
@@ -120,7 +167,7 @@ pub fn load_report_data(dir: &Path) -> Result<ReportData> {
 /// the sweep recorded (`inputs`: `Some(None)` when the sweep recorded none for it), or, in a folder of an older
 /// version that recorded none, of the scenario `expected` (compared as parsed scenarios, so a newer version's
 /// added defaults do not hide an older run of the same cell).
-fn cell_is_current(cell_dir: &Path, expected: &Scenario, inputs: Option<Option<&str>>) -> bool {
+fn cell_is_current(cell_dir: &Path, expected: Option<&Scenario>, inputs: Option<Option<&str>>) -> bool {
     if !cell_dir.join("results.parquet").is_file() {
         return false;
     }
@@ -133,7 +180,7 @@ fn cell_is_current(cell_dir: &Path, expected: &Scenario, inputs: Option<Option<&
             let stored = std::fs::read_to_string(cell_dir.join("scenario.resolved.yaml")).ok();
             stored
                 .and_then(|t| crate::scenario::parse(&t).ok())
-                .is_some_and(|s| s == *expected)
+                .is_some_and(|s| Some(&s) == expected)
         }
     }
 }
@@ -205,7 +252,7 @@ const ALIGNMENT_METRICS: [&str; 6] = [
 ];
 
 /// The report's sections: (heading, explanation, table), shared by `summary.md` and `report.html`.
-pub fn sections(summary: &SweepSummary) -> Vec<(String, String, super::grid_table::TextTable)> {
+pub fn sections(summary: &SweepSummary, rows: &[SweepRow]) -> Vec<(String, String, super::grid_table::TextTable)> {
     let mut out = vec![(
         "Quality (fd) by group and policy".to_string(),
         "Fréchet distance between samples and held-out data, mean ± std over seeds (lower is better); reference \
@@ -219,6 +266,24 @@ pub fn sections(summary: &SweepSummary) -> Vec<(String, String, super::grid_tabl
         "The policy with the lowest mean fd in each group.".into(),
         summary.best("fd"),
     ));
+    let grouped: Vec<(String, crate::report::Record)> =
+        rows.iter().map(|r| (super::group_of(r), r.record.clone())).collect();
+    for ensemble in [crate::routing::PolicyLabel::Full, crate::routing::PolicyLabel::Uniform] {
+        let table = super::dissociation::dissociation(&grouped, &summary.rows, &summary.groups, &ensemble);
+        if !table.rows.is_empty() {
+            out.push((
+                format!("Does {ensemble} lose to top-2, and is it then the most stable?"),
+                format!(
+                    "Counts are seeds. \"{ensemble} worse\": its fd above top-2's (or its loglik below) in that seed. \
+                     \"most stable\": its 95th percentile of amplification at the large scale is the lowest of \
+                     top-1, top-2 and {ensemble} in that seed. The paper's dissociation (yes) needs it worse on fd \
+                     or on loglik in every seed and the most stable in every seed. fd spread: largest minus smallest \
+                     mean fd of top-1, top-2 and {ensemble}."
+                ),
+                table,
+            ));
+        }
+    }
     for (metric, text) in PIVOTS {
         if summary.rows.iter().any(|r| r.mean.contains_key(metric)) {
             out.push((
@@ -243,15 +308,29 @@ pub fn sections(summary: &SweepSummary) -> Vec<(String, String, super::grid_tabl
     out
 }
 
+/// The file of a sweep or study that maps each cell's label to the hash of its inputs.
+pub const INPUTS_FILE: &str = "inputs.json";
+
 /// How the report says it was made (the same whether `run` or `report` wrote it).
 pub const MADE_BY: &str = "Built by ddmsim from the stored results: `ddmsim run` writes it, `ddmsim report <folder>` \
                            rebuilds it; do not edit by hand.";
 
 /// Writes `summary.md`, `figures/` and `report.html` into `dir`. Returns the figures' stems.
 pub fn write_report(dir: &Path, data: &ReportData) -> Result<Vec<String>> {
-    let summary = SweepSummary::of(&data.rows);
+    let shown: Vec<SweepRow> = data
+        .rows
+        .iter()
+        .filter(|r| {
+            data.policies.is_empty() || r.record.policy.is_reference() || {
+                let label = r.record.policy.to_string();
+                data.policies.contains(&label)
+            }
+        })
+        .cloned()
+        .collect();
+    let summary = SweepSummary::of(&shown);
     let figures = write_figures(&dir.join("figures"), data, &summary)?;
-    let sections = sections(&summary);
+    let sections = sections(&summary, &shown);
     let mut md = format!(
         "# {}\n\n{MADE_BY} Groups are the swept values other than the seed; seeds {:?}. The same tables and every \
          figure are in `report.html`.\n\n",
@@ -285,32 +364,46 @@ pub fn report_in_place(dir: &Path) -> Result<Vec<String>> {
 pub fn rebuild_report(dir: &Path) -> Result<Vec<String>> {
     let what = format!("report {}", dir.display());
     let mut folder = LiveFolder::open_existing(dir, &what)?;
-    if folder.kind() == FolderKind::Study {
+    let study = StudyCells::read(dir)?;
+    if folder.kind() == FolderKind::Study && study.is_none() {
         return Err(Error::Refused(format!(
-            "{what}: is a study folder; run `ddmsim study FILE` again: it reuses every finished cell and rebuilds \
-             the tables and the summary"
+            "{what}: is a study folder of an older ddmsim (no {}); run `ddmsim study FILE` again: it reuses every \
+             finished cell and writes the tables and the report",
+            StudyCells::FILE
         )));
     }
     let data = load_report_data(dir)?;
     let staged = folder.staging()?;
-    // A sweep's tables are rebuilt from its cells when they are there; otherwise only the report is.
-    let tables = folder.kind() == FolderKind::Sweep && dir.join("cells").is_dir();
+    // A sweep's or study's tables are rebuilt from its cells when they are there; otherwise only the report is.
+    let tables = matches!(folder.kind(), FolderKind::Sweep | FolderKind::Study) && dir.join("cells").is_dir();
     if tables {
         write_sweep_results(staged.path(), &data.rows)?;
-        let finished: Vec<CellSource> = {
-            let (_, scenario) = stored_scenario(dir)?;
-            let labels: Vec<&str> = data.rows.iter().map(|r| r.cell.as_str()).collect();
-            expand(&scenario)?
-                .iter()
-                .filter(|c| labels.contains(&c.label().as_str()))
-                .map(|c| CellSource::of_cell(dir, c))
-                .collect()
+        let labels: Vec<&str> = data.rows.iter().map(|r| r.cell.as_str()).collect();
+        let sources: Vec<CellSource> = match &study {
+            Some(study) => study.sources(dir),
+            None => {
+                let (_, scenario) = stored_scenario(dir)?;
+                expand(&scenario)?
+                    .iter()
+                    .map(|c| CellSource::of_cell(&cell_dir_of(dir, c), c))
+                    .collect()
+            }
         };
+        let finished: Vec<CellSource> = sources
+            .into_iter()
+            .filter(|c| labels.contains(&c.label.as_str()))
+            .collect();
         write_long_tables(staged.path(), &finished)?;
     }
     let figures = write_report(staged.path(), &data)?;
-    let rebuilt =
-        |f: &str| is_report_file(f) || (tables && !matches!(f, "run.json" | "scenario.resolved.yaml" | INPUTS_FILE));
+    let rebuilt = |f: &str| {
+        is_report_file(f)
+            || (tables
+                && !matches!(
+                    f,
+                    "run.json" | "scenario.resolved.yaml" | INPUTS_FILE | StudyCells::FILE
+                ))
+    };
     folder.publish(staged, &rebuilt)?;
     Ok(figures)
 }

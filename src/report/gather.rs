@@ -5,7 +5,6 @@ use crate::error::{Error, Result};
 use crate::report::{Record, frame, records_of, write_frame};
 use crate::routing::PolicyLabel;
 use crate::scenario::{SweepCell, value_text};
-use crate::sweep::sweep_cell_dir;
 use polars::prelude::*;
 use polars_io::SerReader;
 use polars_io::csv::read::CsvReadOptions;
@@ -29,7 +28,20 @@ pub const LONG_TABLES: [&str; 11] = [
 ];
 
 /// Columns of the long tables that hold text; every other column is read as a number.
-const TEXT_COLUMNS: [&str; 3] = ["policy", "model", "cell"];
+const TEXT_COLUMNS: [&str; 4] = ["policy", "model", "cell", SETTING];
+
+/// The parameter of a study's cells that names their setting; it is tabled in the column `setting` (every other
+/// parameter, a dotted scenario path, in `param.<path>`).
+pub const SETTING: &str = "setting";
+
+/// The column of the parameter `path`: `setting`, or `param.<path>`.
+fn param_column_name(path: &str) -> String {
+    if path == SETTING {
+        SETTING.to_string()
+    } else {
+        format!("param.{path}")
+    }
+}
 
 /// One row of a sweep's results: the cell, its swept values and the run's record.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,7 +108,7 @@ pub fn sweep_frame(rows: &[SweepRow]) -> PolarsResult<DataFrame> {
     for (i, path) in paths.iter().enumerate() {
         let values: Vec<&Value> = rows.iter().map(|r| &r.params[i].1).collect();
         let kind = ParamKind::of(values.iter().copied());
-        leading.push(param_column(&format!("param.{path}"), kind, &values));
+        leading.push(param_column(&param_column_name(path), kind, &values));
     }
     for (i, column) in leading.into_iter().enumerate() {
         df.insert_column(i, column)?;
@@ -127,10 +139,20 @@ pub fn read_sweep_results(path: &Path) -> Result<Vec<SweepRow>> {
     };
     let mut params: Vec<Vec<(String, Value)>> = vec![Vec::new(); df.height()];
     for column in df.columns() {
-        let Some(path) = column.name().strip_prefix("param.") else {
+        let Some(path) = column
+            .name()
+            .strip_prefix("param.")
+            .or((column.name() == SETTING).then_some(SETTING))
+        else {
             continue;
         };
         let values: Vec<Value> = match column.dtype() {
+            DataType::String if path == SETTING => column
+                .str()
+                .map_err(fail)?
+                .iter()
+                .map(|v| Value::String(v.unwrap_or_default().to_string()))
+                .collect(),
             DataType::String => column
                 .str()
                 .map_err(fail)?
@@ -176,12 +198,12 @@ pub struct CellSource {
 }
 
 impl CellSource {
-    /// The cell of a sweep whose output folder is `out_dir`.
-    pub fn of_cell(out_dir: &Path, cell: &SweepCell) -> Self {
+    /// The cell of a sweep or study whose folder is `dir`.
+    pub fn of_cell(dir: &Path, cell: &SweepCell) -> Self {
         CellSource {
             label: cell.label(),
             params: cell.params.clone(),
-            dir: sweep_cell_dir(out_dir, cell),
+            dir: dir.to_path_buf(),
         }
     }
 
@@ -220,7 +242,7 @@ fn read_cell_table(path: &Path, cell: &CellSource, kinds: &[ParamKind]) -> Resul
     let height = df.height();
     let mut leading = vec![Column::new("cell".into(), vec![cell.label.clone(); height])];
     for ((path, value), kind) in cell.params.iter().zip(kinds) {
-        leading.push(param_column(&format!("param.{path}"), *kind, &vec![value; height]));
+        leading.push(param_column(&param_column_name(path), *kind, &vec![value; height]));
     }
     for (i, column) in leading.into_iter().enumerate() {
         df.insert_column(i, column).map_err(fail)?;

@@ -2,9 +2,9 @@
 //! SVG data URI with its caption. A small script marks each figure loaded or broken and records script errors,
 //! so a headless browser can check the page.
 
-use super::figures::WrittenFigure;
+use super::build::{MADE_BY, ReportData};
 use super::grid_table::{TextTable, escape_html};
-use super::report::{MADE_BY, ReportData};
+use super::sweep_figures::WrittenFigure;
 use crate::atomic::write_atomic;
 use crate::error::Result;
 use base64::Engine as _;

@@ -2,8 +2,9 @@
 //! stability and alignment against quality, per-sample disagreement, expert purity, the client partition,
 //! generated samples and training loss.
 
+use super::aggregate::distinct_in_order;
+use super::build::ReportData;
 use super::frames::{columns_with_prefix, numbers, rows_of_cell, texts};
-use super::report::ReportData;
 use super::summary::{SweepSummary, group_axis, group_of};
 use crate::error::Result;
 use crate::report::charts::{
@@ -12,7 +13,6 @@ use crate::report::charts::{
 };
 use crate::report::plot::{Figure, number, render};
 use crate::routing::PolicyLabel;
-use crate::study::distinct_in_order;
 use polars::prelude::DataFrame;
 use std::path::Path;
 
@@ -36,6 +36,8 @@ struct Writer<'a> {
 impl Writer<'_> {
     fn add(&mut self, stem: &str, size: (u32, u32), figure: &impl Figure, caption: String) -> Result<()> {
         let svg = render(&self.dir.join(stem), size, figure)?;
+        let (names, rows) = figure.data();
+        crate::atomic::write_quoted_csv(&self.dir.join(format!("{stem}.csv")), &names, &rows)?;
         self.written.push(WrittenFigure {
             stem: stem.into(),
             caption,

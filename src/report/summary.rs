@@ -1,21 +1,24 @@
 //! A sweep's summary: mean ± std over seeds per group of cells (the swept values other than the seed) and
 //! policy, as tables shown in `summary.md` and `report.html`.
 
-use super::SweepRow;
+use super::aggregate::{SummaryRow, distinct_in_order, mean_std, summarise};
+use super::gather::{SETTING, SweepRow};
 use super::grid_table::TextTable;
 use crate::report::plot::number;
 use crate::routing::PolicyLabel;
 use crate::scenario::value_text;
-use crate::study::{SummaryRow, distinct_in_order, mean_std, summarise};
 
 /// The label of a row's group: its swept values other than `seed`, keys shortened to their last part
-/// (`alpha=0.1`); `all` when nothing else is swept.
+/// (`alpha=0.1`), a study's setting by its name; `all` when nothing else is swept.
 pub fn group_of(row: &SweepRow) -> String {
     let parts: Vec<String> = row
         .params
         .iter()
         .filter(|(path, _)| path != "seed")
-        .map(|(path, value)| format!("{}={}", path.rsplit('.').next().unwrap_or(path), value_text(value)))
+        .map(|(path, value)| match path.as_str() {
+            SETTING => value_text(value),
+            _ => format!("{}={}", path.rsplit('.').next().unwrap_or(path), value_text(value)),
+        })
         .collect();
     if parts.is_empty() {
         "all".into()
