@@ -17,7 +17,7 @@ mod sampling;
 
 pub use clients::{ClientsConfig, PartitionConfig};
 pub use clusters::{ClusterConfig, ClusterMethod};
-pub use data::{DataConfig, GmmLayout};
+pub use data::{DataConfig, DataKind, GmmLayout};
 pub use experts::{ExpertsConfig, Grouping};
 pub use federation::{FederationConfig, FederationMode, LocalOptimizer};
 pub use metrics::{ClassifierConfig, MetricsConfig};
