@@ -262,6 +262,14 @@ fn validate_metrics(m: &MetricsConfig) -> Result<()> {
     at_least("metrics.alignment_points", m.alignment_points, m.alignment_neighbors)?;
     at_least("metrics.error_bins", m.error_bins, 1)?;
     at_least("metrics.error_points", m.error_points, 1)?;
+    let q = m.memorization_quantile;
+    // Written so that NaN fails too.
+    if !(q > 0.0 && q < 1.0) {
+        return Err(Error::invalid(
+            "metrics.memorization_quantile",
+            format!("must be finite and in (0, 1), got {}", num(q)),
+        ));
+    }
     widths("metrics.classifier.hidden", &m.classifier.hidden)?;
     at_least("metrics.classifier.epochs", m.classifier.epochs, 1)?;
     at_least("metrics.classifier.batch_size", m.classifier.batch_size, 1)?;

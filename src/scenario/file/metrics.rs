@@ -41,6 +41,14 @@ pub struct MetricsConfig {
     /// Largest reference set used by the metrics (the test split is subsampled, seeded, beyond it).
     #[serde(default = "d_max_reference")]
     pub max_reference: usize,
+    /// Quantile of held-out-to-training nearest-neighbour distances below which a generated sample counts as
+    /// memorized, in (0, 1). Written out only when it differs from the default, so resolved scenarios from before
+    /// the key existed keep their bytes (and their cache keys).
+    #[serde(
+        default = "d_memorization_quantile",
+        skip_serializing_if = "is_default_memorization_quantile"
+    )]
+    pub memorization_quantile: f64,
     /// The evaluation classifier of labelled image data, whose features give `fd_classifier` (FID-like).
     #[serde(default)]
     pub classifier: ClassifierConfig,
@@ -135,6 +143,14 @@ fn d_projections() -> usize {
 fn d_max_reference() -> usize {
     4000
 }
+/// 1 %: a generated sample nearer to a training point than 99 % of held-out points are counts as a copy.
+fn d_memorization_quantile() -> f64 {
+    0.01
+}
+/// Whether `q` is the default (compared bit for bit, so any other value, NaN included, is written out).
+fn is_default_memorization_quantile(q: &f64) -> bool {
+    q.to_bits() == d_memorization_quantile().to_bits()
+}
 
 impl Default for MetricsConfig {
     /// Stability and alignment on; k = 5, 128 projections, at most 4,000 reference points.
@@ -151,6 +167,7 @@ impl Default for MetricsConfig {
             nearest_k: d_nearest_k(),
             projections: d_projections(),
             max_reference: d_max_reference(),
+            memorization_quantile: d_memorization_quantile(),
             classifier: ClassifierConfig::default(),
         }
     }
