@@ -14,7 +14,7 @@ pub struct DataConfig {
     pub kind: DataKind,
     /// Total number of points drawn (train + test). Used only by the kinds that draw points
     /// ([`DataKind::draws_points`]); `digits` and `csv` bring their own points, refuse the key and leave it out of
-    /// the resolved scenario.
+    /// the resolved scenario (for them it holds the default and is never read).
     pub samples: usize,
     /// Share of points held out as the test (reference) split.
     pub test_fraction: f64,
