@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::experiment::{RunOptions, run};
 use crate::progress::Progress;
 use crate::report::{Record, read_results};
-use crate::scenario::{DataConfig, LoadedScenario, Scenario, parse};
+use crate::scenario::{DataKind, LoadedScenario, Scenario, parse};
 use crate::store::{Existing, RunRecord, inspect};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -94,7 +94,7 @@ pub fn is_finished(job: &CellJob) -> bool {
         Ok(_) => {
             let stored = std::fs::read_to_string(dir.join("scenario.resolved.yaml")).ok();
             let same = stored.and_then(|t| parse(&t).ok()).is_some_and(|s| s == job.scenario);
-            same && !matches!(job.scenario.data, DataConfig::Csv { .. })
+            same && !matches!(job.scenario.data.kind, DataKind::Csv { .. })
         }
         Err(_) => false,
     }

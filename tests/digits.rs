@@ -6,11 +6,16 @@ use assert_cmd::Command;
 use ddmsim::classifier::{ClassifierScores, train_classifier};
 use ddmsim::data;
 use ddmsim::metrics::{Family, Reference, SampleSet};
-use ddmsim::scenario::{ClassifierConfig, DataConfig, MetricsConfig};
+use ddmsim::scenario::{ClassifierConfig, DataConfig, DataKind, MetricsConfig};
 use std::path::Path;
 
 fn digits_split(seed: u64) -> data::DataSplit {
-    data::load(&DataConfig::Digits { test_fraction: 0.2 }, Path::new("."), seed).unwrap()
+    let config = DataConfig {
+        kind: DataKind::Digits,
+        test_fraction: 0.2,
+        ..DataConfig::default()
+    };
+    data::load(&config, Path::new("."), seed).unwrap()
 }
 
 #[test]

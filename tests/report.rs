@@ -2,7 +2,11 @@
 //! stored results, and `report.html` opens in headless Chromium with every figure loaded and no console errors
 //! (while a page with one corrupted figure is caught).
 
+#[path = "common/external.rs"]
+mod external;
+
 use assert_cmd::Command;
+use external::Program;
 use std::path::{Path, PathBuf};
 
 /// The figures a sweep of the tiny scenario must produce.
@@ -41,15 +45,18 @@ fn tiny_sweep(dir: &Path) -> PathBuf {
     out
 }
 
-/// The Chromium binary: `$CHROMIUM`, else `chromium` on the path.
-fn chromium() -> String {
-    std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into())
-}
+/// The browser that opens the report: `$CHROMIUM`, else `chromium` or `chromium-browser` on the path.
+const CHROMIUM: Program = Program {
+    name: "Chromium",
+    env: "CHROMIUM",
+    commands: &["chromium", "chromium-browser"],
+    install: "apt-get install chromium",
+};
 
-/// Opens `page` in headless Chromium; returns the DOM after load and what Chromium logged.
-fn open_in_chromium(page: &Path) -> (String, String) {
+/// Opens `page` in headless `chromium`; returns the DOM after load and what Chromium logged.
+fn open_in_chromium(chromium: &Path, page: &Path) -> (String, String) {
     let profile = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(chromium())
+    let output = std::process::Command::new(chromium)
         .args([
             "--headless",
             "--no-sandbox",
@@ -63,12 +70,7 @@ fn open_in_chromium(page: &Path) -> (String, String) {
         .arg("--dump-dom")
         .arg(format!("file://{}", page.canonicalize().unwrap().display()))
         .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start {} ({e}); install it with `apt-get install chromium`",
-                chromium()
-            )
-        });
+        .unwrap_or_else(|e| panic!("cannot start {} ({e})", chromium.display()));
     assert!(
         output.status.success(),
         "chromium failed: {}",
@@ -133,10 +135,14 @@ fn a_sweep_report_has_every_figure_and_rebuilds_identically_without_rerunning() 
 
 #[test]
 fn the_report_opens_in_headless_chromium_with_every_figure_loaded_and_no_console_errors() {
+    let test = "the_report_opens_in_headless_chromium_with_every_figure_loaded_and_no_console_errors";
+    let Some(chromium) = external::require(test, &CHROMIUM) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = tiny_sweep(dir.path());
     let page = out.join("report.html");
-    let (dom, log) = open_in_chromium(&page);
+    let (dom, log) = open_in_chromium(&chromium, &page);
     let n = FIGURES.len();
     assert!(
         dom.contains("data-figures=\"loaded\""),
@@ -158,7 +164,7 @@ fn the_report_opens_in_headless_chromium_with_every_figure_loaded_and_no_console
     let broken = format!("{}PHN2Zz5icm9rZW4{}", &html[..at], &html[at + 40..]);
     let broken_page = out.join("broken.html");
     std::fs::write(&broken_page, broken).unwrap();
-    let (dom, _) = open_in_chromium(&broken_page);
+    let (dom, _) = open_in_chromium(&chromium, &broken_page);
     assert!(
         dom.contains("data-figures=\"broken\""),
         "a corrupted figure went unnoticed"

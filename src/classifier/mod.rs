@@ -12,7 +12,7 @@ pub use train::{cross_entropy, train_classifier};
 
 use crate::data::Dataset;
 use crate::nn::TimeNet;
-use crate::scenario::{ClassifierConfig, DataConfig};
+use crate::scenario::{ClassifierConfig, DataConfig, DataKind};
 use ndarray::{Array2, ArrayView2, Axis};
 
 /// A trained classifier with its accuracy on the held-out split.
@@ -28,7 +28,7 @@ pub struct Classifier {
 
 /// Whether a run trains the classifier: as configured, or by default for the bundled digits.
 pub fn enabled(config: &ClassifierConfig, data: &DataConfig) -> bool {
-    config.enabled.unwrap_or(matches!(data, DataConfig::Digits { .. }))
+    config.enabled.unwrap_or(matches!(data.kind, DataKind::Digits))
 }
 
 /// The classifier network for `dim` inputs and `classes` outputs.

@@ -9,7 +9,7 @@ pub use gmm::Gmm;
 
 use crate::error::{Error, Result};
 use crate::rng::{Stream, derive};
-use crate::scenario::{DataConfig, GmmLayout, MetricsConfig};
+use crate::scenario::{DataConfig, DataKind, GmmLayout, MetricsConfig};
 use ndarray::{Array2, Axis};
 use rand::seq::SliceRandom;
 use std::path::{Path, PathBuf};
@@ -69,68 +69,31 @@ pub struct DataSplit {
 pub fn load(config: &DataConfig, base_dir: &Path, seed: u64) -> Result<DataSplit> {
     let mut rng = derive(seed, Stream::Data, &[]);
     let mut density = None;
-    let (x, labels, test_fraction) = match config {
-        DataConfig::Gmm {
+    let samples = config.samples;
+    let labelled = |(x, labels): toys::Labelled| (x, Some(labels));
+    let (x, labels) = match &config.kind {
+        DataKind::Gmm {
             components,
             dim,
             radius,
             std,
             layout,
             weights,
-            samples,
-            test_fraction,
         } => {
             let gmm = match layout {
                 GmmLayout::Circle => Gmm::circle(*components, *dim, *radius, *std, weights),
                 GmmLayout::Random => Gmm::random(*components, *dim, *radius, *std, weights, &mut rng),
             };
-            let (x, labels) = gmm.sample(*samples, &mut rng)?;
+            let points = gmm.sample(samples, &mut rng)?;
             density = Some(gmm);
-            (x, Some(labels), *test_fraction)
+            labelled(points)
         }
-        DataConfig::Moons {
-            samples,
-            noise,
-            test_fraction,
-        } => {
-            let (x, l) = toys::moons(*samples, *noise, &mut rng)?;
-            (x, Some(l), *test_fraction)
-        }
-        DataConfig::Rings {
-            rings,
-            samples,
-            noise,
-            test_fraction,
-        } => {
-            let (x, l) = toys::rings(*samples, *rings, *noise, &mut rng)?;
-            (x, Some(l), *test_fraction)
-        }
-        DataConfig::Checkerboard { samples, test_fraction } => {
-            let (x, l) = toys::checkerboard(*samples, &mut rng)?;
-            (x, Some(l), *test_fraction)
-        }
-        DataConfig::Spirals {
-            arms,
-            samples,
-            noise,
-            test_fraction,
-        } => {
-            let (x, l) = toys::spirals(*samples, *arms, *noise, &mut rng)?;
-            (x, Some(l), *test_fraction)
-        }
-        DataConfig::Digits { test_fraction } => {
-            let (x, l) = digits::load()?;
-            (x, Some(l), *test_fraction)
-        }
-        DataConfig::Csv {
-            path,
-            label_column,
-            test_fraction,
-        } => {
-            let full = base_dir.join(path);
-            let (x, l) = csv::load(&full, label_column.as_deref())?;
-            (x, l, *test_fraction)
-        }
+        DataKind::Moons { noise } => labelled(toys::moons(samples, *noise, &mut rng)?),
+        DataKind::Rings { rings, noise } => labelled(toys::rings(samples, *rings, *noise, &mut rng)?),
+        DataKind::Checkerboard => labelled(toys::checkerboard(samples, &mut rng)?),
+        DataKind::Spirals { arms, noise } => labelled(toys::spirals(samples, *arms, *noise, &mut rng)?),
+        DataKind::Digits => labelled(digits::load()?),
+        DataKind::Csv { path, label_column } => csv::load(&base_dir.join(path), label_column.as_deref())?,
     };
     let all = Dataset { x, labels };
     if all.len() < 4 {
@@ -139,7 +102,7 @@ pub fn load(config: &DataConfig, base_dir: &Path, seed: u64) -> Result<DataSplit
             format!("needs at least 4 points to split, got {}", all.len()),
         ));
     }
-    let (train, test) = split(&all, test_fraction, seed);
+    let (train, test) = split(&all, config.test_fraction, seed);
     Ok(DataSplit { train, test, density })
 }
 
@@ -155,8 +118,8 @@ pub fn split(all: &Dataset, test_fraction: f64, seed: u64) -> (Dataset, Dataset)
 
 /// The data file a scenario reads, if any (a CSV file; the digits are bundled in the binary).
 pub fn input_file(config: &DataConfig, base_dir: &Path) -> Option<PathBuf> {
-    match config {
-        DataConfig::Csv { path, .. } => Some(base_dir.join(path)),
+    match &config.kind {
+        DataKind::Csv { path, .. } => Some(base_dir.join(path)),
         _ => None,
     }
 }
@@ -165,21 +128,21 @@ pub fn input_file(config: &DataConfig, base_dir: &Path) -> Option<PathBuf> {
 /// digits; `None` for data generated from the scenario's own settings.
 pub fn source_sha256(config: &DataConfig, base_dir: &Path) -> Result<Option<String>> {
     use crate::hash::sha256_hex;
-    Ok(match config {
-        DataConfig::Csv { path, label_column, .. } => {
+    Ok(match &config.kind {
+        DataKind::Csv { path, label_column } => {
             let file = base_dir.join(path);
             csv::shape(&file, label_column.as_deref())?;
             Some(crate::hash::sha256_file(&file).map_err(|e| Error::read(&file, e))?)
         }
-        DataConfig::Digits { .. } => Some(sha256_hex(digits::BUNDLED)),
+        DataKind::Digits => Some(sha256_hex(digits::BUNDLED)),
         _ => None,
     })
 }
 
 /// An upper bound on the points of a CSV data set and its dimension, without reading it whole.
 pub fn csv_shape(config: &DataConfig, base_dir: &Path) -> Result<(f64, f64)> {
-    match config {
-        DataConfig::Csv { path, label_column, .. } => csv::shape(&base_dir.join(path), label_column.as_deref()),
+    match &config.kind {
+        DataKind::Csv { path, label_column } => csv::shape(&base_dir.join(path), label_column.as_deref()),
         _ => Ok((0.0, 0.0)),
     }
 }

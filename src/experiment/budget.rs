@@ -4,7 +4,7 @@
 
 use crate::data;
 use crate::error::{Error, Result};
-use crate::scenario::{DataConfig, RoutingConfig, Scenario};
+use crate::scenario::{DataConfig, DataKind, RoutingConfig, Scenario};
 use std::path::Path;
 
 /// One part of a run's peak memory.
@@ -280,13 +280,13 @@ pub fn check_parallel(largest: f64, parallel: usize, force: bool) -> Result<()> 
 
 /// The number of points and the dimension of the data (an upper bound on the points of a CSV file, from its size).
 fn data_shape(config: &DataConfig, base_dir: &Path) -> Result<(f64, f64)> {
-    Ok(match config {
-        DataConfig::Gmm { samples, dim, .. } => (*samples as f64, *dim as f64),
-        DataConfig::Moons { samples, .. }
-        | DataConfig::Rings { samples, .. }
-        | DataConfig::Checkerboard { samples, .. }
-        | DataConfig::Spirals { samples, .. } => (*samples as f64, 2.0),
-        DataConfig::Digits { .. } => (1797.0, 64.0),
-        DataConfig::Csv { .. } => data::csv_shape(config, base_dir)?,
+    let samples = config.samples as f64;
+    Ok(match &config.kind {
+        DataKind::Gmm { dim, .. } => (samples, *dim as f64),
+        DataKind::Moons { .. } | DataKind::Rings { .. } | DataKind::Checkerboard | DataKind::Spirals { .. } => {
+            (samples, 2.0)
+        }
+        DataKind::Digits => (1797.0, 64.0),
+        DataKind::Csv { .. } => data::csv_shape(config, base_dir)?,
     })
 }

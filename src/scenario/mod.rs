@@ -140,6 +140,31 @@ mod tests {
     }
 
     #[test]
+    fn memorization_quantile_must_be_finite_and_inside_0_1() {
+        for (value, shown) in [
+            ("0", "0"),
+            ("1", "1"),
+            ("-0.5", "-0.5"),
+            (".nan", "NaN"),
+            (".inf", "inf"),
+        ] {
+            let s = parse(&format!("name: t\nmetrics: {{ memorization_quantile: {value} }}\n")).unwrap();
+            assert_eq!(
+                validate(&s).unwrap_err().to_string(),
+                format!("metrics.memorization_quantile: must be finite and in (0, 1), got {shown}")
+            );
+        }
+        let s = parse("name: t\nmetrics: { memorization_quantile: 0.05 }\n").unwrap();
+        validate(&s).unwrap();
+        assert!(to_yaml(&s).contains("  memorization_quantile: 0.05\n"));
+        assert_eq!(parse(&to_yaml(&s)).unwrap(), s);
+        // The default is left out, so resolved scenarios written before the key existed keep their bytes.
+        let s = parse("name: t\n").unwrap();
+        assert_eq!(s.metrics.memorization_quantile, 0.01);
+        assert!(!to_yaml(&s).contains("memorization_quantile"));
+    }
+
+    #[test]
     fn top_k_larger_than_clusters_is_rejected() {
         let s = parse("name: t\nrouting: [ { policy: top_k, k: 9 } ]\n").unwrap();
         assert!(

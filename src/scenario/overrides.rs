@@ -86,4 +86,26 @@ mod tests {
             Some(crate::scenario::LocalOptimizer::Persistent)
         );
     }
+
+    #[test]
+    fn data_keys_are_set_by_their_path_in_the_file() {
+        let s = parse("name: t\n").unwrap();
+        let set = |s: &Scenario, text: &str| {
+            let (path, value) = parse_assignment(text).unwrap();
+            with_override(s, &path, &value)
+        };
+        let changed = set(&s, "data.samples=500").unwrap();
+        assert_eq!(changed.data.samples, 500);
+        assert_eq!(set(&s, "data.test_fraction=0.3").unwrap().data.test_fraction, 0.3);
+        let changed = set(&set(&s, "data.std=0.5").unwrap(), "data.components=4").unwrap();
+        let crate::scenario::DataKind::Gmm { std, components, .. } = changed.data.kind else {
+            panic!("{:?}", changed.data.kind)
+        };
+        assert_eq!((std, components), (0.5, 4));
+        let digits = parse("name: t\ndata: {kind: digits}\n").unwrap();
+        assert_eq!(
+            set(&digits, "data.samples=500").unwrap_err().to_string(),
+            "data.samples: no key `samples` here; known keys: kind, test_fraction"
+        );
+    }
 }

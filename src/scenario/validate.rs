@@ -1,8 +1,8 @@
 //! Range and consistency checks of a parsed scenario; every error names the dotted path and the allowed range.
 
 use super::file::{
-    ClusterMethod, DataConfig, GmmLayout, MetricsConfig, ModelConfig, OptimizerConfig, PartitionConfig, RouterConfig,
-    RoutingConfig, Scenario, ScheduleStage,
+    ClusterMethod, DataConfig, DataKind, GmmLayout, MetricsConfig, ModelConfig, OptimizerConfig, PartitionConfig,
+    RouterConfig, RoutingConfig, Scenario, ScheduleStage,
 };
 use crate::error::{Error, Result};
 
@@ -77,16 +77,14 @@ pub fn check_name(path: &str, name: &str) -> Result<()> {
 }
 
 fn validate_data(data: &DataConfig) -> Result<()> {
-    match data {
-        DataConfig::Gmm {
+    match &data.kind {
+        DataKind::Gmm {
             components,
             dim,
             radius,
             std,
             layout,
             weights,
-            samples,
-            test_fraction,
         } => {
             at_least("data.components", *components, 1)?;
             at_least("data.dim", *dim, 1)?;
@@ -111,54 +109,33 @@ fn validate_data(data: &DataConfig) -> Result<()> {
                 ));
             }
             mixture_weights(weights, *components)?;
-            sample_count(*samples)?;
-            fraction(*test_fraction)
         }
-        DataConfig::Moons {
-            samples,
-            noise,
-            test_fraction,
-        } => {
-            sample_count(*samples)?;
-            non_negative_f32("data.noise", *noise)?;
-            fraction(*test_fraction)
-        }
-        DataConfig::Checkerboard { samples, test_fraction } => {
-            sample_count(*samples)?;
-            fraction(*test_fraction)
-        }
-        DataConfig::Rings {
-            rings,
-            samples,
-            noise,
-            test_fraction,
-        } => {
+        DataKind::Moons { noise } => non_negative_f32("data.noise", *noise)?,
+        DataKind::Rings { rings, noise } => {
             at_least("data.rings", *rings, 1)?;
-            sample_count(*samples)?;
             non_negative_f32("data.noise", *noise)?;
-            fraction(*test_fraction)
         }
-        DataConfig::Spirals {
-            arms,
-            samples,
-            noise,
-            test_fraction,
-        } => {
+        DataKind::Spirals { arms, noise } => {
             at_least("data.arms", *arms, 1)?;
-            sample_count(*samples)?;
             non_negative_f32("data.noise", *noise)?;
-            fraction(*test_fraction)
         }
-        DataConfig::Digits { test_fraction } => fraction(*test_fraction),
-        DataConfig::Csv {
-            path, test_fraction, ..
-        } => {
+        DataKind::Checkerboard | DataKind::Digits => {}
+        DataKind::Csv { path, .. } => {
             if path.is_empty() {
                 return Err(Error::invalid("data.path", "must name a CSV file"));
             }
-            fraction(*test_fraction)
         }
     }
+    if data.kind.draws_points() {
+        at_least("data.samples", data.samples, 10)?;
+    }
+    if !(data.test_fraction > 0.0 && data.test_fraction < 1.0) {
+        return Err(Error::invalid(
+            "data.test_fraction",
+            format!("must be in (0, 1), got {}", data.test_fraction),
+        ));
+    }
+    Ok(())
 }
 
 fn validate_model(m: &ModelConfig) -> Result<()> {
@@ -285,6 +262,14 @@ fn validate_metrics(m: &MetricsConfig) -> Result<()> {
     at_least("metrics.alignment_points", m.alignment_points, m.alignment_neighbors)?;
     at_least("metrics.error_bins", m.error_bins, 1)?;
     at_least("metrics.error_points", m.error_points, 1)?;
+    let q = m.memorization_quantile;
+    // Written so that NaN fails too.
+    if !(q > 0.0 && q < 1.0) {
+        return Err(Error::invalid(
+            "metrics.memorization_quantile",
+            format!("must be finite and in (0, 1), got {}", num(q)),
+        ));
+    }
     widths("metrics.classifier.hidden", &m.classifier.hidden)?;
     at_least("metrics.classifier.epochs", m.classifier.epochs, 1)?;
     at_least("metrics.classifier.batch_size", m.classifier.batch_size, 1)?;
@@ -319,20 +304,6 @@ fn widths(path: &str, hidden: &[usize]) -> Result<()> {
 fn embedding(path: &str, size: usize) -> Result<()> {
     if size < 2 || !size.is_multiple_of(2) {
         return Err(Error::invalid(path, format!("must be an even number >= 2, got {size}")));
-    }
-    Ok(())
-}
-
-fn sample_count(samples: usize) -> Result<()> {
-    at_least("data.samples", samples, 10)
-}
-
-fn fraction(test_fraction: f64) -> Result<()> {
-    if !(test_fraction > 0.0 && test_fraction < 1.0) {
-        return Err(Error::invalid(
-            "data.test_fraction",
-            format!("must be in (0, 1), got {test_fraction}"),
-        ));
     }
     Ok(())
 }

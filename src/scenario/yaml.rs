@@ -5,9 +5,11 @@
 //! the line of an error inside them, and silently accept extra keys on variants without settings
 //! (`{ policy: full, k: 3 }`). So the sections with a tag key are rewritten to serde's external form
 //! (`!gmm {...}`) before deserialising, and back after serialising; the path of an error is tracked by
-//! `serde_path_to_error`, and its line is found again in the source text by [`locate`].
+//! `serde_path_to_error`, and its line is found again in the source text by [`locate`]. The data section also has
+//! keys every kind shares (`samples`, `test_fraction`): serde's form keeps them beside the tag key, whose value is
+//! the kind's own settings (`data: { kind: !moons { noise: 0.1 }, samples: 500 }`).
 
-use super::Scenario;
+use super::{DataConfig, Scenario};
 use crate::error::one_line;
 use serde::de::DeserializeOwned;
 use serde_norway::value::{Tag, TaggedValue};
@@ -72,12 +74,46 @@ impl fmt::Display for YamlError {
     }
 }
 
-/// Sections of a scenario selected by a tag key: where they are (`*` = every list item) and the tag.
-const TAGGED: [(&[&str], &str); 3] = [
-    (&["data"], "kind"),
-    (&["clients", "partition"], "kind"),
-    (&["routing", "*"], "policy"),
+/// A section of a scenario selected by a tag key.
+struct Section {
+    /// Where it is (`*` = every list item).
+    at: &'static [&'static str],
+    /// The tag key.
+    tag: &'static str,
+    /// Keys every variant shares, kept beside the tag key in serde's form (the section is a struct whose tag key
+    /// holds the variant); empty when the section is the variant itself.
+    common: &'static [&'static str],
+    /// The keys a variant takes in the file's order, given its name and its own keys in serde's order (for a
+    /// section with common keys: the common keys that variant takes, placed among its own).
+    keys: fn(&str, Vec<String>) -> Vec<String>,
+}
+
+/// Sections of a scenario selected by a tag key.
+const TAGGED: [Section; 3] = [
+    Section {
+        at: &["data"],
+        tag: "kind",
+        common: &DataConfig::COMMON_KEYS,
+        keys: DataConfig::file_keys,
+    },
+    Section {
+        at: &["clients", "partition"],
+        tag: "kind",
+        common: &[],
+        keys: own_keys,
+    },
+    Section {
+        at: &["routing", "*"],
+        tag: "policy",
+        common: &[],
+        keys: own_keys,
+    },
 ];
+
+/// The keys of a variant of a section without common keys: its own.
+fn own_keys(_name: &str, own: Vec<String>) -> Vec<String> {
+    own
+}
 
 /// Deepest nesting of mappings and lists a file may have (scenarios nest about five levels; the YAML parser
 /// behind serde slows down with the square of the depth, so a deep file is refused before it is parsed).
@@ -151,11 +187,17 @@ pub fn typed<T: DeserializeOwned>(value: Value, text: Option<&str>) -> Result<T,
 
 /// The scenario in a YAML value (the file's form, tagged sections with their tag key).
 pub fn scenario_from_value(mut value: Value, text: Option<&str>) -> Result<Scenario, YamlError> {
-    for (at, tag) in TAGGED {
+    // The variant named at each section with common keys, for the keys named in an error inside it.
+    let mut names: Vec<(KeyPath, &Section, String)> = Vec::new();
+    for section in &TAGGED {
         let mut problem = None;
-        visit(&mut value, at, &mut KeyPath::default(), &mut |node, path| {
+        visit(&mut value, section.at, &mut KeyPath::default(), &mut |node, path| {
             if problem.is_none() {
-                problem = externalize(node, tag, path).err();
+                match externalize(node, section, path) {
+                    Ok(name) if !section.common.is_empty() => names.push((path.clone(), section, name)),
+                    Ok(_) => {}
+                    Err(e) => problem = Some(e),
+                }
             }
         });
         if let Some((path, message)) = problem {
@@ -164,11 +206,21 @@ pub fn scenario_from_value(mut value: Value, text: Option<&str>) -> Result<Scena
     }
     typed(value, text).map_err(|mut e| {
         // An unknown variant is the tag's value: name the tag key.
-        let tagged = TAGGED.iter().find(|(at, _)| matches_pattern(&e.path, at));
-        if let (Some((_, tag)), true) = (tagged, e.message.starts_with("unknown variant")) {
-            e.path.0.push(Key::Name(tag.to_string()));
-            if let Some(text) = text {
-                e.location = locate(text, &e.path);
+        let tagged = TAGGED.iter().find(|section| matches_pattern(&e.path, section.at));
+        if let (Some(section), true) = (tagged, e.message.starts_with("unknown variant")) {
+            e.path.0.push(Key::Name(section.tag.to_string()));
+            e.location = text.and_then(|text| locate(text, &e.path));
+        }
+        // Inside the settings of a section with common keys: in the file they sit beside the tag key, not in it,
+        // and the keys it takes include the common ones.
+        for (at, section, name) in &names {
+            let tag = Key::Name(section.tag.to_string());
+            if e.path.0.len() > at.0.len() + 1 && e.path.0.starts_with(&at.0) && e.path.0[at.0.len()] == tag {
+                e.path.0.remove(at.0.len());
+                if let Some((key, own)) = unknown_field_parts(&e.message) {
+                    e.message = unknown_field(&key, &(section.keys)(name, own));
+                }
+                e.location = text.and_then(|text| locate(text, &e.path));
             }
         }
         e
@@ -178,9 +230,9 @@ pub fn scenario_from_value(mut value: Value, text: Option<&str>) -> Result<Scena
 /// The scenario as a YAML value in the file's form (tagged sections with their tag key first).
 pub fn scenario_to_value(scenario: &Scenario) -> Value {
     let mut value = serde_norway::to_value(scenario).expect("a scenario always serialises");
-    for (at, tag) in TAGGED {
-        visit(&mut value, at, &mut KeyPath::default(), &mut |node, _| {
-            internalize(node, tag)
+    for section in &TAGGED {
+        visit(&mut value, section.at, &mut KeyPath::default(), &mut |node, _| {
+            internalize_section(node, section)
         });
     }
     value
@@ -221,8 +273,10 @@ fn matches_pattern(path: &KeyPath, at: &[&str]) -> bool {
 }
 
 /// `{ tag: name, k: v }` -> `!name { k: v }` (serde's external form in YAML), or the plain `name` for a variant
-/// without settings.
-fn externalize(node: &mut Value, tag: &str, path: &KeyPath) -> Result<(), (KeyPath, String)> {
+/// without settings; for a section with common keys `c`, `{ tag: name, k: v, c: w }` -> `{ tag: !name { k: v },
+/// c: w }`. Returns the variant's name.
+fn externalize(node: &mut Value, section: &Section, path: &KeyPath) -> Result<String, (KeyPath, String)> {
+    let tag = section.tag;
     let Value::Mapping(map) = node else {
         return Err((path.clone(), format!("must be a mapping with a `{tag}` key")));
     };
@@ -242,25 +296,65 @@ fn externalize(node: &mut Value, tag: &str, path: &KeyPath) -> Result<(), (KeyPa
             ));
         }
     };
-    let rest = std::mem::take(map);
+    let mut rest = std::mem::take(map);
+    let mut common = Mapping::new();
+    for key in section.common {
+        if let Some(value) = rest.shift_remove(*key) {
+            common.insert(Value::String(key.to_string()), value);
+        }
+    }
     // A variant without settings (`full`, `iid`) deserialises from its bare name; any key given with it is
     // an error, not silently dropped.
-    if is_unit_variant(path, &name) {
+    let variant = if is_unit_variant(path, &name) {
         if let Some(key) = rest.keys().next() {
             let key = key.as_str().map_or_else(|| format!("{key:?}"), str::to_string);
-            return Err((
-                path.with(Key::Name(key.clone())),
-                format!("unknown field `{key}`: `{tag}: {name}` takes no settings"),
-            ));
+            let message = match (section.keys)(&name, Vec::new()) {
+                keys if keys.is_empty() => format!("unknown field `{key}`: `{tag}: {name}` takes no settings"),
+                keys => unknown_field(&key, &keys),
+            };
+            return Err((path.with(Key::Name(key)), message));
         }
-        *node = Value::String(name);
+        Value::String(name.clone())
     } else {
-        *node = Value::Tagged(Box::new(TaggedValue {
-            tag: Tag::new(name),
+        Value::Tagged(Box::new(TaggedValue {
+            tag: Tag::new(name.clone()),
             value: Value::Mapping(rest),
-        }));
+        }))
+    };
+    *node = if section.common.is_empty() {
+        variant
+    } else {
+        let mut map = Mapping::new();
+        map.insert(Value::String(tag.into()), variant);
+        map.extend(common);
+        Value::Mapping(map)
+    };
+    Ok(name)
+}
+
+/// The unknown key and the keys expected instead, from serde's message for an unknown field.
+fn unknown_field_parts(message: &str) -> Option<(String, Vec<String>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (key, expected) = rest.split_once('`')?;
+    let names = match expected.strip_prefix(", expected ") {
+        Some(names) => names.split('`').skip(1).step_by(2).map(str::to_string).collect(),
+        None if expected == ", there are no fields" => Vec::new(),
+        None => return None,
+    };
+    Some((key.to_string(), names))
+}
+
+/// serde's message for an unknown field `key` where the keys `expected` are allowed.
+fn unknown_field(key: &str, expected: &[String]) -> String {
+    match expected {
+        [] => format!("unknown field `{key}`, there are no fields"),
+        [one] => format!("unknown field `{key}`, expected `{one}`"),
+        [a, b] => format!("unknown field `{key}`, expected `{a}` or `{b}`"),
+        _ => {
+            let names: Vec<String> = expected.iter().map(|k| format!("`{k}`")).collect();
+            format!("unknown field `{key}`, expected one of {}", names.join(", "))
+        }
     }
-    Ok(())
 }
 
 /// Whether the variant `name` of the tagged section at `path` has no settings (it deserialises from its name).
@@ -273,8 +367,38 @@ fn is_unit_variant(path: &KeyPath, name: &str) -> bool {
         Some(Key::Name(section)) if section == "clients" => {
             serde_norway::from_value::<super::PartitionConfig>(bare).is_ok()
         }
-        _ => serde_norway::from_value::<super::DataConfig>(bare).is_ok(),
+        _ => serde_norway::from_value::<super::DataKind>(bare).is_ok(),
     }
+}
+
+/// [`internalize`] for any section: for one with common keys `c`, `{ tag: !name { k: v }, c: w }` ->
+/// `{ tag: name, k: v, c: w }` with the keys in the file's order.
+fn internalize_section(node: &mut Value, section: &Section) {
+    if section.common.is_empty() {
+        return internalize(node, section.tag);
+    }
+    let tag = Value::String(section.tag.to_string());
+    let Value::Mapping(outer) = node else { return };
+    let Some(mut variant) = outer.shift_remove(&tag) else {
+        return;
+    };
+    internalize(&mut variant, section.tag);
+    let Value::Mapping(mut keys) = variant else {
+        unreachable!("internalize gives a mapping for a variant");
+    };
+    let name = keys.shift_remove(&tag).unwrap_or_default();
+    let own = keys.keys().filter_map(|k| k.as_str().map(str::to_string)).collect();
+    keys.extend(std::mem::take(outer));
+    let order = (section.keys)(name.as_str().unwrap_or_default(), own);
+    let mut file = Mapping::new();
+    file.insert(tag, name);
+    for key in order {
+        if let Some(value) = keys.shift_remove(&key) {
+            file.insert(Value::String(key), value);
+        }
+    }
+    file.extend(keys);
+    *node = Value::Mapping(file);
 }
 
 /// `!name { k: v }` (or `{ name: { k: v } }`) -> `{ tag: name, k: v }`, and a plain `name` -> `{ tag: name }`.
@@ -472,6 +596,57 @@ mod tests {
         assert_eq!(err.location.map(|l| l.0), Some(3));
         let err = parse("name: t\nrouting:\n  - {k: 1}\n").unwrap_err();
         assert_eq!(err.path.to_string(), "routing[0].policy");
+    }
+
+    #[test]
+    fn the_data_sections_shared_keys_sit_beside_the_kind() {
+        let text = "name: t\ndata: {kind: rings, test_fraction: 0.3, noise: 0.1, rings: 3, samples: 500}\n";
+        let s = parse(text).unwrap();
+        assert_eq!(s.data.kind, crate::scenario::DataKind::Rings { rings: 3, noise: 0.1 });
+        assert_eq!((s.data.samples, s.data.test_fraction), (500, 0.3));
+        let yaml = serde_norway::to_string(&scenario_to_value(&s)).unwrap();
+        assert!(
+            yaml.contains("data:\n  kind: rings\n  rings: 3\n  samples: 500\n  noise: 0.1\n  test_fraction: 0.3\n"),
+            "{yaml}"
+        );
+        assert_eq!(scenario_from_value(scenario_to_value(&s), None).unwrap(), s);
+        // Unknown keys list every key the kind takes, shared ones included, in the file's order.
+        let err = parse("name: t\ndata:\n  kind: moons\n  colour: red\n").unwrap_err();
+        assert_eq!(err.path.to_string(), "data.colour");
+        assert_eq!(err.location.map(|l| l.0), Some(4));
+        assert!(
+            err.message
+                .ends_with("expected one of `samples`, `noise`, `test_fraction`"),
+            "{err}"
+        );
+        let err = parse("name: t\ndata: {kind: digits, noise: 1}\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "data.noise: unknown field `noise`, expected `test_fraction` at line 2 column 22"
+        );
+        let err = parse("name: t\ndata: {kind: csv}\n").unwrap_err();
+        assert_eq!(err.path.to_string(), "data.path");
+    }
+
+    #[test]
+    fn samples_for_data_that_brings_its_own_points_is_refused_at_its_key() {
+        let err = parse("name: t\ndata:\n  kind: digits\n  samples: 100\n").unwrap_err();
+        assert_eq!(err.path.to_string(), "data.samples");
+        assert_eq!(err.location, Some((4, 3)));
+        assert!(
+            err.message.contains("`kind: digits` uses all 1,797 bundled images"),
+            "{err}"
+        );
+        let err = parse("name: t\ndata: {kind: csv, path: a.csv, samples: 100}\n").unwrap_err();
+        assert_eq!(err.path.to_string(), "data.samples");
+        assert!(err.message.contains("`kind: csv` uses every row of its file"), "{err}");
+        // Left out of their resolved form.
+        let s = parse("name: t\ndata: {kind: digits}\n").unwrap();
+        let yaml = serde_norway::to_string(&scenario_to_value(&s)).unwrap();
+        assert!(
+            yaml.contains("data:\n  kind: digits\n  test_fraction: 0.2\nclusters:"),
+            "{yaml}"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use super::csv_files::{CsvCase, csv_case, sane_csv};
 use super::grammar::{self, TextMutation, apply_text, map};
 use super::{Mode, Tally, Watchdog, fuzz, one_line, panic_text, stray_changes, temp_dir, tree};
-use ddmsim::scenario::{DataConfig, LoadedScenario, RoutingConfig, Scenario};
+use ddmsim::scenario::{DataKind, LoadedScenario, RoutingConfig, Scenario};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::TestCaseError;
@@ -682,21 +682,16 @@ fn replace_bytes(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 /// Whether `s` runs on tiny budgets: every size field small (checked on the typed scenario, cells included).
 pub fn tiny(s: &Scenario) -> bool {
     let net = |hidden: &[usize], emb: usize| hidden.len() <= 3 && hidden.iter().all(|&w| w <= 32) && emb <= 32;
-    let data_ok = match &s.data {
-        DataConfig::Gmm {
-            components,
-            dim,
-            samples,
-            ..
-        } => *components <= 16 && *dim <= 64 && *samples <= 2000,
-        DataConfig::Moons { samples, .. } | DataConfig::Checkerboard { samples, .. } => *samples <= 2000,
-        DataConfig::Rings { rings, samples, .. } => *rings <= 16 && *samples <= 2000,
-        DataConfig::Spirals { arms, samples, .. } => *arms <= 16 && *samples <= 2000,
-        DataConfig::Digits { .. } | DataConfig::Csv { .. } => true,
+    let kind_ok = match &s.data.kind {
+        DataKind::Gmm { components, dim, .. } => *components <= 16 && *dim <= 64,
+        DataKind::Rings { rings, .. } => *rings <= 16,
+        DataKind::Spirals { arms, .. } => *arms <= 16,
+        _ => true,
     };
+    let data_ok = kind_ok && (!s.data.kind.draws_points() || s.data.samples <= 2000);
     let m = &s.metrics;
     let c = &m.classifier;
-    let classifier = c.enabled.unwrap_or(matches!(s.data, DataConfig::Digits { .. }));
+    let classifier = c.enabled.unwrap_or(matches!(s.data.kind, DataKind::Digits));
     let classifier_ok =
         !classifier || (c.hidden.len() <= 3 && c.hidden.iter().all(|&w| w <= 32) && c.epochs <= 3 && c.batch_size >= 8);
     let stages_ok = s.routing.iter().all(|r| match r {
@@ -731,14 +726,14 @@ pub fn tiny(s: &Scenario) -> bool {
 /// Whether `s` (valid, not a sweep) is estimated to need over four times the memory available, so that a run
 /// must be refused before it allocates anything.
 pub fn must_be_refused(s: &Scenario) -> bool {
-    let (rows, dim) = match &s.data {
-        DataConfig::Gmm { samples, dim, .. } => (*samples as f64, *dim as f64),
-        DataConfig::Moons { samples, .. }
-        | DataConfig::Rings { samples, .. }
-        | DataConfig::Checkerboard { samples, .. }
-        | DataConfig::Spirals { samples, .. } => (*samples as f64, 2.0),
-        DataConfig::Digits { .. } => (1797.0, 64.0),
-        DataConfig::Csv { .. } => return false,
+    let samples = s.data.samples as f64;
+    let (rows, dim) = match &s.data.kind {
+        DataKind::Gmm { dim, .. } => (samples, *dim as f64),
+        DataKind::Moons { .. } | DataKind::Rings { .. } | DataKind::Checkerboard | DataKind::Spirals { .. } => {
+            (samples, 2.0)
+        }
+        DataKind::Digits => (1797.0, 64.0),
+        DataKind::Csv { .. } => return false,
     };
     let Some(available) = ddmsim::experiment::available_memory() else {
         return false;
