@@ -10,12 +10,16 @@ use external::Program;
 use std::path::{Path, PathBuf};
 
 /// The figures a sweep of the tiny scenario must produce.
-const FIGURES: [&str; 12] = [
+const FIGURES: [&str; 16] = [
     "fd_vs_k",
-    "fd_vs_group",
-    "loglik_vs_group",
-    "mode_tv_vs_group",
     "stability_vs_quality",
+    "fd_vs_group",
+    "kid_vs_group",
+    "loglik_vs_group",
+    "precision_vs_group",
+    "recall_vs_group",
+    "mode_tv_vs_group",
+    "memorization_vs_group",
     "alignment_vs_quality",
     "disagreement_vs_badness",
     "routing_share",
@@ -65,6 +69,7 @@ fn open_in_chromium(chromium: &Path, page: &Path) -> (String, String) {
             "--enable-logging=stderr",
             "--v=0",
             "--virtual-time-budget=10000",
+            "--window-size=1400,1000",
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg("--dump-dom")
@@ -92,10 +97,12 @@ fn a_sweep_report_has_every_figure_and_rebuilds_identically_without_rerunning() 
     let dir = tempfile::tempdir().unwrap();
     let out = tiny_sweep(dir.path());
     for stem in FIGURES {
-        for ext in ["png", "svg"] {
+        for ext in ["png", "svg", "csv"] {
             let path = out.join("figures").join(format!("{stem}.{ext}"));
             assert!(
-                std::fs::metadata(&path).is_ok_and(|m| m.len() > 1000),
+                // A figure of some size; its numbers at least a header and a row.
+                std::fs::metadata(&path).is_ok_and(|m| m.len() > if ext == "csv" { 20 } else { 1000 })
+                    && (ext != "csv" || std::fs::read_to_string(&path).unwrap().lines().count() >= 2),
                 "{} missing or empty",
                 path.display()
             );
@@ -103,7 +110,17 @@ fn a_sweep_report_has_every_figure_and_rebuilds_identically_without_rerunning() 
     }
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert_eq!(html.matches("<img class=\"figure\"").count(), FIGURES.len());
-    assert!(html.contains("<h3>Quality (fd) by group and policy</h3>"));
+    assert!(html.contains("<summary>Quality (fd) by group and policy</summary>"));
+    // Top-down: the headline figures and the reading come before every table, each figure links its numbers.
+    let first_table = html.find("<details").unwrap();
+    assert!(html.find("id=\"figure-fd_vs_k\"").unwrap() < first_table);
+    assert!(html.find("id=\"figure-stability_vs_quality\"").unwrap() < first_table);
+    assert!(html.find("<h2 id=\"reading\">").unwrap() < first_table);
+    assert_eq!(html.matches("class=\"numbers\" href=\"figures/").count(), FIGURES.len());
+    assert!(
+        html.contains("the best policy is "),
+        "the reading names the best policies"
+    );
     assert!(html.contains("<td>alpha=1000</td>"), "groups by swept skew");
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     let before: Vec<(PathBuf, Vec<u8>)> = ["report.html", "summary.md", "results.parquet", "samples.parquet"]
@@ -156,6 +173,20 @@ fn the_report_opens_in_headless_chromium_with_every_figure_loaded_and_no_console
         console_lines(&log).is_empty(),
         "console output: {:?}",
         console_lines(&log)
+    );
+    // A figure is visible in the first screen: the top 1,000 px at 1,400 px width.
+    let at = dom.find("data-first-figure=\"").expect("the first figure's place") + "data-first-figure=\"".len();
+    let place: Vec<i64> = dom[at..dom[at..].find('"').unwrap() + at]
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let [top, height, width, _] = place[..] else {
+        panic!("{place:?}")
+    };
+    assert_eq!(width, 1400, "viewport width");
+    assert!(
+        height > 100 && top < 1000 - height / 2,
+        "first figure at {top} px, {height} px high"
     );
 
     // The check itself must catch a figure that does not decode.

@@ -11,6 +11,7 @@ const fn stability(column: &'static str, title: &'static str, applies: Applies, 
         direction: Direction::Lower,
         family: Family::Stability,
         applies,
+        key: false,
         description,
         computation: Computation::Analysis("stability"),
     }
@@ -29,6 +30,7 @@ const fn alignment(
         direction,
         family: Family::Alignment,
         applies: Applies::Alignment,
+        key: false,
         description,
         computation: Computation::Analysis("alignment"),
     }
@@ -60,12 +62,15 @@ pub static DECLARED: [Metric; 18] = [
         Applies::Stability,
         "Mean whole-trajectory amplification of a large perturbation (1e-1 x data scale; catches routing switches).",
     ),
-    stability(
+    Metric {
+        key: true,
+        ..stability(
         "amp_large_p95",
         "large-perturbation amplification, p95",
         Applies::Stability,
         "95th percentile of whole-trajectory amplification of a large perturbation (lower = more stable).",
-    ),
+    )
+    },
     stability(
         "flip_rate",
         "routing flip rate",

@@ -93,6 +93,8 @@ pub struct Metric {
     pub family: Family,
     /// Where it has a value.
     pub applies: Applies,
+    /// A key metric: ranked in the report's reading, drawn against the groups, and given a table of its own.
+    pub key: bool,
     /// One or two sentences for reports and the README.
     pub description: &'static str,
     /// How it is computed.

@@ -13,6 +13,7 @@ pub static DECLARED: [Metric; 3] = [
         direction: Direction::Lower,
         family: Family::Classifier,
         applies: Applies::Classified,
+        key: true,
         description: "Fréchet distance in the evaluation classifier's feature space (FID-like, ddmsim's own \
                       classifier, not Inception).",
         computation: Computation::Samples(|s| {
@@ -28,6 +29,7 @@ pub static DECLARED: [Metric; 3] = [
         direction: Direction::Lower,
         family: Family::Classifier,
         applies: Applies::Classified,
+        key: true,
         description: "Total variation between predicted class shares and the test split's.",
         computation: Computation::Samples(|s| {
             let c = s.classified.as_ref()?;
@@ -40,6 +42,7 @@ pub static DECLARED: [Metric; 3] = [
         direction: Direction::Higher,
         family: Family::Classifier,
         applies: Applies::Classified,
+        key: false,
         description: "Mean top-class probability of the evaluation classifier (higher = more recognisable).",
         computation: Computation::Samples(|s| {
             let c = s.classified.as_ref()?;

@@ -11,6 +11,7 @@ pub static DECLARED: [Metric; 1] = [Metric {
     direction: Direction::Lower,
     family: Family::Quality,
     applies: Applies::Always,
+    key: true,
     description: "Fréchet distance between Gaussians fitted to the samples and to held-out data, in raw coordinates.",
     computation: Computation::Samples(|s| Some(frechet_distance(s.generated.view(), s.reference.points().view()))),
 }];

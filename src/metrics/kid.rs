@@ -14,6 +14,7 @@ pub static DECLARED: [Metric; 2] = [
         direction: Direction::Lower,
         family: Family::Quality,
         applies: Applies::Always,
+        key: true,
         description: "Kernel distance: unbiased MMD² with the cubic polynomial kernel (xᵀy/d + 1)³ between the \
                       samples and held-out data, in raw coordinates (Bińkowski et al. 2018).",
         computation: Computation::Samples(|s| {
@@ -28,6 +29,7 @@ pub static DECLARED: [Metric; 2] = [
         direction: Direction::Lower,
         family: Family::Classifier,
         applies: Applies::Classified,
+        key: true,
         description: "KID in the evaluation classifier's feature space (ddmsim's own classifier, not Inception).",
         computation: Computation::Samples(|s| {
             let c = s.classified.as_ref()?;

@@ -14,6 +14,7 @@ pub static DECLARED: [Metric; 2] = [
         direction: Direction::Lower,
         family: Family::Quality,
         applies: Applies::Always,
+        key: true,
         description: "Share of samples whose nearest training point is closer than the memorization_quantile \
                       quantile of held-out-to-training nearest distances (copies of training data).",
         computation: Computation::Samples(memorized),
@@ -24,6 +25,7 @@ pub static DECLARED: [Metric; 2] = [
         direction: Direction::Lower,
         family: Family::Quality,
         applies: Applies::PerExpert,
+        key: false,
         description: "memorization of an expert sampling alone, against its own training data, with the threshold \
                       from held-out-to-own-data distances.",
         computation: Computation::Samples(memorized),

@@ -11,6 +11,7 @@ pub static DECLARED: [Metric; 1] = [Metric {
     direction: Direction::Lower,
     family: Family::Quality,
     applies: Applies::Always,
+    key: false,
     description: "Unbiased squared maximum mean discrepancy with a Gaussian kernel, bandwidth the median pairwise \
                   distance of held-out data.",
     computation: Computation::Samples(|s| {

@@ -11,6 +11,7 @@ pub static DECLARED: [Metric; 1] = [Metric {
     direction: Direction::Lower,
     family: Family::Quality,
     applies: Applies::Always,
+    key: false,
     description: "Sliced Wasserstein-2 distance over a fixed, seeded set of projections.",
     computation: Computation::Samples(|s| {
         Some(sliced_wasserstein(

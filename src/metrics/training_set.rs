@@ -47,7 +47,7 @@ pub fn linear_quantile(values: &mut [f64], q: f64) -> f64 {
     values.sort_by(f64::total_cmp);
     // numpy's virtual index n q + (α + q (1 - α - β)) - 1 with α = β = 1, and its two-sided lerp.
     let n = values.len() as f64;
-    let position = (n * q + (1.0 + q * -1.0) - 1.0).clamp(0.0, n - 1.0);
+    let position = (n * q + (1.0 - q) - 1.0).clamp(0.0, n - 1.0);
     let (low, t) = (position.floor() as usize, position.fract());
     let (a, b) = (values[low], values[(low + 1).min(values.len() - 1)]);
     if t >= 0.5 {

@@ -6,9 +6,12 @@ use super::gather::{
     CellSource, LONG_TABLES, SweepRow, gather_long_tables, read_parquet, read_sweep_results, write_long_tables,
     write_sweep_results,
 };
-use super::page::write_page;
+use super::page::{Page, write_page};
+use super::reading::reading;
+use super::sections::sections;
 use super::study_cells::StudyCells;
 use super::summary::SweepSummary;
+use super::sweep_figures::WrittenFigure;
 use super::sweep_figures::write_figures;
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
@@ -197,117 +200,6 @@ fn stored_tables(dir: &Path) -> Result<Vec<(String, DataFrame)>> {
     Ok(tables)
 }
 
-/// Metrics shown as group x policy tables after fd, where the results have them.
-const PIVOTS: [(&str, &str); 6] = [
-    (
-        "fd_classifier",
-        "Fréchet distance in the evaluation classifier's feature space (FID-like, ddmsim's own classifier, not \
-         Inception; lower is better).",
-    ),
-    (
-        "class_tv",
-        "Total variation between predicted class shares and the test split's (lower is better).",
-    ),
-    (
-        "confidence",
-        "Mean top-class probability of the evaluation classifier (higher = more recognisable).",
-    ),
-    (
-        "loglik",
-        "Mean log-likelihood of the samples under the true density (higher is better; known densities only).",
-    ),
-    (
-        "mode_tv",
-        "Total variation between the samples' and the data's mode shares (lower is better).",
-    ),
-    (
-        "amp_large_p95",
-        "95th percentile of whole-trajectory amplification of a large perturbation (lower = more stable).",
-    ),
-];
-
-/// Metrics of the quality-and-stability table.
-const QUALITY_METRICS: [&str; 11] = [
-    "fd",
-    "fd_classifier",
-    "class_tv",
-    "confidence",
-    "loglik",
-    "precision",
-    "recall",
-    "mode_tv",
-    "amp_large_p95",
-    "flip_rate",
-    "l_eff",
-];
-
-/// Metrics of the alignment table.
-const ALIGNMENT_METRICS: [&str; 6] = [
-    "align_gap",
-    "align_nearest_rate",
-    "err_selected",
-    "err_nonselected",
-    "err_oracle",
-    "disagreement_spearman",
-];
-
-/// The report's sections: (heading, explanation, table), shared by `summary.md` and `report.html`.
-pub fn sections(summary: &SweepSummary, rows: &[SweepRow]) -> Vec<(String, String, super::grid_table::TextTable)> {
-    let mut out = vec![(
-        "Quality (fd) by group and policy".to_string(),
-        "Fréchet distance between samples and held-out data, mean ± std over seeds (lower is better); reference \
-         rows are the floor (held-out vs training data) and the ceiling (Gaussian noise). — : the policy did not \
-         run there (it needs more experts than the grouping produced; each cell's run.json lists it)."
-            .to_string(),
-        summary.pivot("fd", true),
-    )];
-    out.push((
-        "Best policy by fd".into(),
-        "The policy with the lowest mean fd in each group.".into(),
-        summary.best("fd"),
-    ));
-    let grouped: Vec<(String, crate::report::Record)> =
-        rows.iter().map(|r| (super::group_of(r), r.record.clone())).collect();
-    for ensemble in [crate::routing::PolicyLabel::Full, crate::routing::PolicyLabel::Uniform] {
-        let table = super::dissociation::dissociation(&grouped, &summary.rows, &summary.groups, &ensemble);
-        if !table.rows.is_empty() {
-            out.push((
-                format!("Does {ensemble} lose to top-2, and is it then the most stable?"),
-                format!(
-                    "Counts are seeds. \"{ensemble} worse\": its fd above top-2's (or its loglik below) in that seed. \
-                     \"most stable\": its 95th percentile of amplification at the large scale is the lowest of \
-                     top-1, top-2 and {ensemble} in that seed. The paper's dissociation (yes) needs it worse on fd \
-                     or on loglik in every seed and the most stable in every seed. fd spread: largest minus smallest \
-                     mean fd of top-1, top-2 and {ensemble}."
-                ),
-                table,
-            ));
-        }
-    }
-    for (metric, text) in PIVOTS {
-        if summary.rows.iter().any(|r| r.mean.contains_key(metric)) {
-            out.push((
-                format!("{metric} by group and policy"),
-                text.into(),
-                summary.pivot(metric, false),
-            ));
-        }
-    }
-    out.push((
-        "Quality and stability".into(),
-        "Every group and policy; n is the number of seeds behind each mean.".into(),
-        summary.long(&QUALITY_METRICS, true),
-    ));
-    out.push((
-        "Alignment".into(),
-        "Routed policies only: align_gap > 0 and err_selected < err_nonselected mean the router picks experts whose \
-         data covers the current state."
-            .into(),
-        summary.long(&ALIGNMENT_METRICS, false),
-    ));
-    out
-}
-
 /// The file of a sweep or study that maps each cell's label to the hash of its inputs.
 pub const INPUTS_FILE: &str = "inputs.json";
 
@@ -330,26 +222,71 @@ pub fn write_report(dir: &Path, data: &ReportData) -> Result<Vec<String>> {
         .collect();
     let summary = SweepSummary::of(&shown);
     let figures = write_figures(&dir.join("figures"), data, &summary)?;
-    let sections = sections(&summary, &shown);
+    let reading = reading(&summary);
+    let sections = sections(&summary, &shown, &reading);
+    let (headline, rest) = split_headline(&figures);
     let mut md = format!(
-        "# {}\n\n{MADE_BY} Groups are the swept values other than the seed; seeds {:?}. The same tables and every \
-         figure are in `report.html`.\n\n",
+        "# {}\n\n{MADE_BY} Groups are the swept values other than the seed (a study's settings); seeds {:?}. The same \
+         figures and tables are in `report.html`.\n\n## Headline\n\n",
         data.name, summary.seeds,
     );
-    for (heading, text, table) in &sections {
-        let _ = write!(md, "## {heading}\n\n{text}\n\n{}\n", table.markdown());
+    for f in &headline {
+        md.push_str(&figure_markdown(f));
     }
-    md.push_str("## Figures\n\n");
-    for f in &figures {
-        let _ = writeln!(
-            md,
-            "![{}](figures/{}.png) {} ([SVG](figures/{}.svg))\n",
-            f.stem, f.stem, f.caption, f.stem
-        );
+    md.push_str("### Reading\n\n");
+    for sentence in &reading.sentences {
+        let _ = writeln!(md, "- {sentence}");
+    }
+    md.push_str("\n## Figures\n\n");
+    for f in &rest {
+        md.push_str(&figure_markdown(f));
+    }
+    md.push_str("## Tables\n\n");
+    for (i, (heading, _, _)) in sections.iter().enumerate() {
+        let _ = writeln!(md, "{}. {heading}", i + 1);
+    }
+    md.push('\n');
+    for (heading, text, table) in &sections {
+        let _ = write!(md, "### {heading}\n\n{text}\n\n{}\n", table.markdown());
     }
     write_atomic(&dir.join("summary.md"), md.as_bytes())?;
-    write_page(&dir.join("report.html"), data, &sections, &figures)?;
+    let page = Page {
+        headline: &headline,
+        reading: &reading.sentences,
+        rest: &rest,
+        sections: &sections,
+    };
+    write_page(&dir.join("report.html"), data, &page)?;
     Ok(figures.into_iter().map(|f| f.stem).collect())
+}
+
+/// The figures a reader came for, in this order, where the data gives them: quality against routing k per group,
+/// and quality against stability.
+const HEADLINE: [&str; 2] = ["fd_vs_k", "stability_vs_quality"];
+
+/// The headline figures (the first figure when none of [`HEADLINE`] was drawn), then the others in order.
+fn split_headline(figures: &[WrittenFigure]) -> (Vec<&WrittenFigure>, Vec<&WrittenFigure>) {
+    let mut headline: Vec<&WrittenFigure> = HEADLINE
+        .iter()
+        .filter_map(|stem| figures.iter().find(|f| f.stem == *stem))
+        .collect();
+    if headline.is_empty() {
+        headline.extend(figures.first());
+    }
+    let rest = figures
+        .iter()
+        .filter(|f| !headline.iter().any(|h| h.stem == f.stem))
+        .collect();
+    (headline, rest)
+}
+
+/// A figure in `summary.md`: the PNG, its caption, and links to its SVG and the CSV of its numbers.
+fn figure_markdown(f: &WrittenFigure) -> String {
+    format!(
+        "![{stem}](figures/{stem}.png) {caption} ([SVG](figures/{stem}.svg), [numbers](figures/{stem}.csv))\n\n",
+        stem = f.stem,
+        caption = f.caption
+    )
 }
 
 /// Writes the report of the run folder `dir` into it, from its stored results (a run's staged folder, before

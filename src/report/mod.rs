@@ -12,6 +12,8 @@ mod grid_table;
 mod long_tables;
 mod page;
 pub mod plot;
+mod reading;
+mod sections;
 mod side_tables;
 mod study_cells;
 mod summary;
@@ -31,6 +33,8 @@ pub use long_tables::{
     PolicyRows, write_alignment_by_step, write_expert_error, write_per_sample, write_routing_error,
     write_routing_share, write_stability_by_step,
 };
+pub use reading::{Reading, reading};
+pub use sections::{Section, sections};
 pub use side_tables::{
     write_class_counts, write_client_counts, write_expert_metrics, write_points, write_purity, write_training_log,
 };

@@ -107,19 +107,15 @@ fn quality_figures(w: &mut Writer, data: &ReportData, summary: &SweepSummary) ->
         w.add("fd_vs_k", (1000, 620), &figure, caption)?;
     }
     let axis = group_axis(&data.rows);
-    for (metric, what) in [
-        ("fd", "Fréchet distance (lower is better)"),
-        (
-            "fd_classifier",
-            "Fréchet distance in classifier features (FID-like; lower is better)",
-        ),
-        (
-            "class_tv",
-            "class_tv: total variation of predicted class shares (lower is better)",
-        ),
-        ("loglik", "log-likelihood under the true density (higher is better)"),
-        ("mode_tv", "mode_tv: total variation of mode shares (lower is better)"),
-    ] {
+    let key = crate::metrics::registry::metrics().filter(|m| {
+        m.key
+            && matches!(
+                m.family,
+                crate::metrics::Family::Quality | crate::metrics::Family::Classifier
+            )
+    });
+    for m in key {
+        let (metric, what) = (m.column, format!("{} ({})", m.title, m.direction_note()));
         let policies: Vec<PolicyLabel> = summary
             .policies
             .iter()
