@@ -56,6 +56,9 @@ pub enum Command {
         /// The scenario YAML file.
         scenario: PathBuf,
     },
+    /// Print the table of every metric (column, block, better side, where it applies, meaning) in Markdown, as the
+    /// README's metrics table shows it.
+    Metrics,
 }
 
 /// Options shared by the commands that run simulations.
@@ -88,6 +91,7 @@ pub struct RunArgs {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Metrics => out(&ddmsim::metrics::registry::markdown_table()),
         Command::Validate { scenario } => {
             let loaded = scenario::load(&scenario)?;
             if !loaded.scenario.sweep.is_empty() {

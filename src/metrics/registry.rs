@@ -27,6 +27,33 @@ pub fn get(column: &str) -> &'static Metric {
     find(column).unwrap_or_else(|| panic!("metric `{column}` is not declared in metrics::registry"))
 }
 
+/// The Markdown table of every declared metric (column, block, better side, where it applies, meaning), as the
+/// README shows it (`ddmsim metrics` prints it).
+pub fn markdown_table() -> String {
+    let mut out = String::from("| column | block | better | where | meaning |\n|---|---|---|---|---|\n");
+    for m in metrics() {
+        let family = match m.family {
+            super::Family::Quality => "quality",
+            super::Family::Classifier => "classifier",
+            super::Family::Stability => "stability",
+            super::Family::Alignment => "alignment",
+        };
+        let better = match m.direction {
+            super::Direction::Lower => "lower",
+            super::Direction::Higher => "higher",
+            super::Direction::Neither => "—",
+        };
+        out.push_str(&format!(
+            "| `{}`{} | {family} | {better} | {} | {} |\n",
+            m.column,
+            if m.key { " (key)" } else { "" },
+            m.applies.describe(),
+            m.description.replace('|', "\\|")
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
