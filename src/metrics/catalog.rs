@@ -165,6 +165,14 @@ impl IntoIterator for Values {
     }
 }
 
+impl<'a> IntoIterator for &'a Values {
+    type Item = (&'a &'static str, &'a f64);
+    type IntoIter = std::collections::btree_map::Iter<'a, &'static str, f64>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
 impl<const N: usize> From<[(&'static str, f64); N]> for Values {
     fn from(pairs: [(&'static str, f64); N]) -> Self {
         let mut v = Values::new();
