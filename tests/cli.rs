@@ -273,6 +273,57 @@ fn a_study_runs_every_cell_reuses_finished_ones_and_names_bad_settings() {
     assert_eq!(std::fs::metadata(&kept).unwrap().modified().unwrap(), kept_time);
     assert_eq!(std::fs::read_to_string(out.join("results.csv")).unwrap(), table);
 
+    // Without its cells (a committed report), `ddmsim report` rebuilds the study's report from its stored tables.
+    let report = std::fs::read(out.join("report.html")).unwrap();
+    let markdown = std::fs::read(out.join("summary.md")).unwrap();
+    std::fs::rename(out.join("cells"), dir.path().join("cells-away")).unwrap();
+    ddmsim().args(["report"]).arg(&out).assert().success();
+    assert!(
+        std::fs::read(out.join("summary.md")).unwrap() == markdown,
+        "summary.md differs"
+    );
+    assert!(
+        std::fs::read(out.join("report.html")).unwrap() == report,
+        "report.html differs"
+    );
+    std::fs::rename(dir.path().join("cells-away"), out.join("cells")).unwrap();
+
+    // A study's `policies` limit what its report draws (reference rows aside); the tables keep every row.
+    std::fs::write(
+        &study,
+        "name: s\nscenario: tiny.yaml\nseeds: [1]\npolicies: [\"top_k:k=1\"]\n\
+         set: { routing: [{ policy: top_k, k: 1 }, { policy: full }] }\n",
+    )
+    .unwrap();
+    let only = dir.path().join("only");
+    ddmsim()
+        .args(["study", "--quiet", "--out"])
+        .arg(&only)
+        .arg(&study)
+        .assert()
+        .success();
+    let drawn = std::fs::read_to_string(only.join("figures/stability_vs_quality.csv")).unwrap();
+    assert!(drawn.contains("top_k:k=1") && !drawn.contains("full"), "{drawn}");
+    assert!(
+        std::fs::read_to_string(only.join("results.csv"))
+            .unwrap()
+            .contains(",full,")
+    );
+
+    // A study may not set `sweep`: its cells are single runs.
+    std::fs::write(
+        &study,
+        "name: s\nscenario: tiny.yaml\nseeds: [1]\nset: { sweep: { seed: [1, 2] } }\n",
+    )
+    .unwrap();
+    ddmsim()
+        .args(["study", "--quiet", "--out"])
+        .arg(dir.path().join("swept"))
+        .arg(&study)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("set: sets `sweep`"));
+
     // Two settings that run the identical scenario are refused, naming both.
     std::fs::write(
         &study,

@@ -1,6 +1,6 @@
 //! The layering of the crate's top-level modules: each may use (`crate::X`) only modules declared below it in
 //! [`LAYERS`], so there is no import cycle between them. A new top-level module must be placed in the list.
-//! Unit-test sections (`#[cfg(test)]` to the end of a file) may reach anywhere.
+//! Unit tests (`#[cfg(test)] mod tests` to the end of a file) may reach anywhere.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -68,18 +68,44 @@ fn modules(src: &Path) -> BTreeMap<String, Vec<String>> {
     out
 }
 
-/// The modules named after `crate::` in `text` before its first `#[cfg(test)]`.
+/// The top-level modules `text` names through `crate::` (`crate::a::X` and every `a` of `crate::{a::X, b}`),
+/// leaving out its unit tests (`#[cfg(test)] mod tests` to the end of the file).
 fn uses(text: &str) -> Vec<String> {
-    let text = text.split("#[cfg(test)]").next().unwrap_or_default();
-    text.match_indices("crate::")
-        .map(|(i, _)| {
-            text[i + 7..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect::<String>()
-        })
-        .filter(|name| !name.is_empty())
-        .collect()
+    let text = text.split("#[cfg(test)]\nmod tests").next().unwrap_or_default();
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices("crate::") {
+        let rest = &text[i + 7..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // One level of grouping: the first name of each comma-separated part.
+            let mut depth = 0;
+            let mut part_start = 0;
+            for (j, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        out.push(ident(&group[part_start..j]));
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        out.push(ident(&group[part_start..j]));
+                        part_start = j + 1;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            out.push(ident(rest));
+        }
+    }
+    out.retain(|name| !name.is_empty());
+    out
 }
 
 /// Every violation of the layering in `modules`: a module missing from `layers`, or one using a module that is
@@ -143,6 +169,22 @@ fn a_back_edge_or_an_unplaced_module_is_caught() {
     assert_eq!(
         violations(&back_edge, &layers),
         ["`metrics` uses `crate::report`, which is not below it"]
+    );
+    let grouped = map(&[
+        ("scenario", "use crate::{error::Result, report::{a, b}};"),
+        ("report", ""),
+    ]);
+    assert_eq!(
+        violations(&grouped, &layers),
+        ["`scenario` uses `crate::report`, which is not below it"]
+    );
+    let after_a_test_item = map(&[
+        ("scenario", "#[cfg(test)]\nmod testing;\npub use crate::report::Record;"),
+        ("report", ""),
+    ]);
+    assert_eq!(
+        violations(&after_a_test_item, &layers),
+        ["`scenario` uses `crate::report`, which is not below it"]
     );
     let unplaced = map(&[("scenario", ""), ("extra", "")]);
     assert_eq!(violations(&unplaced, &layers), ["`extra` is not placed in LAYERS"]);

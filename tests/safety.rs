@@ -5,6 +5,8 @@
 
 #[path = "safety/common.rs"]
 mod common;
+#[path = "common/external.rs"]
+mod external;
 
 #[path = "safety/cache_files.rs"]
 mod cache_files;

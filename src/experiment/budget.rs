@@ -181,6 +181,11 @@ fn evaluation_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
             bytes: s.sampling.steps as f64 * (F64 * 8.0 + policies * (160.0 + k * F64 * 4.0)),
         },
         Part {
+            key: "data.samples",
+            what: "the training data memorization compares samples with (all of it, and one expert's at a time)",
+            bytes: z.rows * (dim * F64 * 4.0 + 48.0),
+        },
+        Part {
             key: "metrics.projections",
             what: "the sliced Wasserstein directions",
             bytes: m.projections as f64 * dim * F64,

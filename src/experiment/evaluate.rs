@@ -92,8 +92,10 @@ pub(super) fn evaluate(
         analysis_seconds: BTreeMap::new(),
     };
     let held_out = reference.points().view();
-    let train = p.split.train.x.mapv(f64::from);
-    let training = TrainingSet::new(train.view(), held_out, s.metrics.memorization_quantile);
+    let training = {
+        let train = p.split.train.x.mapv(f64::from);
+        TrainingSet::new(train.view(), held_out, s.metrics.memorization_quantile)
+    };
     let scorer = Scorer {
         reference,
         gmm: p.split.density.as_ref(),

@@ -11,8 +11,9 @@ mod prepare;
 mod record;
 mod train;
 
+pub use crate::store::inputs_sha256_with;
 pub use budget::{Estimate, Part, available_memory, bytes_text, check_parallel, estimate_memory, estimate_scenario};
-pub use prepare::{inputs_sha256, inputs_sha256_with};
+pub use prepare::inputs_sha256;
 
 use crate::error::Result;
 use crate::progress::Progress;

@@ -9,11 +9,10 @@ use crate::data::{self, DataSplit};
 use crate::diffusion::Objective;
 use crate::ensemble::{DenoiserDevice, Needs};
 use crate::error::{Error, Result};
-use crate::hash::sha256_hex;
 use crate::partition::{self, ExpertGroups, client_cluster_counts};
 use crate::rng::{Stream, derive};
 use crate::routing::{self, BuildContext, Built, ExpertData, PolicyLabel};
-use crate::scenario::{LoadedScenario, Scenario, to_yaml};
+use crate::scenario::{LoadedScenario, Scenario};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -100,21 +99,10 @@ pub(super) fn prepare<'a>(loaded: &'a LoadedScenario, options: &RunOptions, cloc
 /// SHA-256 of what a run reads: its resolved scenario and the bytes of its data file, if it has one, and the
 /// ddmsim version that reads them. A sweep or study cell is reused only while this is unchanged.
 pub fn inputs_sha256(s: &Scenario, base_dir: &Path) -> Result<String> {
-    Ok(inputs_sha256_with(
+    Ok(crate::store::inputs_sha256_with(
         s,
         data::source_sha256(&s.data, base_dir)?.as_deref(),
     ))
-}
-
-/// [`inputs_sha256`] with the data's own hash already known (`None`: data generated from the scenario).
-pub fn inputs_sha256_with(s: &Scenario, data_sha256: Option<&str>) -> String {
-    // The version too: a newer ddmsim may compute other numbers from the same inputs.
-    let mut text = format!("ddmsim {}\n{}", env!("CARGO_PKG_VERSION"), to_yaml(s));
-    if let Some(hash) = data_sha256 {
-        text.push_str("\ndata-sha256: ");
-        text.push_str(hash);
-    }
-    sha256_hex(text.as_bytes())
 }
 
 /// Each client's rows, each client's cluster counts, and the expert groups.

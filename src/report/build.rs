@@ -88,8 +88,19 @@ fn stored_scenario(dir: &Path) -> Result<(String, Scenario)> {
 /// (cells left by a run of an older version of the sweep are not shown); otherwise the stored tables are read.
 pub fn load_report_data(dir: &Path) -> Result<ReportData> {
     let (scenario_yaml, scenario) = stored_scenario(dir)?;
-    if let Some(study) = StudyCells::read(dir)? {
-        return load_study(dir, scenario_yaml, &study);
+    if let Some(study) = study_cells(dir)? {
+        if dir.join("cells").is_dir() {
+            return load_study(dir, scenario_yaml, &study);
+        }
+        // A study folder without its cells (e.g. a committed report): its stored tables.
+        return Ok(ReportData {
+            scenario_yaml,
+            name: study.name.clone(),
+            rows: read_sweep_results(&dir.join("results.parquet"))?,
+            tables: stored_tables(dir)?,
+            showcase: None,
+            policies: study.policies.clone(),
+        });
     }
     let showcase = showcase_label(&scenario);
     let (rows, tables) = if scenario.sweep.is_empty() {
@@ -127,6 +138,22 @@ pub fn load_report_data(dir: &Path) -> Result<ReportData> {
         showcase,
         policies: Vec::new(),
     })
+}
+
+/// The `cells.json` of `dir` when it is a study folder (its marker says so).
+fn study_cells(dir: &Path) -> Result<Option<StudyCells>> {
+    match crate::store::inspect(dir, "report") {
+        Ok(crate::store::Existing::Marked(m)) if m.kind == FolderKind::Study => StudyCells::read(dir),
+        _ => Ok(None),
+    }
+}
+
+/// The hash of a cell's inputs recomputed from its stored scenario, for a cell of an older ddmsim that recorded
+/// none (`None` when its data is read from a file, whose bytes then are unknown).
+fn legacy_inputs(cell_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(cell_dir.join("scenario.resolved.yaml")).ok()?;
+    let scenario = crate::scenario::parse(&text).ok()?;
+    (!scenario.data.kind.reads_file()).then(|| crate::store::inputs_sha256_with(&scenario, None))
 }
 
 /// The recorded hash of each cell's inputs (`inputs.json`), if the folder has it.
@@ -177,7 +204,12 @@ fn cell_is_current(cell_dir: &Path, expected: Option<&Scenario>, inputs: Option<
     match inputs {
         Some(recorded) => {
             let stored = crate::store::RunRecord::read(cell_dir).ok().map(|r| r.inputs_sha256);
-            recorded.is_some_and(|h| stored.as_deref() == Some(h))
+            match (recorded, stored.as_deref()) {
+                // A cell of an older ddmsim, reused by the run when its stored scenario is the cell's.
+                (Some(h), Some("")) => legacy_inputs(cell_dir).is_some_and(|l| l == h),
+                (Some(h), Some(s)) => s == h,
+                _ => false,
+            }
         }
         None => {
             let stored = std::fs::read_to_string(cell_dir.join("scenario.resolved.yaml")).ok();
@@ -221,7 +253,28 @@ pub fn write_report(dir: &Path, data: &ReportData) -> Result<Vec<String>> {
         .cloned()
         .collect();
     let summary = SweepSummary::of(&shown);
-    let figures = write_figures(&dir.join("figures"), data, &summary)?;
+    let figures = if data.policies.is_empty() {
+        write_figures(&dir.join("figures"), data, &summary)?
+    } else {
+        let tables = data
+            .tables
+            .iter()
+            .map(|(name, df)| {
+                let kept = keep_policies(df, &data.policies).map_err(|e| Error::Table {
+                    verb: "filtering",
+                    path: dir.join(format!("{name}.parquet")),
+                    message: e.to_string(),
+                })?;
+                Ok((name.clone(), kept))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let shown_data = ReportData {
+            rows: shown.clone(),
+            tables,
+            ..data.clone()
+        };
+        write_figures(&dir.join("figures"), &shown_data, &summary)?
+    };
     let reading = reading(&summary);
     let sections = sections(&summary, &shown, &reading);
     let (headline, rest) = split_headline(&figures);
@@ -258,6 +311,19 @@ pub fn write_report(dir: &Path, data: &ReportData) -> Result<Vec<String>> {
     };
     write_page(&dir.join("report.html"), data, &page)?;
     Ok(figures.into_iter().map(|f| f.stem).collect())
+}
+
+/// The rows of `df` whose `policy` is one of `policies` or a reference row (all rows of a table without one).
+fn keep_policies(df: &DataFrame, policies: &[String]) -> polars::prelude::PolarsResult<DataFrame> {
+    let Ok(column) = df.column("policy") else {
+        return Ok(df.clone());
+    };
+    let mask: polars::prelude::BooleanChunked = column
+        .str()?
+        .iter()
+        .map(|p| p.is_some_and(|p| p.starts_with("reference:") || policies.iter().any(|q| q == p)))
+        .collect();
+    df.filter(&mask)
 }
 
 /// The figures a reader came for, in this order, where the data gives them: quality against routing k per group,
@@ -301,7 +367,7 @@ pub fn report_in_place(dir: &Path) -> Result<Vec<String>> {
 pub fn rebuild_report(dir: &Path) -> Result<Vec<String>> {
     let what = format!("report {}", dir.display());
     let mut folder = LiveFolder::open_existing(dir, &what)?;
-    let study = StudyCells::read(dir)?;
+    let study = study_cells(dir)?;
     if folder.kind() == FolderKind::Study && study.is_none() {
         return Err(Error::Refused(format!(
             "{what}: is a study folder of an older ddmsim (no {}); run `ddmsim study FILE` again: it reuses every \

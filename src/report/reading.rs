@@ -36,11 +36,25 @@ fn means<'a>(summary: &'a SweepSummary, group: &str, metric: &Metric) -> Vec<(&'
         .collect()
 }
 
-/// The best policy of `group` by `metric`, with its mean.
-fn best<'a>(summary: &'a SweepSummary, group: &str, metric: &Metric) -> Option<(&'a PolicyLabel, f64)> {
-    means(summary, group, metric)
-        .into_iter()
-        .reduce(|a, b| if metric.better(b.1, a.1) { b } else { a })
+/// The best policy of `group` by `metric` (several joined by " = " when they tie, "every policy" when all do),
+/// with its mean.
+fn best(summary: &SweepSummary, group: &str, metric: &Metric) -> Option<(String, f64)> {
+    let all = means(summary, group, metric);
+    let top = all
+        .iter()
+        .map(|(_, v)| *v)
+        .reduce(|a, b| if metric.better(b, a) { b } else { a })?;
+    let tied: Vec<String> = all
+        .iter()
+        .filter(|(_, v)| *v == top)
+        .map(|(p, _)| p.to_string())
+        .collect();
+    let name = if tied.len() > 1 && tied.len() == all.len() {
+        "every policy (a tie)".to_string()
+    } else {
+        tied.join(" = ")
+    };
+    Some((name, top))
 }
 
 /// Pairs of policies of `group` that `a` and `b` order oppositely, and the number of pairs both order.

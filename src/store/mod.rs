@@ -17,7 +17,9 @@ pub use guard::{Protected, absolute, check_target};
 pub use live::{LiveFolder, LiveStaging};
 pub use lock::{FileLock, remove_abandoned};
 pub use marker::{Existing, FolderKind, MARKER, Marker, inspect};
-pub use record::{ClassifierRecord, DataSizes, Parameters, PartitionRecord, RunRecord, TrainingRecord};
+pub use record::{
+    ClassifierRecord, DataSizes, Parameters, PartitionRecord, RunRecord, TrainingRecord, inputs_sha256_with,
+};
 pub use staging::{STAGING_INFIX, Staging, TargetLock, parent_of};
 
 use std::path::{Path, PathBuf};

@@ -127,3 +127,15 @@ impl RunRecord {
             .map_err(|e| Error::invalid(path.display().to_string(), format!("not a run record: {e}")))
     }
 }
+
+/// SHA-256 of what a run reads: its resolved scenario, its data's own hash (`None`: data generated from the
+/// scenario) and the ddmsim version that reads them. A sweep or study cell is reused only while this is unchanged.
+pub fn inputs_sha256_with(s: &crate::scenario::Scenario, data_sha256: Option<&str>) -> String {
+    // The version too: a newer ddmsim may compute other numbers from the same inputs.
+    let mut text = format!("ddmsim {}\n{}", env!("CARGO_PKG_VERSION"), crate::scenario::to_yaml(s));
+    if let Some(hash) = data_sha256 {
+        text.push_str("\ndata-sha256: ");
+        text.push_str(hash);
+    }
+    crate::hash::sha256_hex(text.as_bytes())
+}

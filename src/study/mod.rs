@@ -100,6 +100,17 @@ fn settings_cells(study: &StudyFile, common: &Scenario) -> Result<Vec<(String, u
             s = with_override(&s, key, value)
                 .map_err(|e| Error::invalid(format!("settings[{i}].set"), e.to_string()))?;
         }
+        if !s.sweep.is_empty() {
+            let place = if common.sweep.is_empty() {
+                format!("settings[{i}].set")
+            } else {
+                "set".into()
+            };
+            return Err(Error::invalid(
+                place,
+                "sets `sweep`; a study's cells are single runs (list the values as settings instead)",
+            ));
+        }
         for &seed in &study.seeds {
             let mut cell = s.clone();
             cell.seed = seed;

@@ -141,8 +141,9 @@ pub fn run_sweep(loaded: &LoadedScenario, options: &SweepOptions) -> Result<Swee
 
 /// Refuses two cells that would run the identical inputs (the same scenario and data), naming both.
 fn refuse_duplicates(jobs: &[cells::CellJob]) -> Result<()> {
-    for (i, job) in jobs.iter().enumerate() {
-        if let Some(first) = jobs[..i].iter().find(|j| j.inputs_sha256 == job.inputs_sha256) {
+    let mut seen: std::collections::HashMap<&str, &cells::CellJob> = std::collections::HashMap::new();
+    for job in jobs {
+        if let Some(first) = seen.insert(job.inputs_sha256.as_str(), job) {
             return Err(Error::invalid(
                 "cells",
                 format!(

@@ -394,6 +394,25 @@ impl Drop for Background {
     }
 }
 
+/// util-linux's `flock`, which the tests of lock liveness use to hold and probe locks from another process.
+pub const FLOCK: crate::external::Program = crate::external::Program {
+    name: "flock (util-linux)",
+    env: "FLOCK",
+    commands: &["flock"],
+    install: "apt-get install util-linux",
+};
+
+/// The `flock` program: `$FLOCK`, else `flock` on the path.
+fn flock() -> std::path::PathBuf {
+    crate::external::find(&FLOCK).unwrap_or_else(|_| "flock".into())
+}
+
+/// Whether `flock` is there for the test `test` (outside CI, a missing one skips the test loudly; under CI it
+/// fails).
+pub fn have_flock(test: &str) -> bool {
+    crate::external::require(test, &FLOCK).is_some()
+}
+
 /// A child process (`flock -x LOCK cat`) holding an exclusive flock on a file until released.
 pub struct LockHolder {
     child: Child,
@@ -403,7 +422,7 @@ pub struct LockHolder {
 impl LockHolder {
     /// Takes the lock (creating the file) and returns once it is held.
     pub fn hold(lock: &Path) -> LockHolder {
-        let mut child = Command::new("flock")
+        let mut child = Command::new(flock())
             .arg("-x")
             .arg(lock)
             .arg("cat")
@@ -414,7 +433,7 @@ impl LockHolder {
         let stdin = child.stdin.take();
         let start = Instant::now();
         loop {
-            let free = Command::new("flock")
+            let free = Command::new(flock())
                 .arg("-n")
                 .arg(lock)
                 .arg("true")
@@ -456,7 +475,7 @@ impl Drop for LockHolder {
 
 /// Is the exclusive lock on `lock` free right now?
 pub fn lock_is_free(lock: &Path) -> bool {
-    Command::new("flock")
+    Command::new(flock())
         .arg("-n")
         .arg(lock)
         .arg("true")

@@ -145,6 +145,11 @@ impl DataKind {
     pub fn draws_points(&self) -> bool {
         !matches!(self, DataKind::Digits | DataKind::Csv { .. })
     }
+
+    /// Whether the points are read from a user's file (`csv`), whose bytes the scenario does not fix.
+    pub fn reads_file(&self) -> bool {
+        matches!(self, DataKind::Csv { .. })
+    }
 }
 
 /// Placement of mixture means.
