@@ -241,76 +241,78 @@ pub const MADE_BY: &str = "Built by ddmsim from the stored results: `ddmsim run`
 
 /// Writes `summary.md`, `figures/` and `report.html` into `dir`. Returns the figures' stems.
 pub fn write_report(dir: &Path, data: &ReportData) -> Result<Vec<String>> {
-    let shown: Vec<SweepRow> = data
-        .rows
-        .iter()
-        .filter(|r| {
-            data.policies.is_empty() || r.record.policy.is_reference() || {
-                let label = r.record.policy.to_string();
-                data.policies.contains(&label)
-            }
-        })
-        .cloned()
-        .collect();
-    let summary = SweepSummary::of(&shown);
-    let figures = if data.policies.is_empty() {
-        write_figures(&dir.join("figures"), data, &summary)?
-    } else {
-        let tables = data
-            .tables
-            .iter()
-            .map(|(name, df)| {
-                let kept = keep_policies(df, &data.policies).map_err(|e| Error::Table {
-                    verb: "filtering",
-                    path: dir.join(format!("{name}.parquet")),
-                    message: e.to_string(),
-                })?;
-                Ok((name.clone(), kept))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let shown_data = ReportData {
-            rows: shown.clone(),
-            tables,
-            ..data.clone()
-        };
-        write_figures(&dir.join("figures"), &shown_data, &summary)?
-    };
+    let shown = shown_data(dir, data)?;
+    let summary = SweepSummary::of(&shown.rows);
+    let figures = write_figures(&dir.join("figures"), &shown, &summary)?;
     let reading = reading(&summary);
-    let sections = sections(&summary, &shown, &reading);
+    let sections = sections(&summary, &shown.rows, &reading);
     let (headline, rest) = split_headline(&figures);
-    let mut md = format!(
-        "# {}\n\n{MADE_BY} Groups are the swept values other than the seed (a study's settings); seeds {:?}. The same \
-         figures and tables are in `report.html`.\n\n## Headline\n\n",
-        data.name, summary.seeds,
-    );
-    for f in &headline {
-        md.push_str(&figure_markdown(f));
-    }
-    md.push_str("### Reading\n\n");
-    for sentence in &reading.sentences {
-        let _ = writeln!(md, "- {sentence}");
-    }
-    md.push_str("\n## Figures\n\n");
-    for f in &rest {
-        md.push_str(&figure_markdown(f));
-    }
-    md.push_str("## Tables\n\n");
-    for (i, (heading, _, _)) in sections.iter().enumerate() {
-        let _ = writeln!(md, "{}. {heading}", i + 1);
-    }
-    md.push('\n');
-    for (heading, text, table) in &sections {
-        let _ = write!(md, "### {heading}\n\n{text}\n\n{}\n", table.markdown());
-    }
-    write_atomic(&dir.join("summary.md"), md.as_bytes())?;
     let page = Page {
         headline: &headline,
         reading: &reading.sentences,
         rest: &rest,
         sections: &sections,
     };
+    write_atomic(
+        &dir.join("summary.md"),
+        markdown(&data.name, &summary.seeds, &page).as_bytes(),
+    )?;
     write_page(&dir.join("report.html"), data, &page)?;
     Ok(figures.into_iter().map(|f| f.stem).collect())
+}
+
+/// What the report shows of `data`: with a study's `policies`, only their rows (and the reference rows), in the
+/// results and in every long table with a `policy` column; otherwise everything.
+fn shown_data(dir: &Path, data: &ReportData) -> Result<ReportData> {
+    if data.policies.is_empty() {
+        return Ok(data.clone());
+    }
+    let keep = |r: &&SweepRow| r.record.policy.is_reference() || data.policies.contains(&r.record.policy.to_string());
+    let tables = data
+        .tables
+        .iter()
+        .map(|(name, df)| {
+            let kept = keep_policies(df, &data.policies).map_err(|e| Error::Table {
+                verb: "filtering",
+                path: dir.join(format!("{name}.parquet")),
+                message: e.to_string(),
+            })?;
+            Ok((name.clone(), kept))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ReportData {
+        rows: data.rows.iter().filter(keep).cloned().collect(),
+        tables,
+        ..data.clone()
+    })
+}
+
+/// `summary.md`: the page's content in the same order, the tables listed before they follow.
+fn markdown(name: &str, seeds: &[u64], page: &Page) -> String {
+    let mut md = format!(
+        "# {name}\n\n{MADE_BY} Groups are the swept values other than the seed (a study's settings); seeds {seeds:?}. \
+         The same figures and tables are in `report.html`.\n\n## Headline\n\n",
+    );
+    for f in page.headline {
+        md.push_str(&figure_markdown(f));
+    }
+    md.push_str("### Reading\n\n");
+    for sentence in page.reading {
+        let _ = writeln!(md, "- {sentence}");
+    }
+    md.push_str("\n## Figures\n\n");
+    for f in page.rest {
+        md.push_str(&figure_markdown(f));
+    }
+    md.push_str("## Tables\n\n");
+    for (i, (heading, _, _)) in page.sections.iter().enumerate() {
+        let _ = writeln!(md, "{}. {heading}", i + 1);
+    }
+    md.push('\n');
+    for (heading, text, table) in page.sections {
+        let _ = write!(md, "### {heading}\n\n{text}\n\n{}\n", table.markdown());
+    }
+    md
 }
 
 /// The rows of `df` whose `policy` is one of `policies` or a reference row (all rows of a table without one).
