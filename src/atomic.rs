@@ -48,24 +48,13 @@ fn with_mode<'a, 'b>(builder: &'b mut tempfile::Builder<'a, 'a>, mode: u32) -> &
     }
 }
 
-/// Writes a CSV file (header, then rows) atomically.
+/// Writes a CSV file (header, then rows) atomically, quoting the fields that need it (the `csv` crate).
 pub fn write_csv(path: &Path, header: &[String], rows: impl IntoIterator<Item = Vec<String>>) -> Result<()> {
-    let mut text = header.join(",");
-    text.push('\n');
-    for row in rows {
-        text.push_str(&row.join(","));
-        text.push('\n');
-    }
-    write_atomic(path, text.as_bytes())
-}
-
-/// Writes a CSV file (header, then rows) atomically, quoting fields that need it (the `csv` crate).
-pub fn write_quoted_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<()> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| Error::io("writing", path, std::io::Error::other(e.to_string()));
+    let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(header).map_err(fail)?;
     for row in rows {
-        writer.write_record(row).map_err(fail)?;
+        writer.write_record(&row).map_err(fail)?;
     }
     let bytes = writer
         .into_inner()

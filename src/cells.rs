@@ -7,8 +7,8 @@ use crate::error::Result;
 use crate::experiment::{RunOptions, run};
 use crate::progress::Progress;
 use crate::report::{Record, read_results};
-use crate::scenario::{DataKind, LoadedScenario, Scenario, parse};
-use crate::store::{Existing, RunRecord, inspect};
+use crate::scenario::{LoadedScenario, Scenario};
+use crate::store::{Existing, holds_results_of, inspect};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -82,22 +82,10 @@ pub fn jobs(cells: Vec<(String, PathBuf, Scenario)>, base_dir: &Path) -> Result<
 }
 
 /// Whether `job.dir` holds the finished results of exactly the job's inputs. A cell of an older ddmsim (no
-/// hash recorded) counts when its stored scenario equals the job's and its data is not read from a file.
+/// hash recorded) counts when its stored scenario gives the job's inputs (see [`holds_results_of`]).
 pub fn is_finished(job: &CellJob) -> bool {
-    let dir = &job.dir;
-    let ours = matches!(inspect(dir, ""), Ok(Existing::Marked(_) | Existing::Legacy));
-    if !ours || !dir.join("results.parquet").is_file() {
-        return false;
-    }
-    match RunRecord::read(dir) {
-        Ok(record) if !record.inputs_sha256.is_empty() => record.inputs_sha256 == job.inputs_sha256,
-        Ok(_) => {
-            let stored = std::fs::read_to_string(dir.join("scenario.resolved.yaml")).ok();
-            let same = stored.and_then(|t| parse(&t).ok()).is_some_and(|s| s == job.scenario);
-            same && !matches!(job.scenario.data.kind, DataKind::Csv { .. })
-        }
-        Err(_) => false,
-    }
+    let ours = matches!(inspect(&job.dir, ""), Ok(Existing::Marked(_) | Existing::Legacy));
+    ours && holds_results_of(&job.dir, &job.inputs_sha256)
 }
 
 /// How many cells run at once: `requested` (refused, unless `force`, when that many of the largest cell would not

@@ -176,7 +176,7 @@ fn run_study(study: &std::path::Path, run: &RunArgs) -> Result<()> {
         cache,
         parallel: run.jobs(),
         force: run.force,
-        inputs: vec![study.to_path_buf()],
+        inputs: Vec::new(),
     };
     let outcome = ddmsim::study::run_study(&loaded, &options)?;
     let failed: Vec<String> = outcome

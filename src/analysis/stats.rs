@@ -1,17 +1,7 @@
 //! Small summary statistics of per-sample values: quantiles (numpy's default linear interpolation) and the
 //! Spearman rank correlation (average ranks for ties, as scipy).
 
-/// The q-quantile (q in [0, 1]) of `values` by linear interpolation between order statistics; NaN if empty.
-pub fn quantile(values: &[f64], q: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
-}
+pub use crate::metrics::quantile;
 
 /// The arithmetic mean; NaN if empty.
 pub fn mean(values: &[f64]) -> f64 {

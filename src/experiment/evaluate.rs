@@ -3,7 +3,7 @@
 //! anywhere is an error naming the policy, step or metric, never a row.
 
 use super::device::{SamplingNets, load_for_sampling};
-use super::inputs::{data_scale, gaussian, held_out_points, nearest_distance};
+use super::inputs::{data_scale, gaussian, held_out_points};
 use super::prepare::Prepared;
 use super::train::Trained;
 use super::{Clock, RunOptions};
@@ -110,9 +110,15 @@ pub(super) fn evaluate(
     }
     reference_rows(p, &scorer, &mut out)?;
     clock.lap("reference_metrics");
-    policies(p, t, &scorer, progress, &mut out)?;
+    // The starting noise every policy, and every expert sampling alone, begins from (common random numbers).
+    let x1 = gaussian(
+        s.sampling.samples,
+        p.split.train.dim(),
+        &mut derive(s.seed, Stream::Sampling, &[]),
+    )?;
+    policies(p, t, &scorer, &x1, progress, &mut out)?;
     clock.lap("sampling_and_metrics");
-    out.experts = experts_alone(p, t, &scorer)?;
+    out.experts = experts_alone(p, t, &scorer, &x1)?;
     clock.lap("experts_alone");
     out.classifier = classifier;
     Ok(out)
@@ -170,31 +176,39 @@ fn push_record(out: &mut Evaluated, seed: u64, policy: PolicyLabel, values: Valu
 }
 
 /// Samples, scores and analyses every policy, in scenario order.
-fn policies(p: &Prepared, t: &Trained, scorer: &Scorer, progress: &Progress, out: &mut Evaluated) -> Result<()> {
+fn policies(
+    p: &Prepared,
+    t: &Trained,
+    scorer: &Scorer,
+    x1: &Array2<f32>,
+    progress: &Progress,
+    out: &mut Evaluated,
+) -> Result<()> {
     let s = p.scenario();
     let ensemble = &t.ensemble;
-    let x1 = gaussian(
-        s.sampling.samples,
-        p.split.train.dim(),
-        &mut derive(s.seed, Stream::Sampling, &[]),
-    )?;
     let held = s.metrics.alignment.then(|| {
         let experts: Vec<&dyn Denoiser> = ensemble.experts.iter().map(|e| e as &dyn Denoiser).collect();
         let (test, c) = (&p.split.test, &p.clusters);
         held_out_points(s, test, c, &p.counts, &p.groups, &experts, &p.objective)
     });
-    let reference = scorer.reference.points();
     let badness = |x: ArrayView2<f32>| match p.split.density.as_ref() {
         Some(g) => x
             .rows()
             .into_iter()
             .map(|r| -g.log_density(r.mapv(f64::from).view()))
             .collect(),
-        None => nearest_distance(x, reference.view()),
+        None => {
+            let rows: Vec<Vec<f64>> = x
+                .rows()
+                .into_iter()
+                .map(|r| r.iter().map(|&v| f64::from(v)).collect())
+                .collect();
+            crate::metrics::nearest_distances(&rows, scorer.reference.rows())
+        }
     };
     let setup = AnalysisSetup {
         objective: &p.objective,
-        x1: &x1,
+        x1,
         steps: s.sampling.steps,
         stability: s.metrics.stability.then(|| StabilitySettings {
             small: s.metrics.perturbation_small,
@@ -315,16 +329,11 @@ fn one_policy(
 
 /// Each expert sampling alone from the policies' starting noise, scored by the per-expert metrics against its own
 /// training data (the memorization threshold from the held-out points' distances to that data).
-fn experts_alone(p: &Prepared, t: &Trained, scorer: &Scorer) -> Result<Vec<Values>> {
+fn experts_alone(p: &Prepared, t: &Trained, scorer: &Scorer, x1: &Array2<f32>) -> Result<Vec<Values>> {
     let s = p.scenario();
     if !crate::metrics::registry::metrics().any(|m| m.applies == crate::metrics::Applies::PerExpert) {
         return Ok(Vec::new());
     }
-    let x1 = gaussian(
-        s.sampling.samples,
-        p.split.train.dim(),
-        &mut derive(s.seed, Stream::Sampling, &[]),
-    )?;
     let held_out = scorer.reference.points().view();
     t.ensemble
         .experts
@@ -333,7 +342,7 @@ fn experts_alone(p: &Prepared, t: &Trained, scorer: &Scorer) -> Result<Vec<Value
         .enumerate()
         .map(|(e, (expert, rows))| {
             let samples =
-                sampler::sample_checked(expert, &p.objective, &x1, s.sampling.steps).map_err(|(step, _)| {
+                sampler::sample_checked(expert, &p.objective, x1, s.sampling.steps).map_err(|(step, _)| {
                     Error::NonFinite {
                         place: format!("expert {e} sampling alone, sampler step {}", step + 1),
                         what: "the expert's prediction is not finite (a diverged model)".into(),

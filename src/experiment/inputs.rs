@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::partition;
 use crate::rng::{Stream, derive};
 use crate::scenario::{RoutingConfig, Scenario};
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, Axis};
 use rand_distr::{Distribution, StandardNormal};
 
 /// Rejects a `k` above the number of experts that actually have clients (known only after grouping).
@@ -46,21 +46,6 @@ pub(super) fn k_beyond_experts(i: usize, r: &RoutingConfig, experts: usize) -> O
 pub(super) fn data_scale(x: &Array2<f32>) -> f64 {
     let x = x.mapv(f64::from);
     (x.var_axis(Axis(0), 0.0).mean().unwrap_or(1.0)).sqrt()
-}
-
-/// Distance from each row of `x` to its nearest reference point.
-pub(super) fn nearest_distance(x: ArrayView2<f32>, reference: ArrayView2<f64>) -> Vec<f64> {
-    x.rows()
-        .into_iter()
-        .map(|r| {
-            reference
-                .rows()
-                .into_iter()
-                .map(|q| r.iter().zip(q).map(|(&a, &b)| (a as f64 - b).powi(2)).sum::<f64>())
-                .fold(f64::INFINITY, f64::min)
-                .sqrt()
-        })
-        .collect()
 }
 
 /// Held-out test points (seeded subsample), their clusters and cluster owners, noised per bin and scored by

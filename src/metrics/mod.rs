@@ -30,7 +30,7 @@ pub use memo::Memo;
 pub use mmd::{median_distance, mmd2};
 pub use sample_set::{Classified, ClassifiedReference, SampleSet};
 pub use sliced::{directions, sliced_wasserstein};
-pub use training_set::{TrainingSet, linear_quantile};
+pub use training_set::{TrainingSet, nearest_distances, quantile};
 
 use crate::rng::{Stream, derive};
 use crate::scenario::MetricsConfig;
@@ -41,6 +41,13 @@ pub fn columns() -> impl Iterator<Item = &'static str> {
     registry::metrics()
         .filter(|m| m.applies != Applies::PerExpert)
         .map(|m| m.column)
+}
+
+/// The columns of `results.csv` whose metrics belong to one of `families`, in order.
+pub fn columns_of(families: &[Family]) -> Vec<&'static str> {
+    columns()
+        .filter(|c| families.contains(&registry::get(c).family))
+        .collect()
 }
 
 /// The reference set R with everything about it that every comparison reuses.

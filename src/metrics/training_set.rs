@@ -18,43 +18,41 @@ impl TrainingSet {
     pub fn new(train: ArrayView2<f64>, held_out: ArrayView2<f64>, quantile: f64) -> Self {
         let rows: Vec<Vec<f64>> = train.rows().into_iter().map(|r| r.to_vec()).collect();
         let held: Vec<Vec<f64>> = held_out.rows().into_iter().map(|r| r.to_vec()).collect();
-        let mut set = TrainingSet { rows, threshold: 0.0 };
-        let mut distances = set.nearest(&held);
-        set.threshold = linear_quantile(&mut distances, quantile);
-        set
+        let threshold = self::quantile(&nearest_distances(&held, &rows), quantile);
+        TrainingSet { rows, threshold }
     }
 
     /// Euclidean distance from each of `points` to its nearest training point.
     pub fn nearest(&self, points: &[Vec<f64>]) -> Vec<f64> {
-        points
-            .par_iter()
-            .map(|p| {
-                self.rows
-                    .iter()
-                    .map(|t| sq_dist(p, t))
-                    .fold(f64::INFINITY, f64::min)
-                    .sqrt()
-            })
-            .collect()
+        nearest_distances(points, &self.rows)
     }
 }
 
-/// numpy's default (`linear`) quantile of `values` (sorted in place); 0 for no values.
-pub fn linear_quantile(values: &mut [f64], q: f64) -> f64 {
+/// The `q` quantile of `values` with linear interpolation (numpy's default); NaN if empty.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
     if values.is_empty() {
-        return 0.0;
+        return f64::NAN;
     }
-    values.sort_by(f64::total_cmp);
-    // numpy's virtual index n q + (α + q (1 - α - β)) - 1 with α = β = 1, and its two-sided lerp.
-    let n = values.len() as f64;
-    let position = (n * q + (1.0 - q) - 1.0).clamp(0.0, n - 1.0);
-    let (low, t) = (position.floor() as usize, position.fract());
-    let (a, b) = (values[low], values[(low + 1).min(values.len() - 1)]);
-    if t >= 0.5 {
-        b - (b - a) * (1.0 - t)
-    } else {
-        a + (b - a) * t
-    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// Euclidean distance from each of `points` to its nearest row of `targets` (in parallel; the result does not
+/// depend on threads).
+pub fn nearest_distances(points: &[Vec<f64>], targets: &[Vec<f64>]) -> Vec<f64> {
+    points
+        .par_iter()
+        .map(|p| {
+            targets
+                .iter()
+                .map(|t| sq_dist(p, t))
+                .fold(f64::INFINITY, f64::min)
+                .sqrt()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -64,7 +62,7 @@ mod tests {
     #[test]
     fn quantile_interpolates_like_numpy() {
         // numpy.quantile([4, 1, 3, 2], 0.5) = 2.5; q = 0.1 -> 1.3.
-        assert_eq!(linear_quantile(&mut [4.0, 1.0, 3.0, 2.0], 0.5), 2.5);
-        assert!((linear_quantile(&mut [4.0, 1.0, 3.0, 2.0], 0.1) - 1.3).abs() < 1e-12);
+        assert_eq!(quantile(&[4.0, 1.0, 3.0, 2.0], 0.5), 2.5);
+        assert!((quantile(&[4.0, 1.0, 3.0, 2.0], 0.1) - 1.3).abs() < 1e-12);
     }
 }

@@ -148,14 +148,6 @@ fn study_cells(dir: &Path) -> Result<Option<StudyCells>> {
     }
 }
 
-/// The hash of a cell's inputs recomputed from its stored scenario, for a cell of an older ddmsim that recorded
-/// none (`None` when its data is read from a file, whose bytes then are unknown).
-fn legacy_inputs(cell_dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(cell_dir.join("scenario.resolved.yaml")).ok()?;
-    let scenario = crate::scenario::parse(&text).ok()?;
-    (!scenario.data.kind.reads_file()).then(|| crate::store::inputs_sha256_with(&scenario, None))
-}
-
 /// The recorded hash of each cell's inputs (`inputs.json`), if the folder has it.
 fn recorded_inputs(dir: &Path) -> Option<BTreeMap<String, String>> {
     std::fs::read_to_string(dir.join(INPUTS_FILE))
@@ -198,19 +190,9 @@ fn load_study(dir: &Path, scenario_yaml: String, study: &StudyCells) -> Result<R
 /// version that recorded none, of the scenario `expected` (compared as parsed scenarios, so a newer version's
 /// added defaults do not hide an older run of the same cell).
 fn cell_is_current(cell_dir: &Path, expected: Option<&Scenario>, inputs: Option<Option<&str>>) -> bool {
-    if !cell_dir.join("results.parquet").is_file() {
-        return false;
-    }
     match inputs {
-        Some(recorded) => {
-            let stored = crate::store::RunRecord::read(cell_dir).ok().map(|r| r.inputs_sha256);
-            match (recorded, stored.as_deref()) {
-                // A cell of an older ddmsim, reused by the run when its stored scenario is the cell's.
-                (Some(h), Some("")) => legacy_inputs(cell_dir).is_some_and(|l| l == h),
-                (Some(h), Some(s)) => s == h,
-                _ => false,
-            }
-        }
+        Some(recorded) => recorded.is_some_and(|h| crate::store::holds_results_of(cell_dir, h)),
+        None if !cell_dir.join("results.parquet").is_file() => false,
         None => {
             let stored = std::fs::read_to_string(cell_dir.join("scenario.resolved.yaml")).ok();
             stored

@@ -38,7 +38,7 @@ pub use sections::{Section, sections};
 pub use side_tables::{
     write_class_counts, write_client_counts, write_expert_metrics, write_points, write_purity, write_training_log,
 };
-pub use study_cells::{StudyCells, StudyCellsEntry};
+pub use study_cells::{StudyCells, StudyCellsEntry, study_params};
 pub use summary::{SweepSummary, group_axis, group_of};
 pub use sweep_figures::WrittenFigure;
 pub use table::{Record, frame, metric_columns, read_results, records_of, render, write_frame, write_results};

@@ -14,14 +14,6 @@ use crate::routing::PolicyLabel;
 /// One table of the report: (heading, explanation, table).
 pub type Section = (String, String, TextTable);
 
-/// The declared metrics of `families`, in declaration order (per-expert metrics excluded).
-fn of_families(families: &[Family]) -> Vec<&'static str> {
-    registry::metrics()
-        .filter(|m| families.contains(&m.family) && m.applies != crate::metrics::Applies::PerExpert)
-        .map(|m| m.column)
-        .collect()
-}
-
 /// The explanation of a metric's own table.
 fn explain(m: &Metric) -> String {
     format!(
@@ -82,19 +74,22 @@ pub fn sections(summary: &SweepSummary, rows: &[SweepRow], reading: &Reading) ->
         "Every quality metric (and the classifier's), every group and policy; n is the number of seeds behind each \
          mean."
             .into(),
-        summary.long(&of_families(&[Family::Quality, Family::Classifier]), true),
+        summary.long(
+            &crate::metrics::columns_of(&[Family::Quality, Family::Classifier]),
+            true,
+        ),
     ));
     out.push((
         "Stability".into(),
         "Trajectory sensitivity of every policy (lower = more stable).".into(),
-        summary.long(&of_families(&[Family::Stability]), false),
+        summary.long(&crate::metrics::columns_of(&[Family::Stability]), false),
     ));
     out.push((
         "Alignment".into(),
         "Routed policies only: align_gap > 0 and err_selected < err_nonselected mean the router picks experts whose \
          data covers the current state."
             .into(),
-        summary.long(&of_families(&[Family::Alignment]), false),
+        summary.long(&crate::metrics::columns_of(&[Family::Alignment]), false),
     ));
     out.retain(|(_, _, t)| !t.rows.is_empty());
     out

@@ -32,6 +32,14 @@ pub struct StudyCellsEntry {
     pub seed: u64,
 }
 
+/// The parameters of a study's cell: its setting (tabled as the `setting` column) and its seed.
+pub fn study_params(setting: &str, seed: u64) -> Vec<(String, serde_norway::Value)> {
+    vec![
+        (SETTING.to_string(), serde_norway::Value::String(setting.to_string())),
+        ("seed".to_string(), serde_norway::Value::from(seed)),
+    ]
+}
+
 impl StudyCells {
     /// The file's name in a study folder.
     pub const FILE: &'static str = "cells.json";
@@ -74,10 +82,7 @@ impl StudyCells {
             .iter()
             .map(|c| CellSource {
                 label: c.cell.clone(),
-                params: vec![
-                    (SETTING.to_string(), serde_norway::Value::String(c.setting.clone())),
-                    ("seed".to_string(), serde_norway::Value::from(c.seed)),
-                ],
+                params: study_params(&c.setting, c.seed),
                 dir: dir.join(&c.dir),
             })
             .collect()

@@ -37,7 +37,7 @@ impl Writer<'_> {
     fn add(&mut self, stem: &str, size: (u32, u32), figure: &impl Figure, caption: String) -> Result<()> {
         let svg = render(&self.dir.join(stem), size, figure)?;
         let (names, rows) = figure.data();
-        crate::atomic::write_quoted_csv(&self.dir.join(format!("{stem}.csv")), &names, &rows)?;
+        crate::atomic::write_csv(&self.dir.join(format!("{stem}.csv")), &names, rows)?;
         self.written.push(WrittenFigure {
             stem: stem.into(),
             caption,

@@ -2,7 +2,7 @@
 //! with polars, and rendered for the terminal.
 
 use crate::error::{Error, Result};
-use crate::metrics::{Family, Values, registry};
+use crate::metrics::{Family, Values};
 use crate::routing::PolicyLabel;
 use polars::prelude::*;
 use polars_io::SerReader;
@@ -128,12 +128,7 @@ pub fn render(records: &[Record]) -> String {
         Family::Alignment,
     ]
     .iter()
-    .map(|&family| {
-        let block: Vec<&str> = crate::metrics::columns()
-            .filter(|c| registry::get(c).family == family)
-            .collect();
-        render_block(records, &block)
-    })
+    .map(|&family| render_block(records, &crate::metrics::columns_of(&[family])))
     .filter(|b| !b.is_empty())
     .collect::<Vec<_>>()
     .join("\n")

@@ -139,3 +139,21 @@ pub fn inputs_sha256_with(s: &crate::scenario::Scenario, data_sha256: Option<&st
     }
     crate::hash::sha256_hex(text.as_bytes())
 }
+
+/// Whether the run folder `dir` holds finished results (`results.parquet`) of exactly the inputs `inputs_sha256`:
+/// by the hash its `run.json` records, or, for a run of an older ddmsim that recorded none, by the hash of its
+/// stored scenario (only when the data comes from the scenario: a data file's bytes are not known then).
+pub fn holds_results_of(dir: &Path, inputs_sha256: &str) -> bool {
+    if !dir.join("results.parquet").is_file() {
+        return false;
+    }
+    match RunRecord::read(dir) {
+        Ok(record) if !record.inputs_sha256.is_empty() => record.inputs_sha256 == inputs_sha256,
+        Ok(_) => std::fs::read_to_string(dir.join("scenario.resolved.yaml"))
+            .ok()
+            .and_then(|text| crate::scenario::parse(&text).ok())
+            .filter(|s| !s.data.kind.reads_file())
+            .is_some_and(|s| inputs_sha256_with(&s, None) == inputs_sha256),
+        Err(_) => false,
+    }
+}

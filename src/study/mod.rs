@@ -8,7 +8,7 @@ mod file;
 pub use file::{Setting, StudyFile};
 
 use crate::error::{Error, Result};
-use crate::report::{SETTING, StudyCells, StudyCellsEntry, distinct_in_order};
+use crate::report::{StudyCells, StudyCellsEntry, distinct_in_order, study_params};
 use crate::routing::PolicyLabel;
 use crate::scenario::{self, Scenario, SweepCell, check_name, to_yaml, with_override};
 use crate::store::FolderKind;
@@ -167,10 +167,7 @@ pub fn run_study(loaded: &LoadedStudy, options: &SweepOptions) -> Result<SweepOu
         .iter()
         .map(|(setting, seed, scenario)| {
             let cell = SweepCell {
-                params: vec![
-                    (SETTING.to_string(), serde_norway::Value::String(setting.clone())),
-                    ("seed".to_string(), serde_norway::Value::from(*seed)),
-                ],
+                params: study_params(setting, *seed),
                 scenario: scenario.clone(),
             };
             (cell, cell_dir(&options.out_dir, setting, *seed))
@@ -179,17 +176,19 @@ pub fn run_study(loaded: &LoadedStudy, options: &SweepOptions) -> Result<SweepOu
     let manifest = StudyCells {
         name: loaded.study.name.clone(),
         policies: loaded.policies.iter().map(PolicyLabel::to_string).collect(),
-        cells: cells
+        cells: loaded
+            .cells
             .iter()
-            .map(|(c, dir)| StudyCellsEntry {
+            .zip(&cells)
+            .map(|((setting, seed, _), (c, dir))| StudyCellsEntry {
                 cell: c.label(),
                 dir: dir
                     .strip_prefix(&options.out_dir)
                     .unwrap_or(dir)
                     .to_string_lossy()
                     .into_owned(),
-                setting: c.params[0].1.as_str().unwrap_or_default().to_string(),
-                seed: c.scenario.seed,
+                setting: setting.clone(),
+                seed: *seed,
             })
             .collect(),
     };
