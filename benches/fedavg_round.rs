@@ -7,7 +7,7 @@ use ddmsim::diffusion::{DenoiserTask, Objective};
 use ddmsim::federated::{Client, Plan, train};
 use ddmsim::nn::TimeNet;
 use ddmsim::rng::{Stream, derive};
-use ddmsim::scenario::{FederationMode, LocalOptimizer, OptimizerConfig, OptimizerKind};
+use ddmsim::scenario::{FederationMode, LocalOptimizer, OptimizerConfig, OptimizerKind, Strategy};
 use indicatif::ProgressBar;
 
 const CLIENTS: usize = 100;
@@ -33,6 +33,7 @@ fn bench_fedavg_round(c: &mut Criterion) {
         name: "bench".into(),
         tag: 0,
         mode: FederationMode::Fedavg,
+        strategy: Strategy::default(),
         rounds: 1,
         clients_per_round: CLIENTS,
         local_steps: 20,

@@ -6,7 +6,7 @@
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ddmsim::diffusion::{DenoiserTask, Objective};
 use ddmsim::ensemble::DenoiserDevice;
-use ddmsim::federated::{ClientWork, local_update};
+use ddmsim::federated::{ClientWork, Correction, local_update};
 use ddmsim::gpu::{AdamHyper, Epilogue, GpuContext, MatmulSpec, Operand};
 use ddmsim::nn::{Adam, Optimizer, TimeNet, silu, silu_grad};
 use ddmsim::rng::{Stream, derive};
@@ -171,8 +171,16 @@ fn bench_round(c: &mut Criterion, ctx: &GpuContext) {
                     .map(|(k, rows)| {
                         let mut params = global.clone();
                         let mut optimizer = Optimizer::new(&config, params.len());
-                        local_update(&task, &mut params, &mut optimizer, rows, steps, batch, &mut stream(k))
-                            .map(|loss| (params, loss))
+                        local_update(
+                            &task,
+                            &mut params,
+                            &mut optimizer,
+                            rows,
+                            (steps, batch),
+                            Correction::None,
+                            &mut stream(k),
+                        )
+                        .map(|loss| (params, loss))
                     })
                     .collect::<Vec<_>>()
             })

@@ -311,7 +311,7 @@ fn batched_local_updates_of_several_clients_match_the_cpu_local_updates() {
     use ddmsim::diffusion::{DenoiserTask, Objective};
     use ddmsim::ensemble::DenoiserDevice;
     use ddmsim::federated::ClientWork;
-    use ddmsim::federated::local_update;
+    use ddmsim::federated::{Correction, local_update};
     use ddmsim::nn::{Optimizer, TimeNet};
     let ctx = context();
     let (data, _) = Gmm::circle(8, 2, 4.0, 0.35, &[1.0; 8])
@@ -365,7 +365,16 @@ fn batched_local_updates_of_several_clients_match_the_cpu_local_updates() {
         for (k, r) in rows.iter().enumerate() {
             let mut params = starts[k].clone();
             let mut optimizer = Optimizer::new(config, params.len());
-            let loss = local_update(task, &mut params, &mut optimizer, r, steps, batch, &mut rng(k)).unwrap();
+            let loss = local_update(
+                task,
+                &mut params,
+                &mut optimizer,
+                r,
+                (steps, batch),
+                Correction::None,
+                &mut rng(k),
+            )
+            .unwrap();
             let residual = task.net.mlp.residual();
             let what = format!("{:?} (residual {residual}) client {k} after {steps} steps", config.kind);
             assert_close(&gpu[k].0, &params, &what);

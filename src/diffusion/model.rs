@@ -53,6 +53,10 @@ impl Task for DenoiserTask<'_> {
         self.net.mlp.param_count()
     }
 
+    fn flops_per_row(&self) -> u64 {
+        self.net.mlp.training_flops_per_row()
+    }
+
     fn loss_and_grad(&self, params: &[f32], rows: &[usize], rng: &mut Rng, grad: &mut [f32]) -> f32 {
         let mut cache = Cache::default();
         let (y, batch) = forward_noised(&self.net, params, &self.objective, self.data, rows, rng, &mut cache);

@@ -87,8 +87,11 @@ pub fn train_ensemble(
 ) -> Result<Ensemble> {
     let training = Training::new(s, train_x, parts, groups, needs, progress);
     let (experts, (router, monolith)) = match device {
+        Some(device) => {
+            debug_assert!(training.batchable(), "the device path is refused for other plans when it is opened");
+            training.on_device(device)
+        }
         None => training.on_cpu(),
-        Some(device) => training.on_device(device),
     };
     training.bar.finish_and_clear();
     let mut log = Vec::new();

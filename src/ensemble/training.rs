@@ -106,6 +106,7 @@ impl<'a> Training<'a> {
             name,
             tag,
             mode: f.mode,
+            strategy: f.strategy(),
             rounds: f.rounds,
             clients_per_round,
             local_steps: f.local_steps,
@@ -115,6 +116,11 @@ impl<'a> Training<'a> {
             ema: m.ema,
             seed: self.s.seed,
         }
+    }
+
+    /// Whether the denoisers' local updates can run batched on a device (see [`Plan::batchable`]).
+    pub fn batchable(&self) -> bool {
+        self.monolith_plan().batchable()
     }
 
     fn expert_plan(&self, e: usize) -> Plan {
@@ -135,6 +141,7 @@ impl<'a> Training<'a> {
             local_steps: r.local_steps,
             optimizer: r.optimizer.clone(),
             local_optimizer: r.local_optimizer.unwrap_or(f.local_optimizer),
+            strategy: r.strategy(f),
             ..self.plan(
                 "router".into(),
                 ROUTER_TAG,

@@ -4,7 +4,7 @@
 
 use crate::data;
 use crate::error::{Error, Result};
-use crate::scenario::{DataConfig, DataKind, RoutingConfig, Scenario};
+use crate::scenario::{AlgorithmConfig, DataConfig, DataKind, RoutingConfig, Scenario};
 use std::path::Path;
 
 /// One part of a run's peak memory.
@@ -109,6 +109,15 @@ pub fn estimate_memory(s: &Scenario, rows: f64, dim: f64) -> Estimate {
 }
 
 /// The models of one round and the training threads' working memory.
+/// 1 when `algorithm` keeps control variates (SCAFFOLD), else 0.
+fn scaffold(algorithm: AlgorithmConfig) -> f64 {
+    if matches!(algorithm, AlgorithmConfig::Scaffold { .. }) {
+        1.0
+    } else {
+        0.0
+    }
+}
+
 fn training_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
     let needs_router = s.routing.iter().any(|r| {
         !matches!(
@@ -148,6 +157,20 @@ fn training_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
             key: "router.hidden, router.time_embedding, federation.batch_size",
             what: "the working memory of every thread training the router",
             bytes: router * working(pr, s.router.time_embedding, &s.router.hidden),
+        },
+        Part {
+            key: "federation.algorithm, router.algorithm",
+            what: "SCAFFOLD's control variates of every client, and a round's corrections",
+            // Each client's c_i for its expert and for the monolith (the router's: one per client), and per
+            // round a shift, a renewed c_i and its change for each participant.
+            bytes: (scaffold(s.federation.algorithm) * (2.0 * clients + 3.0 * per_round) * p
+                + router * scaffold(s.router.strategy(&s.federation).algorithm) * (clients * pr + 3.0 * router_round))
+                * F32,
+        },
+        Part {
+            key: "federation.server, router.server",
+            what: "the server optimizers' moments (double precision)",
+            bytes: 2.0 * ((z.k + 1.0) * p + router * pr) * 8.0,
         },
         Part {
             key: "federation.rounds",

@@ -5,7 +5,7 @@ use crate::diffusion::LoadedNets;
 use crate::ensemble::{DenoiserDevice, Ensemble};
 use crate::error::{Error, Result};
 use crate::nn::TimeNet;
-use crate::scenario::{Device, FederationMode, LocalOptimizer, Scenario};
+use crate::scenario::{AlgorithmConfig, Device, FederationMode, LocalOptimizer, Scenario};
 
 /// The device for the experts' and monolith's local updates (`None`: the CPU path).
 pub fn open(s: &Scenario) -> Result<Option<Box<dyn DenoiserDevice>>> {
@@ -17,6 +17,13 @@ pub fn open(s: &Scenario) -> Result<Option<Box<dyn DenoiserDevice>>> {
         return unsupported(
             "federation",
             "FedAvg with fresh client optimizers (mode: fedavg, local_optimizer: fresh)",
+        );
+    }
+    if s.federation.algorithm != AlgorithmConfig::Fedavg {
+        return unsupported(
+            "federation.algorithm",
+            "the clients' plain local steps only (algorithm: fedavg; any server optimizer and aggregate): FedProx's \
+             and SCAFFOLD's corrected steps run on the CPU, with device: cpu",
         );
     }
     open_gpu()

@@ -13,7 +13,8 @@ use crate::report::{self, PolicyRows};
 use crate::routing::PolicyLabel;
 use crate::scenario::to_yaml;
 use crate::store::{
-    ClassifierRecord, DataSizes, FolderKind, Parameters, PartitionRecord, RunRecord, Staging, TrainingRecord,
+    ClassifierRecord, CostTotals, DataSizes, FolderKind, Parameters, PartitionRecord, RunRecord, Staging,
+    TrainingRecord,
 };
 use std::path::Path;
 
@@ -157,6 +158,12 @@ fn run_record(p: &Prepared, t: &Trained, e: Option<&Evaluated>, options: &RunOpt
         training: TrainingRecord {
             key: t.key.clone(),
             from_cache: t.from_cache,
+            cost: CostTotals::by_group(
+                t.ensemble
+                    .log
+                    .iter()
+                    .map(|r| (r.model.as_str(), r.bytes_down, r.bytes_up, r.flops)),
+            ),
         },
         device: p
             .device

@@ -1,18 +1,57 @@
-//! A client's local update: optimizer steps on mini-batches of its own points, starting from given weights.
+//! A client's local update: optimizer steps on mini-batches of its own points, starting from given weights, with
+//! the gradient of its algorithm's local objective (its loss, plus FedProx's proximal term or SCAFFOLD's
+//! correction).
 
 use super::Task;
 use crate::nn::Optimizer;
 use crate::rng::Rng;
 
-/// Runs `steps` optimizer steps on mini-batches of `rows` (all rows when there are at most `batch_size`).
-/// Returns the mean loss, or the first non-finite loss as `Err`.
+/// What a client's algorithm adds to the gradient of its loss at each local step.
+#[derive(Debug, Clone, Copy)]
+pub enum Correction<'a> {
+    /// Nothing (FedAvg).
+    None,
+    /// FedProx: mu (w - anchor), the gradient of mu/2 |w - anchor|^2 with the round's global weights as anchor.
+    Proximal {
+        /// Weight of the proximal term.
+        mu: f32,
+        /// The global weights of the round.
+        anchor: &'a [f32],
+    },
+    /// SCAFFOLD: the constant c - c_i (server minus client control variate).
+    Shift(&'a [f32]),
+}
+
+impl Correction<'_> {
+    /// Adds the correction at `params` to `grad`.
+    pub fn apply(&self, params: &[f32], grad: &mut [f32]) {
+        match *self {
+            Correction::None => {}
+            Correction::Proximal { mu, anchor } => {
+                for ((g, p), a) in grad.iter_mut().zip(params).zip(anchor) {
+                    *g += mu * (p - a);
+                }
+            }
+            Correction::Shift(shift) => {
+                for (g, s) in grad.iter_mut().zip(shift) {
+                    *g += s;
+                }
+            }
+        }
+    }
+}
+
+/// Runs `steps` optimizer steps on mini-batches of `rows` (all rows when there are at most `batch_size`), each
+/// gradient corrected by `correction`. Returns the mean loss (of the task, without the correction), or the first
+/// non-finite loss as `Err`.
+#[allow(clippy::too_many_arguments)]
 pub fn local_update(
     task: &dyn Task,
     params: &mut [f32],
     optimizer: &mut Optimizer,
     rows: &[usize],
-    steps: usize,
-    batch_size: usize,
+    (steps, batch_size): (usize, usize),
+    correction: Correction,
     rng: &mut Rng,
 ) -> Result<f32, f32> {
     let mut grad = vec![0f32; params.len()];
@@ -34,7 +73,32 @@ pub fn local_update(
             return Err(loss);
         }
         total += loss as f64;
+        correction.apply(params, &mut grad);
         optimizer.update(params, &mut grad);
     }
     Ok((total / steps as f64) as f32)
+}
+
+/// The gradient of the task at `params` over all of `rows`, in mini-batches of `batch_size` weighted by their
+/// sizes (SCAFFOLD's option I); the first non-finite loss as `Err`.
+pub fn full_gradient(
+    task: &dyn Task,
+    params: &[f32],
+    rows: &[usize],
+    batch_size: usize,
+    rng: &mut Rng,
+) -> Result<Vec<f32>, f32> {
+    let mut sum = vec![0f64; params.len()];
+    let mut grad = vec![0f32; params.len()];
+    for chunk in rows.chunks(batch_size.max(1)) {
+        let loss = task.loss_and_grad(params, chunk, rng, &mut grad);
+        if !loss.is_finite() {
+            return Err(loss);
+        }
+        let w = chunk.len() as f64 / rows.len() as f64;
+        for (s, g) in sum.iter_mut().zip(&grad) {
+            *s += w * *g as f64;
+        }
+    }
+    Ok(sum.into_iter().map(|v| v as f32).collect())
 }

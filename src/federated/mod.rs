@@ -1,15 +1,25 @@
-//! Federated training: clients run local optimizer steps from the global weights, the server averages them.
+//! Federated training: clients run local optimizer steps from the global weights, the server combines them.
 //!
 //! The round loop ([`train`]) is written once and serves experts, router and monolith alike: what differs is the
-//! [`Task`] (the loss) and the clients taking part.
+//! [`Task`] (the loss), the clients taking part, and the plan's strategy, whose parts are small and pure where
+//! they can be: client selection (`selection`), the local objective ([`Correction`], SCAFFOLD's control variates
+//! in `scaffold`), the aggregation ([`aggregate`], robust rules in `robust`) and the server's optimizer
+//! ([`ServerOptimizer`]).
 
 mod aggregate;
 mod client;
+mod cost;
+mod robust;
 mod round;
+mod scaffold;
+mod selection;
+mod server;
 
-pub use aggregate::weighted_mean;
-pub use client::local_update;
+pub use aggregate::{aggregate, weighted_mean};
+pub use client::{Correction, full_gradient, local_update};
+pub use cost::RoundCost;
 pub use round::{Client, Plan, RoundLog, Trained, train, train_batched};
+pub use server::ServerOptimizer;
 
 use crate::rng::Rng;
 use crate::scenario::OptimizerConfig;
@@ -18,6 +28,9 @@ use crate::scenario::OptimizerConfig;
 pub trait Task: Sync {
     /// Number of parameters of the model.
     fn param_count(&self) -> usize;
+
+    /// Floating-point operations of one training row, forward and backward (the cost accounting's unit).
+    fn flops_per_row(&self) -> u64;
 
     /// Loss on the training points `rows` (fresh noise from `rng`); writes dLoss/dParams into `grad`.
     fn loss_and_grad(&self, params: &[f32], rows: &[usize], rng: &mut Rng, grad: &mut [f32]) -> f32;

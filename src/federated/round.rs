@@ -1,11 +1,18 @@
-//! The round loop, written once: FedAvg (select clients, local updates in parallel, weighted mean in client-id
-//! order) or pooled training with the same number of optimizer steps; EMA and per-round accounting.
+//! The round loop, written once: select clients, run their local updates in parallel (with their algorithm's
+//! correction), combine their models in client-id order, and move the global model with the server's optimizer;
+//! or pooled training with the same number of optimizer steps. EMA and per-round accounting of bytes and FLOPs.
 
-use super::{BatchedLocal, ClientWork, Task, local_update, weighted_mean};
+use super::aggregate::aggregate;
+use super::client::{Correction, full_gradient};
+use super::cost::{RoundCost, round_cost};
+use super::scaffold::{Controls, Renewal, effective_steps};
+use super::selection::select;
+use super::server::ServerOptimizer;
+use super::{BatchedLocal, ClientWork, Task, local_update};
 use crate::error::{Error, Result};
 use crate::nn::{Optimizer, ema};
 use crate::rng::{Stream, derive};
-use crate::scenario::{FederationMode, LocalOptimizer, OptimizerConfig};
+use crate::scenario::{AlgorithmConfig, FederationMode, LocalOptimizer, OptimizerConfig, Strategy};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
@@ -27,6 +34,8 @@ pub struct Plan {
     pub tag: u64,
     /// FedAvg or pooled.
     pub mode: FederationMode,
+    /// The clients' algorithm, the aggregation and the server's optimizer.
+    pub strategy: Strategy,
     /// Communication rounds.
     pub rounds: usize,
     /// Clients selected per round (clamped to the number of clients).
@@ -45,6 +54,14 @@ pub struct Plan {
     pub seed: u64,
 }
 
+impl Plan {
+    /// Whether a device may run this plan's local updates together: fresh optimizers and the plain local
+    /// objective (FedProx's and SCAFFOLD's corrections run on the CPU).
+    pub fn batchable(&self) -> bool {
+        self.local_optimizer == LocalOptimizer::Fresh && self.strategy.algorithm == AlgorithmConfig::Fedavg
+    }
+}
+
 /// What one round did.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RoundLog {
@@ -54,10 +71,14 @@ pub struct RoundLog {
     pub round: usize,
     /// Clients that trained this round.
     pub participants: usize,
-    /// Bytes the server sent (global weights to each participant; 0 when pooled).
-    pub bytes_sent: u64,
-    /// Bytes the server received (updates; 0 when pooled).
-    pub bytes_received: u64,
+    /// Bytes the server sent down (global weights, and SCAFFOLD's control variate, to each participant; 0 when
+    /// pooled).
+    pub bytes_down: u64,
+    /// Bytes the server received (each participant's weights, and SCAFFOLD's control variate change; 0 when
+    /// pooled).
+    pub bytes_up: u64,
+    /// Training FLOPs of the round (forward and backward passes of every row processed).
+    pub flops: u64,
     /// Mean training loss over the round's local steps, weighted by client size.
     pub loss: f64,
 }
@@ -82,6 +103,8 @@ struct LocalOutcome {
     /// Its optimizer, kept for the next round when clients are stateful (`None` from batched updates, which run
     /// fresh optimizers only).
     optimizer: Option<Optimizer>,
+    /// SCAFFOLD option I: the gradient of its data at the global weights.
+    gradient: Option<Vec<f32>>,
 }
 
 /// Trains `task` from `init` over `clients` according to `plan`; `progress` advances by optimizer steps.
@@ -95,8 +118,8 @@ pub fn train(
     train_batched(task, init, clients, plan, progress, None)
 }
 
-/// [`train`], with each FedAvg round's local updates run together by `batched` when given (stateless clients
-/// only; pooled training and persistent optimizers always run one by one).
+/// [`train`], with each round's local updates run together by `batched` when given and the plan is
+/// [`Plan::batchable`] (pooled training and the other plans always run one by one).
 pub fn train_batched(
     task: &dyn Task,
     init: Vec<f32>,
@@ -106,26 +129,29 @@ pub fn train_batched(
     batched: Option<&dyn BatchedLocal>,
 ) -> Result<Trained> {
     match plan.mode {
-        FederationMode::Fedavg => fedavg(task, init, clients, plan, progress, batched),
+        FederationMode::Fedavg => federated(task, init, clients, plan, progress, batched),
         FederationMode::Pooled => pooled(task, init, clients, plan, progress),
     }
 }
 
-/// The local updates of one round's `chosen` clients: together through `batched`, or one by one in parallel.
+/// One round's chosen clients: index into the model's clients, kept optimizer, SCAFFOLD's shift c - c_i.
+type Taken = (usize, Option<Optimizer>, Option<Vec<f32>>);
+
+/// The local updates of one round's `taken` clients: together through `batched`, or one by one in parallel.
 fn local_round(
     task: &dyn Task,
     global: &[f32],
-    taken: Vec<(usize, Option<Optimizer>)>,
+    taken: Vec<Taken>,
     clients: &[Client],
     (plan, round): (&Plan, usize),
     batched: Option<&dyn BatchedLocal>,
     progress: &ProgressBar,
 ) -> Result<Vec<LocalOutcome>> {
     let rng = |client: &Client| derive(plan.seed, Stream::Local, &[plan.tag, round as u64, client.id as u64]);
-    if let Some(batched) = batched.filter(|_| plan.local_optimizer == LocalOptimizer::Fresh) {
+    if let Some(batched) = batched.filter(|_| plan.batchable()) {
         let mut work: Vec<ClientWork> = taken
             .iter()
-            .map(|&(c, _)| ClientWork {
+            .map(|&(c, _, _)| ClientWork {
                 rows: clients[c].rows,
                 rng: rng(&clients[c]),
             })
@@ -135,41 +161,53 @@ fn local_round(
         return Ok(taken
             .iter()
             .zip(results)
-            .map(|(&(c, _), (params, loss))| LocalOutcome {
+            .map(|(&(c, _, _), (params, loss))| LocalOutcome {
                 params,
                 size: clients[c].rows.len(),
                 loss,
                 optimizer: None,
+                gradient: None,
             })
             .collect());
     }
     Ok(taken
         .into_par_iter()
-        .map(|(c, state)| {
+        .map(|(c, state, shift)| {
             let client = clients[c];
             let mut params = global.to_vec();
             let mut optimizer = state.unwrap_or_else(|| Optimizer::new(&plan.optimizer, params.len()));
-            let loss = local_update(
-                task,
-                &mut params,
-                &mut optimizer,
-                client.rows,
-                plan.local_steps,
-                plan.batch_size,
-                &mut rng(&client),
-            );
+            let correction = match (plan.strategy.algorithm, &shift) {
+                (AlgorithmConfig::Fedprox { mu }, _) => Correction::Proximal {
+                    mu: mu as f32,
+                    anchor: global,
+                },
+                (_, Some(shift)) => Correction::Shift(shift),
+                _ => Correction::None,
+            };
+            let rng = &mut rng(&client);
+            let steps = (plan.local_steps, plan.batch_size);
+            let mut loss = local_update(task, &mut params, &mut optimizer, client.rows, steps, correction, rng);
+            let mut gradient = None;
+            if loss.is_ok() && plan.strategy.algorithm == (AlgorithmConfig::Scaffold { variant: 1 }) {
+                match full_gradient(task, global, client.rows, plan.batch_size, rng) {
+                    Ok(g) => gradient = Some(g),
+                    Err(bad) => loss = Err(bad),
+                }
+            }
             progress.inc(plan.local_steps as u64);
             LocalOutcome {
                 params,
                 size: client.rows.len(),
                 loss,
                 optimizer: Some(optimizer),
+                gradient,
             }
         })
         .collect())
 }
 
-fn fedavg(
+/// The federated round loop.
+fn federated(
     task: &dyn Task,
     init: Vec<f32>,
     clients: &[Client],
@@ -179,57 +217,92 @@ fn fedavg(
 ) -> Result<Trained> {
     let mut global = init;
     let mut averaged = global.clone();
-    let bytes = (global.len() * std::mem::size_of::<f32>()) as u64;
     let per_round = plan.clients_per_round.clamp(1, clients.len());
+    let mut server = ServerOptimizer::new(plan.strategy.server, global.len());
+    let mut controls = matches!(plan.strategy.algorithm, AlgorithmConfig::Scaffold { .. })
+        .then(|| Controls::new(clients.len(), global.len()));
     let mut path_steps = 0;
     let mut log = Vec::new();
     // Optimizer state per client, kept between rounds only for persistent local optimizers.
     let mut states: Vec<Option<Optimizer>> = vec![None; clients.len()];
     for round in 1..=plan.rounds {
-        let mut chosen: Vec<usize> = rand::seq::index::sample(
-            &mut derive(plan.seed, Stream::Selection, &[plan.tag, round as u64]),
-            clients.len(),
-            per_round,
-        )
-        .into_vec();
-        chosen.sort_unstable();
-        let taken: Vec<(usize, Option<Optimizer>)> = chosen.iter().map(|&c| (c, states[c].take())).collect();
+        let chosen = select(plan.seed, plan.tag, round, clients.len(), per_round);
+        let taken: Vec<Taken> = chosen
+            .iter()
+            .map(|&c| (c, states[c].take(), controls.as_ref().map(|k| k.shift(c))))
+            .collect();
         let results = local_round(task, &global, taken, clients, (plan, round), batched, progress)?;
         let mut loss_sum = 0.0;
         let mut updates = Vec::with_capacity(results.len());
+        let mut renewed = Vec::new();
         for (&c, outcome) in chosen.iter().zip(results) {
-            let LocalOutcome {
-                params,
-                size: n,
-                loss,
-                optimizer,
-            } = outcome;
             if plan.local_optimizer == LocalOptimizer::Persistent {
-                states[c] = optimizer;
+                states[c] = outcome.optimizer;
             }
-            let loss = loss.map_err(|loss| Error::Diverged {
+            let loss = outcome.loss.map_err(|loss| Error::Diverged {
                 model: plan.name.clone(),
                 client: clients[c].id.to_string(),
                 round,
                 loss,
             })?;
-            loss_sum += loss as f64 * n as f64;
-            updates.push((params, n));
+            loss_sum += loss as f64 * outcome.size as f64;
+            if let Some(controls) = &controls {
+                let renewal = match &outcome.gradient {
+                    Some(g) => Renewal::Gradient(g),
+                    None => Renewal::Travelled {
+                        global: &global,
+                        local: &outcome.params,
+                        lr_steps: plan.optimizer.lr * effective_steps(plan.local_steps, plan.optimizer.momentum),
+                    },
+                };
+                let (new, delta) = controls.renewed(c, renewal);
+                renewed.push((c, new, delta));
+            }
+            updates.push((outcome.params, outcome.size));
+        }
+        if let Some(controls) = &mut controls {
+            controls.finish_round(renewed);
         }
         let total: usize = updates.iter().map(|(_, n)| n).sum();
-        global = weighted_mean(&updates);
+        let combined = aggregate(&plan.strategy.aggregate, &updates);
+        server.step(&mut global, &combined, round);
         path_steps += plan.local_steps;
         smooth(&mut averaged, &global, plan.ema, path_steps, plan.local_steps);
-        log.push(RoundLog {
-            model: plan.name.clone(),
-            round,
-            participants: chosen.len(),
-            bytes_sent: bytes * chosen.len() as u64,
-            bytes_received: bytes * chosen.len() as u64,
-            loss: loss_sum / total as f64,
-        });
+        let cost = federated_cost(task, plan, clients, &chosen, controls.is_some());
+        log.push(round_log(plan, round, chosen.len(), cost, loss_sum / total as f64));
     }
     Ok(finish(global, averaged, plan.ema, log))
+}
+
+/// Rows a client processes in `steps` local steps of `batch_size`.
+fn rows_processed(rows: usize, steps: usize, batch_size: usize) -> u64 {
+    (steps * rows.min(batch_size)) as u64
+}
+
+/// The bytes and FLOPs of a federated round with the `chosen` clients.
+fn federated_cost(task: &dyn Task, plan: &Plan, clients: &[Client], chosen: &[usize], scaffold: bool) -> RoundCost {
+    let option_one = plan.strategy.algorithm == (AlgorithmConfig::Scaffold { variant: 1 });
+    let rows: u64 = chosen
+        .iter()
+        .map(|&c| {
+            let n = clients[c].rows.len();
+            rows_processed(n, plan.local_steps, plan.batch_size) + if option_one { n as u64 } else { 0 }
+        })
+        .sum();
+    let vectors = 1 + u64::from(scaffold);
+    round_cost(task.param_count(), vectors, chosen.len(), rows, task.flops_per_row())
+}
+
+fn round_log(plan: &Plan, round: usize, participants: usize, cost: RoundCost, loss: f64) -> RoundLog {
+    RoundLog {
+        model: plan.name.clone(),
+        round,
+        participants,
+        bytes_down: cost.bytes_down,
+        bytes_up: cost.bytes_up,
+        flops: cost.flops,
+        loss,
+    }
 }
 
 fn pooled(task: &dyn Task, init: Vec<f32>, clients: &[Client], plan: &Plan, progress: &ProgressBar) -> Result<Trained> {
@@ -242,26 +315,29 @@ fn pooled(task: &dyn Task, init: Vec<f32>, clients: &[Client], plan: &Plan, prog
     let mut log = Vec::new();
     for round in 1..=plan.rounds {
         let rng = &mut derive(plan.seed, Stream::Local, &[plan.tag, round as u64, u64::MAX]);
-        let loss =
-            local_update(task, &mut params, &mut optimizer, &rows, steps, plan.batch_size, rng).map_err(|loss| {
-                Error::Diverged {
-                    model: plan.name.clone(),
-                    client: "pooled".into(),
-                    round,
-                    loss,
-                }
-            })?;
+        let loss = local_update(
+            task,
+            &mut params,
+            &mut optimizer,
+            &rows,
+            (steps, plan.batch_size),
+            Correction::None,
+            rng,
+        )
+        .map_err(|loss| Error::Diverged {
+            model: plan.name.clone(),
+            client: "pooled".into(),
+            round,
+            loss,
+        })?;
         progress.inc(steps as u64);
         path_steps += steps;
         smooth(&mut averaged, &params, plan.ema, path_steps, steps);
-        log.push(RoundLog {
-            model: plan.name.clone(),
-            round,
-            participants: clients.len(),
-            bytes_sent: 0,
-            bytes_received: 0,
-            loss: loss as f64,
-        });
+        let cost = RoundCost {
+            flops: rows_processed(rows.len(), steps, plan.batch_size) * task.flops_per_row(),
+            ..RoundCost::default()
+        };
+        log.push(round_log(plan, round, clients.len(), cost, loss as f64));
     }
     Ok(finish(params, averaged, plan.ema, log))
 }
@@ -278,102 +354,5 @@ fn finish(current: Vec<f32>, averaged: Vec<f32>, decay: f64, log: Vec<RoundLog>)
     Trained {
         params: if decay > 0.0 { averaged } else { current },
         log,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::federated::Task;
-    use crate::rng::Rng;
-    use crate::scenario::OptimizerKind;
-
-    /// Loss 1/2 |p - c|^2 averaged over the rows, where row r stands for the point c = targets[r]: no randomness,
-    /// so the gradient of a client is exactly p - mean of its targets.
-    struct Quadratic {
-        targets: Vec<[f32; 2]>,
-    }
-
-    impl Task for Quadratic {
-        fn param_count(&self) -> usize {
-            2
-        }
-
-        fn loss_and_grad(&self, params: &[f32], rows: &[usize], _: &mut Rng, grad: &mut [f32]) -> f32 {
-            grad.fill(0.0);
-            let mut loss = 0.0;
-            for &r in rows {
-                for k in 0..2 {
-                    let d = params[k] - self.targets[r][k];
-                    grad[k] += d / rows.len() as f32;
-                    loss += 0.5 * d * d / rows.len() as f32;
-                }
-            }
-            loss
-        }
-    }
-
-    #[test]
-    fn fedsgd_with_persistent_momentum_is_server_momentum_on_the_mean_gradient() {
-        let task = Quadratic {
-            targets: vec![[1.0, -2.0], [3.0, 0.5], [-1.0, 4.0], [0.0, 0.0], [2.0, 2.0]],
-        };
-        let rows = [vec![0, 1], vec![2], vec![3, 4]];
-        let clients: Vec<Client> = rows.iter().enumerate().map(|(id, r)| Client { id, rows: r }).collect();
-        let (lr, momentum, rounds) = (0.1f32, 0.9f32, 30);
-        let plan = |local_optimizer| Plan {
-            name: "quadratic".into(),
-            tag: 0,
-            mode: FederationMode::Fedavg,
-            rounds,
-            clients_per_round: clients.len(),
-            local_steps: 1,
-            batch_size: 8,
-            optimizer: OptimizerConfig {
-                kind: OptimizerKind::Sgd,
-                lr: lr as f64,
-                grad_clip: 0.0,
-                momentum: momentum as f64,
-                ..OptimizerConfig::default()
-            },
-            local_optimizer,
-            ema: 0.0,
-            seed: 0,
-        };
-        let hidden = ProgressBar::hidden();
-        let run = |lo| {
-            train(&task, vec![0.0, 0.0], &clients, &plan(lo), &hidden)
-                .unwrap()
-                .params
-        };
-        // Reference: full-gradient SGD with momentum; the size-weighted mean of the clients' gradients is p minus
-        // the mean of all five targets.
-        let mean = [1.0f32, 0.9];
-        let (mut p, mut v) = ([0.0f32; 2], [0.0f32; 2]);
-        for _ in 0..rounds {
-            for k in 0..2 {
-                v[k] = momentum * v[k] + (p[k] - mean[k]);
-                p[k] -= lr * v[k];
-            }
-        }
-        let persistent = run(LocalOptimizer::Persistent);
-        for k in 0..2 {
-            assert!(
-                (persistent[k] - p[k]).abs() < 1e-4,
-                "{persistent:?} vs server momentum {p:?}"
-            );
-        }
-        // With a fresh optimizer every round the momentum is lost: plain full-gradient SGD, a different path.
-        let fresh = run(LocalOptimizer::Fresh);
-        let mut q = [0.0f32; 2];
-        for _ in 0..rounds {
-            for k in 0..2 {
-                q[k] -= lr * (q[k] - mean[k]);
-            }
-        }
-        for k in 0..2 {
-            assert!((fresh[k] - q[k]).abs() < 1e-4, "{fresh:?} vs plain SGD {q:?}");
-        }
-        assert!((persistent[0] - fresh[0]).abs() > 1e-3);
     }
 }

@@ -121,6 +121,22 @@ impl Mlp {
         last.bias + last.fan_out
     }
 
+    /// Floating-point operations of one training row through the affine layers, forward and backward: per layer
+    /// 2 fan_in fan_out + fan_out forward (product and bias), 2 fan_in fan_out for the weight gradient, fan_out for
+    /// the bias gradient, and 2 fan_in fan_out for the input gradient except at the first layer (whose input
+    /// gradient training skips). Activations, skips and the loss are left out.
+    pub fn training_flops_per_row(&self) -> u64 {
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(l, layer)| {
+                let product = 2 * (layer.fan_in * layer.fan_out) as u64;
+                let input_grad = if l == 0 { 0 } else { product };
+                product + 2 * layer.fan_out as u64 + product + input_grad
+            })
+            .sum()
+    }
+
     /// Whether hidden layer `l` adds its input to its output.
     pub fn skips(&self, l: usize) -> bool {
         let layer = self.layers[l];
@@ -248,6 +264,14 @@ impl Mlp {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn training_flops_count_both_passes_from_the_layer_shapes() {
+        // 3 -> 4 -> 2: layer 0 forward 24 + 4, weight grad 24, bias grad 4 (no input grad); layer 1 forward
+        // 16 + 2, weight grad 16, bias grad 2, input grad 16.
+        let mlp = super::Mlp::new(3, &[4], 2, false);
+        assert_eq!(mlp.training_flops_per_row(), (24 + 4 + 24 + 4) + (16 + 2 + 16 + 2 + 16));
+    }
+
     use super::*;
     use crate::rng::{Stream, derive};
 

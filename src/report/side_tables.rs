@@ -56,10 +56,18 @@ pub fn write_purity(path: &Path, purity: &Array2<f64>, groups: &ExpertGroups, co
 
 /// `training_loss.csv`: one row per model and round.
 pub fn write_training_log(path: &Path, log: &[RoundLog]) -> Result<()> {
-    let header: Vec<String> = ["model", "round", "participants", "bytes_sent", "bytes_received", "loss"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let header: Vec<String> = [
+        "model",
+        "round",
+        "participants",
+        "bytes_down",
+        "bytes_up",
+        "flops",
+        "loss",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     write_csv(
         path,
         &header,
@@ -68,8 +76,9 @@ pub fn write_training_log(path: &Path, log: &[RoundLog]) -> Result<()> {
                 r.model.clone(),
                 r.round.to_string(),
                 r.participants.to_string(),
-                r.bytes_sent.to_string(),
-                r.bytes_received.to_string(),
+                r.bytes_down.to_string(),
+                r.bytes_up.to_string(),
+                r.flops.to_string(),
                 format!("{}", r.loss),
             ]
         }),

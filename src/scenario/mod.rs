@@ -3,6 +3,7 @@
 mod file;
 mod label;
 mod overrides;
+mod strategy_checks;
 mod sweep;
 mod validate;
 pub mod yaml;

@@ -28,6 +28,7 @@ pub fn validate(scenario: &Scenario) -> Result<()> {
     at_least("federation.batch_size", f.batch_size, 1)?;
     validate_model(&s.model)?;
     validate_router(&s.router)?;
+    super::strategy_checks::validate_strategies(s)?;
     at_least("sampling.steps", s.sampling.steps, 1)?;
     at_least(
         "sampling.samples",
@@ -316,14 +317,14 @@ fn share(path: &str, value: f64) -> Result<()> {
     Ok(())
 }
 
-fn at_least(path: &str, value: usize, min: usize) -> Result<()> {
+pub(super) fn at_least(path: &str, value: usize, min: usize) -> Result<()> {
     if value < min {
         return Err(Error::invalid(path, format!("must be >= {min}, got {value}")));
     }
     Ok(())
 }
 
-fn positive(path: &str, value: f64) -> Result<()> {
+pub(super) fn positive(path: &str, value: f64) -> Result<()> {
     if !(value > 0.0 && value.is_finite()) {
         return Err(Error::invalid(
             path,
@@ -347,7 +348,7 @@ fn positive_f32(path: &str, value: f64) -> Result<()> {
 const SINGLE: &str = "must be > 0 and representable in single precision (the precision the models compute in: \
                       about 1.2e-38 to 3.4e38)";
 
-fn non_negative(path: &str, value: f64) -> Result<()> {
+pub(super) fn non_negative(path: &str, value: f64) -> Result<()> {
     if !(value >= 0.0 && value.is_finite()) {
         return Err(Error::invalid(
             path,

@@ -89,7 +89,7 @@ struct Section {
 }
 
 /// Sections of a scenario selected by a tag key.
-const TAGGED: [Section; 3] = [
+const TAGGED: [Section; 9] = [
     Section {
         at: &["data"],
         tag: "kind",
@@ -98,6 +98,42 @@ const TAGGED: [Section; 3] = [
     },
     Section {
         at: &["clients", "partition"],
+        tag: "kind",
+        common: &[],
+        keys: own_keys,
+    },
+    Section {
+        at: &["federation", "algorithm"],
+        tag: "kind",
+        common: &[],
+        keys: own_keys,
+    },
+    Section {
+        at: &["federation", "server"],
+        tag: "kind",
+        common: &[],
+        keys: own_keys,
+    },
+    Section {
+        at: &["federation", "aggregate"],
+        tag: "kind",
+        common: &[],
+        keys: own_keys,
+    },
+    Section {
+        at: &["router", "algorithm"],
+        tag: "kind",
+        common: &[],
+        keys: own_keys,
+    },
+    Section {
+        at: &["router", "server"],
+        tag: "kind",
+        common: &[],
+        keys: own_keys,
+    },
+    Section {
+        at: &["router", "aggregate"],
         tag: "kind",
         common: &[],
         keys: own_keys,
@@ -367,6 +403,13 @@ fn is_unit_variant(path: &KeyPath, name: &str) -> bool {
         Some(Key::Name(section)) if section == "clients" => {
             serde_norway::from_value::<super::PartitionConfig>(bare).is_ok()
         }
+        Some(Key::Name(section)) if section == "federation" || section == "router" => match path.0.get(1) {
+            Some(Key::Name(key)) if key == "algorithm" => {
+                serde_norway::from_value::<super::AlgorithmConfig>(bare).is_ok()
+            }
+            Some(Key::Name(key)) if key == "server" => serde_norway::from_value::<super::ServerConfig>(bare).is_ok(),
+            _ => serde_norway::from_value::<super::AggregateConfig>(bare).is_ok(),
+        },
         _ => serde_norway::from_value::<super::DataKind>(bare).is_ok(),
     }
 }

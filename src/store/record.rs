@@ -50,6 +50,38 @@ pub struct TrainingRecord {
     pub key: String,
     /// Whether the models were loaded from the cache instead of trained.
     pub from_cache: bool,
+    /// What training cost, by group of models (`experts`, `router`, `monolith`) and in `total`.
+    #[serde(default)]
+    pub cost: BTreeMap<String, CostTotals>,
+}
+
+/// Bytes communicated and FLOPs spent training some models, summed over their rounds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostTotals {
+    /// Bytes the server sent down.
+    pub bytes_down: u64,
+    /// Bytes the server received.
+    pub bytes_up: u64,
+    /// Training FLOPs (forward and backward).
+    pub flops: u64,
+}
+
+impl CostTotals {
+    /// The totals of `rounds` (model name, bytes down, bytes up, FLOPs) by group (`expert 3` counts in `experts`)
+    /// and in `total`.
+    pub fn by_group<'a>(rounds: impl Iterator<Item = (&'a str, u64, u64, u64)>) -> BTreeMap<String, CostTotals> {
+        let mut totals: BTreeMap<String, CostTotals> = BTreeMap::new();
+        for (model, down, up, flops) in rounds {
+            let group = if model.starts_with("expert") { "experts" } else { model };
+            for key in [group, "total"] {
+                let t = totals.entry(key.to_string()).or_default();
+                t.bytes_down += down;
+                t.bytes_up += up;
+                t.flops += flops;
+            }
+        }
+        totals
+    }
 }
 
 /// The evaluation classifier, when used.

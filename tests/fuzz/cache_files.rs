@@ -204,7 +204,7 @@ fn damage() -> BoxedStrategy<Damage> {
             .prop_map(|(file, how, fix)| Damage::Rewrite { file, how, fix }),
         2 => (file(), 0u8..4, any::<bool>()).prop_map(|(file, how, fix)| Damage::BadHeader { file, how, fix }),
         2 => (
-            select(vec!["", "null", "{", "[{\"model\": \"x\"}]", "[{\"model\":\"expert 0\",\"round\":1,\"participants\":1,\"bytes_sent\":0,\"bytes_received\":0,\"loss\":1e999}]", "[{\"model\":\"expert 0\",\"round\":1,\"participants\":1,\"bytes_sent\":0,\"bytes_received\":0,\"loss\":null}]"]),
+            select(vec!["", "null", "{", "[{\"model\": \"x\"}]", "[{\"model\":\"expert 0\",\"round\":1,\"participants\":1,\"bytes_down\":0,\"bytes_up\":0,\"flops\":0,\"loss\":1e999}]", "[{\"model\":\"expert 0\",\"round\":1,\"participants\":1,\"bytes_down\":0,\"bytes_up\":0,\"flops\":0,\"loss\":null}]"]),
             any::<bool>()
         )
             .prop_map(|(text, fix)| Damage::Log { text, fix }),

@@ -1,5 +1,6 @@
 //! The `federation` section: how experts and monolith are trained across clients.
 
+use super::strategy::{AggregateConfig, AlgorithmConfig, ServerConfig, Strategy};
 use serde::{Deserialize, Serialize};
 
 /// Federated training settings shared by experts, monolith and (unless overridden) router.
@@ -25,6 +26,27 @@ pub struct FederationConfig {
     /// or `persistent` (each client keeps its Adam moments across the rounds it joins: stateful cross-silo clients).
     #[serde(default)]
     pub local_optimizer: LocalOptimizer,
+    /// The clients' local algorithm (experts and monolith): `fedavg`, `fedprox {mu}` or `scaffold {variant}`.
+    #[serde(default)]
+    pub algorithm: AlgorithmConfig,
+    /// The server's optimizer on the aggregated update: `sgd {lr, momentum}`, `adam`, `yogi` or `adagrad`.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// How the clients' models are combined: `mean {weighting}`, `median`, `trimmed_mean {trim}` or
+    /// `krum {f, m, weighting}`.
+    #[serde(default)]
+    pub aggregate: AggregateConfig,
+}
+
+impl FederationConfig {
+    /// The strategy of the experts and the monolith.
+    pub fn strategy(&self) -> Strategy {
+        Strategy {
+            algorithm: self.algorithm,
+            server: self.server,
+            aggregate: self.aggregate,
+        }
+    }
 }
 
 /// What a client's optimizer remembers between rounds.
@@ -65,6 +87,9 @@ impl Default for FederationConfig {
             local_steps: d_local_steps(),
             batch_size: d_batch_size(),
             local_optimizer: LocalOptimizer::Fresh,
+            algorithm: AlgorithmConfig::default(),
+            server: ServerConfig::default(),
+            aggregate: AggregateConfig::default(),
         }
     }
 }

@@ -14,6 +14,7 @@ mod optimizer;
 mod router;
 mod routing;
 mod sampling;
+mod strategy;
 
 pub use clients::{ClientsConfig, PartitionConfig};
 pub use clusters::{ClusterConfig, ClusterMethod};
@@ -26,6 +27,7 @@ pub use optimizer::{OptimizerConfig, OptimizerKind};
 pub use router::RouterConfig;
 pub use routing::{RoutingConfig, ScheduleStage};
 pub use sampling::SamplingConfig;
+pub use strategy::{AggregateConfig, AlgorithmConfig, ServerConfig, Strategy, Weighting};
 
 use serde::{Deserialize, Serialize};
 

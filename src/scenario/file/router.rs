@@ -2,7 +2,8 @@
 
 use super::federation::{d_local_steps, d_rounds};
 use super::model::d_time_embedding;
-use super::{LocalOptimizer, OptimizerConfig};
+use super::strategy::{AggregateConfig, AlgorithmConfig, ServerConfig, Strategy};
+use super::{FederationConfig, LocalOptimizer, OptimizerConfig};
 use serde::{Deserialize, Serialize};
 
 /// The router: an MLP classifier on (x_t, t) predicting the expert shard, trained by all clients with FedAvg.
@@ -35,6 +36,26 @@ pub struct RouterConfig {
     /// momentum on the full gradient (FedSGD with momentum).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_optimizer: Option<LocalOptimizer>,
+    /// The clients' local algorithm for the router (default: `federation.algorithm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<AlgorithmConfig>,
+    /// The server's optimizer for the router (default: `federation.server`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerConfig>,
+    /// The router's aggregation rule (default: `federation.aggregate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<AggregateConfig>,
+}
+
+impl RouterConfig {
+    /// The router's strategy: its own keys where given, else the federation's.
+    pub fn strategy(&self, federation: &FederationConfig) -> Strategy {
+        Strategy {
+            algorithm: self.algorithm.unwrap_or(federation.algorithm),
+            server: self.server.unwrap_or(federation.server),
+            aggregate: self.aggregate.unwrap_or(federation.aggregate),
+        }
+    }
 }
 
 /// Two layers of 128: the router solves an easier problem than the denoiser.
@@ -63,6 +84,9 @@ impl Default for RouterConfig {
             local_steps: d_local_steps(),
             optimizer: OptimizerConfig::default(),
             local_optimizer: None,
+            algorithm: None,
+            server: None,
+            aggregate: None,
         }
     }
 }
