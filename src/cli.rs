@@ -143,6 +143,11 @@ pub fn run(cli: Cli) -> Result<()> {
                     .with_context(|| format!("the run is complete in {done}"));
             }
             let mut text = ddmsim::report::render(&outcome.records);
+            if let Some(reading) = ddmsim::report::run_reading(&outcome.records) {
+                text.push('\n');
+                text.push_str(&textwrap::fill(&reading, 116));
+                text.push('\n');
+            }
             if let Some(accuracy) = outcome.classifier_accuracy {
                 text.push_str(&format!(
                     "evaluation classifier (fd_classifier, class_tv, confidence): {:.1} % accurate on the held-out \

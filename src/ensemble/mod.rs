@@ -88,7 +88,10 @@ pub fn train_ensemble(
     let training = Training::new(s, train_x, parts, groups, needs, progress);
     let (experts, (router, monolith)) = match device {
         Some(device) => {
-            debug_assert!(training.batchable(), "the device path is refused for other plans when it is opened");
+            debug_assert!(
+                training.batchable(),
+                "the device path is refused for other plans when it is opened"
+            );
             training.on_device(device)
         }
         None => training.on_cpu(),

@@ -23,19 +23,22 @@ pub enum Correction<'a> {
 }
 
 impl Correction<'_> {
-    /// Adds the correction at `params` to `grad`.
-    pub fn apply(&self, params: &[f32], grad: &mut [f32]) {
-        match *self {
-            Correction::None => {}
-            Correction::Proximal { mu, anchor } => {
-                for ((g, p), a) in grad.iter_mut().zip(params).zip(anchor) {
-                    *g += mu * (p - a);
-                }
+    /// Adds the part of the correction that belongs to the loss, before clipping: FedProx's term (the gradient
+    /// of a loss term, as an autograd framework clips it).
+    pub fn before_clip(&self, params: &[f32], grad: &mut [f32]) {
+        if let Correction::Proximal { mu, anchor } = *self {
+            for ((g, p), a) in grad.iter_mut().zip(params).zip(anchor) {
+                *g += mu * (p - a);
             }
-            Correction::Shift(shift) => {
-                for (g, s) in grad.iter_mut().zip(shift) {
-                    *g += s;
-                }
+        }
+    }
+
+    /// Adds the part applied to the clipped gradient: SCAFFOLD's shift, so the control variates (read from the
+    /// steps taken) and the correction are both in the clipped gradients' units.
+    pub fn after_clip(&self, grad: &mut [f32]) {
+        if let Correction::Shift(shift) = *self {
+            for (g, s) in grad.iter_mut().zip(shift) {
+                *g += s;
             }
         }
     }
@@ -73,8 +76,8 @@ pub fn local_update(
             return Err(loss);
         }
         total += loss as f64;
-        correction.apply(params, &mut grad);
-        optimizer.update(params, &mut grad);
+        correction.before_clip(params, &mut grad);
+        optimizer.update_with(params, &mut grad, |g| correction.after_clip(g));
     }
     Ok((total / steps as f64) as f32)
 }

@@ -34,7 +34,13 @@ impl Adam {
 
     /// One update of `params` from `grad` (clipped in place to the configured global norm first).
     pub fn update(&mut self, params: &mut [f32], grad: &mut [f32]) {
+        self.update_with(params, grad, |_| {});
+    }
+
+    /// [`Adam::update`], with `between` changing the gradient after it is clipped.
+    pub fn update_with(&mut self, params: &mut [f32], grad: &mut [f32], between: impl FnOnce(&mut [f32])) {
         clip_global_norm(grad, self.grad_clip);
+        between(grad);
         self.step += 1;
         let c1 = 1.0 - self.beta1.powi(self.step);
         let c2 = 1.0 - self.beta2.powi(self.step);

@@ -28,4 +28,12 @@ impl Optimizer {
             Optimizer::Sgd(s) => s.update(params, grad),
         }
     }
+
+    /// [`Optimizer::update`], with `between` changing the gradient after it is clipped.
+    pub fn update_with(&mut self, params: &mut [f32], grad: &mut [f32], between: impl FnOnce(&mut [f32])) {
+        match self {
+            Optimizer::Adam(a) => a.update_with(params, grad, between),
+            Optimizer::Sgd(s) => s.update_with(params, grad, between),
+        }
+    }
 }

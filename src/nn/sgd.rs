@@ -27,7 +27,13 @@ impl Sgd {
 
     /// v <- momentum v + g; p <- p (1 - lr wd) - lr v.
     pub fn update(&mut self, params: &mut [f32], grad: &mut [f32]) {
+        self.update_with(params, grad, |_| {});
+    }
+
+    /// [`Sgd::update`], with `between` changing the gradient after it is clipped.
+    pub fn update_with(&mut self, params: &mut [f32], grad: &mut [f32], between: impl FnOnce(&mut [f32])) {
         clip_global_norm(grad, self.grad_clip);
+        between(grad);
         let decay = 1.0 - self.lr * self.weight_decay;
         for ((p, g), v) in params.iter_mut().zip(grad.iter()).zip(&mut self.velocity) {
             *v = self.momentum * *v + g;

@@ -13,6 +13,7 @@ mod long_tables;
 mod page;
 pub mod plot;
 mod reading;
+mod run_reading;
 mod sections;
 mod side_tables;
 mod study_cells;
@@ -34,6 +35,7 @@ pub use long_tables::{
     write_routing_share, write_stability_by_step,
 };
 pub use reading::{Reading, reading};
+pub use run_reading::run_reading;
 pub use sections::{Section, sections};
 pub use side_tables::{
     write_class_counts, write_client_counts, write_expert_metrics, write_points, write_purity, write_training_log,

@@ -62,6 +62,7 @@ pub fn write_figures(dir: &Path, data: &ReportData, summary: &SweepSummary) -> R
         written: Vec::new(),
     };
     quality_figures(&mut w, data, summary)?;
+    communication_figure(&mut w, data)?;
     scatter_figures(&mut w, data)?;
     cell_figures(&mut w, data)?;
     Ok(w.written)
@@ -188,6 +189,87 @@ fn metric_panel(data: &ReportData, x: &str, x_label: &str, y: &str, y_label: &st
         series,
     };
     (names, panel)
+}
+
+/// Megabytes each cell's training communicated (down and up, every model), from the gathered training log;
+/// `None` for logs without byte columns (runs of an older ddmsim).
+fn communicated_megabytes(data: &ReportData) -> Option<std::collections::BTreeMap<String, f64>> {
+    let df = data.table("training_loss")?;
+    let (cells, down, up) = (texts(df, "cell"), numbers(df, "bytes_down"), numbers(df, "bytes_up"));
+    let mut totals = std::collections::BTreeMap::new();
+    for ((cell, d), u) in cells.into_iter().zip(down).zip(up) {
+        if !(d.is_finite() && u.is_finite()) {
+            return None;
+        }
+        *totals.entry(cell).or_insert(0.0) += (d + u) / 1e6;
+    }
+    Some(totals)
+}
+
+/// Quality against communication (a study over federated algorithms): fd and, where computed, mode_tv and
+/// loglik against the megabytes each cell's training sent and received, a point per policy and cell. Drawn when
+/// the cells communicated different amounts.
+fn communication_figure(w: &mut Writer, data: &ReportData) -> Result<()> {
+    let Some(megabytes) = communicated_megabytes(data) else {
+        return Ok(());
+    };
+    if distinct_in_order(megabytes.values().map(|v| v.to_bits())).len() < 2 {
+        return Ok(());
+    }
+    let names = distinct_in_order(
+        data.rows
+            .iter()
+            .filter(|r| !r.record.policy.is_reference())
+            .map(|r| r.record.policy.to_string()),
+    );
+    let panel = |metric: &str, label: &str| -> Option<ScatterPanel> {
+        let series: Vec<SeriesPoints> = names
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let points = data
+                    .rows
+                    .iter()
+                    .filter(|r| r.record.policy.to_string() == *p)
+                    .filter_map(|r| Some((*megabytes.get(&r.cell)?, *r.record.values.get(metric)?)))
+                    .collect();
+                (i, points)
+            })
+            .collect();
+        let ys: Vec<f64> = series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)).collect();
+        (!ys.is_empty()).then(|| ScatterPanel {
+            title: format!("{metric} against communication"),
+            x_label: "MB sent and received in training (every model)".into(),
+            y_label: label.into(),
+            x: Scale::auto(megabytes.values().copied()),
+            y: Scale::auto(ys.into_iter()),
+            series,
+        })
+    };
+    let panels: Vec<ScatterPanel> = [
+        ("fd", "fd (lower is better)"),
+        ("mode_tv", "mode_tv (lower is better)"),
+        ("loglik", "loglik (higher is better)"),
+    ]
+    .iter()
+    .filter_map(|(m, l)| panel(m, l))
+    .collect();
+    if panels.is_empty() {
+        return Ok(());
+    }
+    let columns = panels.len().min(3);
+    let figure = Scatter {
+        title: "Quality against the bytes training communicated, one point per policy and cell".into(),
+        names,
+        panels,
+        columns,
+        radius: 5,
+    };
+    let caption = "Each point is one policy in one cell; x is everything the cell's server sent and received over \
+                   training (weights, and SCAFFOLD's control variates), 0 for pooled training. Cells of one setting \
+                   communicate the same bytes, so their seeds stack vertically."
+        .to_string();
+    w.add("quality_vs_bytes", (1500, 620), &figure, caption)
 }
 
 /// Stability against quality, and alignment against quality.
