@@ -224,3 +224,47 @@ fn a_single_run_gets_a_report_and_report_refuses_a_folder_that_is_not_an_output(
         .failure()
         .stderr(predicates::str::contains("not a ddmsim output folder"));
 }
+
+/// A study over federated algorithms gets the figure of quality against communication: SCAFFOLD sends its control
+/// variates both ways, twice FedAvg's bytes, and pooled training sends none.
+#[test]
+fn a_study_over_algorithms_plots_quality_against_the_bytes_communicated() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny.yaml");
+    let study = dir.path().join("study.yaml");
+    let text = format!(
+        "name: algorithms\nscenario: {}\nseeds: [3]\n\
+         set: {{ model.optimizer: {{ kind: sgd, lr: 0.05 }}, router.optimizer: {{ kind: sgd, lr: 0.05 }}, \
+         routing: [{{ policy: top_k, k: 1 }}, {{ policy: full }}, {{ policy: monolith }}] }}\n\
+         settings:\n  - {{ name: fedavg }}\n  \
+         - {{ name: scaffold, set: {{ federation.algorithm: {{ kind: scaffold }} }} }}\n  \
+         - {{ name: pooled, set: {{ federation.mode: pooled }} }}\n",
+        tiny.display()
+    );
+    std::fs::write(&study, text).unwrap();
+    let out = dir.path().join("out");
+    ddmsim()
+        .args(["study", "--quiet", "--no-cache", "--out"])
+        .arg(&out)
+        .arg(&study)
+        .assert()
+        .success();
+    let numbers = std::fs::read_to_string(out.join("figures/quality_vs_bytes.csv")).unwrap();
+    assert_eq!(numbers.lines().next(), Some("panel,series,x,y"));
+    let mut megabytes: Vec<f64> = numbers
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("fd against communication,"))
+        .map(|l| l.split(',').nth(2).unwrap().parse().unwrap())
+        .collect();
+    megabytes.sort_by(f64::total_cmp);
+    megabytes.dedup();
+    assert_eq!(megabytes.len(), 3, "{numbers}");
+    assert_eq!(megabytes[0], 0.0, "pooled training communicates nothing");
+    assert!(
+        (megabytes[2] / megabytes[1] - 2.0).abs() < 1e-9,
+        "SCAFFOLD doubles FedAvg's bytes: {megabytes:?}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("id=\"figure-quality_vs_bytes\""));
+}

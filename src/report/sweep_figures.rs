@@ -5,6 +5,7 @@
 use super::aggregate::distinct_in_order;
 use super::build::ReportData;
 use super::frames::{columns_with_prefix, numbers, rows_of_cell, texts};
+use super::gather::SETTING;
 use super::summary::{SweepSummary, group_axis, group_of};
 use crate::error::Result;
 use crate::report::charts::{
@@ -207,10 +208,14 @@ fn communicated_megabytes(data: &ReportData) -> Option<std::collections::BTreeMa
 }
 
 /// Quality against communication (a study over federated algorithms): fd and, where computed, mode_tv and
-/// loglik against the megabytes each cell's training sent and received, a point per policy and cell. Drawn when
-/// the cells communicated different amounts.
+/// loglik against the megabytes each cell's training sent and received, a point per policy and cell. Drawn for a
+/// study whose cells communicated different amounts.
 fn communication_figure(w: &mut Writer, data: &ReportData) -> Result<()> {
-    let Some(megabytes) = communicated_megabytes(data) else {
+    let is_study = data
+        .rows
+        .iter()
+        .any(|r| r.params.iter().any(|(path, _)| path == SETTING));
+    let Some(megabytes) = communicated_megabytes(data).filter(|_| is_study) else {
         return Ok(());
     };
     if distinct_in_order(megabytes.values().map(|v| v.to_bits())).len() < 2 {
