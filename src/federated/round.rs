@@ -10,7 +10,7 @@ use super::selection::select;
 use super::server::ServerOptimizer;
 use super::{BatchedLocal, ClientWork, Task, local_update};
 use crate::error::{Error, Result};
-use crate::nn::{Optimizer, ema};
+use crate::nn::{Optimizer, clip_global_norm, ema};
 use crate::rng::{Stream, derive};
 use crate::scenario::{AlgorithmConfig, FederationMode, LocalOptimizer, OptimizerConfig, Strategy};
 use indicatif::ProgressBar;
@@ -190,7 +190,11 @@ fn local_round(
             let mut gradient = None;
             if loss.is_ok() && plan.strategy.algorithm == (AlgorithmConfig::Scaffold { variant: 1 }) {
                 match full_gradient(task, global, client.rows, plan.batch_size, rng) {
-                    Ok(g) => gradient = Some(g),
+                    Ok(mut g) => {
+                        // In the clipped gradients' units, as the steps and the shift are.
+                        clip_global_norm(&mut g, plan.optimizer.grad_clip as f32);
+                        gradient = Some(g);
+                    }
                     Err(bad) => loss = Err(bad),
                 }
             }

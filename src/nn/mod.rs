@@ -13,7 +13,7 @@ mod sgd;
 pub mod weights;
 
 pub use activation::{sigmoid, silu, silu_grad};
-pub use adam::Adam;
+pub use adam::{Adam, clip_global_norm};
 pub use embedding::embed_time;
 pub use mlp::{Cache, Layer, Mlp};
 pub use network::TimeNet;

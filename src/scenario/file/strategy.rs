@@ -21,7 +21,8 @@ pub enum AlgorithmConfig {
     /// Client and server control variates correct each local gradient by c - c_i (Karimireddy et al. 2020).
     Scaffold {
         /// How a client renews its control variate: 1 = the gradient of its data at the global model (an extra
-        /// pass over its points), 2 = from the distance its local steps travelled (no extra computation).
+        /// pass over its points), 2 = from the distance its local steps travelled (no extra computation). Both
+        /// are in the units of the clipped gradients the local steps follow (the shift is added after clipping).
         #[serde(default = "d_variant")]
         variant: u8,
     },
