@@ -20,7 +20,11 @@ fn bench_metrics(c: &mut Criterion) {
     let (generated, _) = gmm
         .sample(SAMPLES, &mut derive(1, Stream::Data, &[]))
         .expect("a small sample");
-    let data = Dataset { x, labels: None };
+    let data = Dataset {
+        x,
+        labels: None,
+        natural_ids: None,
+    };
     let mut group = c.benchmark_group("metrics");
     group.sample_size(10);
     group.bench_function("kmeans_k8_10k", |b| {

@@ -161,6 +161,7 @@ mod tests {
         let data = Dataset {
             x,
             labels: Some(labels.clone()),
+            natural_ids: None,
         };
         let a = kmeans(&data, 4, 100, &mut derive(1, Stream::Cluster, &[]));
         let b = kmeans(&data, 4, 100, &mut derive(1, Stream::Cluster, &[]));

@@ -15,7 +15,7 @@ fn digits_split(seed: u64) -> data::DataSplit {
         test_fraction: 0.2,
         ..DataConfig::default()
     };
-    data::load(&config, Path::new("."), seed).unwrap()
+    data::load(&config, None, Path::new("."), seed).unwrap()
 }
 
 #[test]

@@ -104,3 +104,94 @@ fn digits_and_user_csv_run_end_to_end() {
     ));
     assert_eq!(records.len(), 3);
 }
+
+/// Each client's row of `client_cluster_counts.csv`: its points per cluster, summed.
+fn client_sizes(dir: &tempfile::TempDir) -> Vec<usize> {
+    let text = std::fs::read_to_string(dir.path().join("out/client_cluster_counts.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|line| line.split(',').skip(2).map(|c| c.parse::<usize>().unwrap()).sum())
+        .collect()
+}
+
+#[test]
+fn every_flower_partition_kind_runs_and_writes_its_client_counts_and_figure() {
+    let base = "name: p\ndata: { kind: gmm, components: 3, samples: 800 }\nclusters: { k: 3 }\n\
+                routing: [ { policy: top_k, k: 1 } ]\n";
+    // 800 points, 640 for training.
+    for (clients, want) in [
+        ("count: 4, partition: { kind: linear }", vec![64, 128, 192, 256]),
+        ("count: 3, partition: { kind: square }", vec![45, 182, 413]),
+        ("count: 3, partition: { kind: exponential }", vec![57, 156, 427]),
+        (
+            "count: 4, partition: { kind: shard, shards_per_client: 2 }",
+            vec![160; 4],
+        ),
+        (
+            "count: 3, partition: { kind: shard, shard_size: 100 }",
+            vec![200, 200, 200],
+        ),
+        (
+            "count: 3, partition: { kind: inner_dirichlet, alpha: 0.5, sizes: [100, 200, 340] }",
+            vec![100, 200, 340],
+        ),
+    ] {
+        let (dir, records) = run_yaml(&format!("{base}clients: {{ {clients} }}\n"));
+        assert!(finite(&records, "fd"), "{clients}");
+        assert_eq!(client_sizes(&dir), want, "{clients}");
+        ddmsim::report::report_in_place(&dir.path().join("out")).unwrap();
+        assert!(
+            dir.path().join("out/figures/client_partition.png").is_file(),
+            "{clients}"
+        );
+    }
+}
+
+#[test]
+fn a_natural_partition_gives_each_id_of_the_csv_column_its_own_client() {
+    let csv_dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("u,site,v\n");
+    for i in 0..300 {
+        let site = ["north", "south", "east"][i % 3];
+        text.push_str(&format!(
+            "{},{site},{}\n",
+            (i as f64 * 0.37).sin() + (i % 3) as f64,
+            (i as f64 * 0.11).cos()
+        ));
+    }
+    std::fs::write(csv_dir.path().join("sites.csv"), text).unwrap();
+    let yaml = |count: usize| {
+        format!(
+            "name: n\ndata: {{ kind: csv, path: {} }}\nclusters: {{ k: 2 }}\n\
+             clients: {{ count: {count}, partition: {{ kind: natural, column: site }} }}\n\
+             routing: [ {{ policy: full }} ]",
+            csv_dir.path().join("sites.csv").display()
+        )
+    };
+    let (dir, records) = run_yaml(&yaml(3));
+    assert!(finite(&records, "fd"));
+    // 240 training rows over the three sites; the points are 2-D: the site column is not a feature.
+    assert_eq!(client_sizes(&dir).iter().sum::<usize>(), 240);
+    let samples = std::fs::read_to_string(dir.path().join("out/samples/full.csv")).unwrap();
+    assert!(
+        samples.lines().next().unwrap().ends_with(",x1"),
+        "{}",
+        samples.lines().next().unwrap()
+    );
+    let mut scenario = parse(&yaml(5)).unwrap();
+    scenario.federation.rounds = 1;
+    let loaded = LoadedScenario {
+        scenario,
+        base_dir: dir.path().to_path_buf(),
+    };
+    let options = RunOptions {
+        out_dir: dir.path().join("out5"),
+        quiet: true,
+        ..RunOptions::default()
+    };
+    let err = run(&loaded, &options).unwrap_err().to_string();
+    assert!(
+        err.starts_with("clients.count: must equal the number of distinct ids in column \"site\" (3: \"east\""),
+        "{err}"
+    );
+}

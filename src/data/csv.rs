@@ -1,20 +1,38 @@
 //! User data from a CSV file (RFC 4180, read with the `csv` crate: quoted fields, a byte-order mark and CRLF line
 //! ends work): a header row, numeric feature columns and an optional label column.
 
+use super::NaturalIds;
 use crate::error::{Error, Result};
 use ndarray::Array2;
 use std::io::{BufRead, Read};
 use std::path::Path;
 
-/// Feature rows and, when a label column is named, label ids (distinct label texts in sorted order).
-pub type CsvData = (Array2<f32>, Option<Vec<usize>>);
+/// The columns of a CSV file that are not features.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Columns<'a> {
+    /// The class labels (`data.label_column`), any text.
+    pub label: Option<&'a str>,
+    /// The client of each row (`clients.partition.column` under `kind: natural`), any text.
+    pub client: Option<&'a str>,
+}
+
+/// What a CSV file holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvData {
+    /// Feature rows. Shape [rows, features].
+    pub x: Array2<f32>,
+    /// Label ids (distinct label texts in sorted order), when a label column is named.
+    pub labels: Option<Vec<usize>>,
+    /// Each row's client, when a client column is named.
+    pub clients: Option<NaturalIds>,
+}
 
 /// Reads `path`; a missing column, a short row, or a cell that is not a finite number in single precision is an
 /// error naming its line and column.
-pub fn load(path: &Path, label_column: Option<&str>) -> Result<CsvData> {
+pub fn load(path: &Path, columns: Columns) -> Result<CsvData> {
     regular_file(path)?;
     let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
-    parse(&bytes, path, label_column)
+    parse(&bytes, path, columns)
 }
 
 /// A data file must be a regular file: its size bounds the memory estimate, and reading a device or a pipe
@@ -34,7 +52,7 @@ fn regular_file(path: &Path) -> Result<()> {
 }
 
 /// Parses CSV `bytes` read from `path` (named in errors).
-pub fn parse(bytes: &[u8], path: &Path, label_column: Option<&str>) -> Result<CsvData> {
+pub fn parse(bytes: &[u8], path: &Path, columns: Columns) -> Result<CsvData> {
     let bad = |line: u64, column: usize, message: String| Error::DataFormat {
         file: path.to_path_buf(),
         line: line as usize,
@@ -56,7 +74,7 @@ pub fn parse(bytes: &[u8], path: &Path, label_column: Option<&str>) -> Result<Cs
     if names.iter().all(String::is_empty) {
         return Err(bad(1, 1, "the file is empty (a header row is needed)".into()));
     }
-    let label_index = match label_column {
+    let label_index = match columns.label {
         Some(name) => Some(names.iter().position(|n| n == name).ok_or_else(|| {
             bad(
                 1,
@@ -66,12 +84,23 @@ pub fn parse(bytes: &[u8], path: &Path, label_column: Option<&str>) -> Result<Cs
         })?),
         None => None,
     };
-    let features = names.len() - usize::from(label_index.is_some());
+    let client_index = match columns.client {
+        Some(name) => Some(names.iter().position(|n| n == name).ok_or_else(|| {
+            Error::invalid(
+                "clients.partition.column",
+                format!("no column named {name:?} in {}; columns are {names:?}", path.display()),
+            )
+        })?),
+        None => None,
+    };
+    let not_features = [label_index, client_index];
+    let features = (0..names.len()).filter(|j| !not_features.contains(&Some(*j))).count();
     if features == 0 {
         return Err(bad(1, 1, "no feature columns".into()));
     }
     let mut values = Vec::new();
     let mut label_texts = Vec::new();
+    let mut client_texts = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
@@ -89,8 +118,13 @@ pub fn parse(bytes: &[u8], path: &Path, label_column: Option<&str>) -> Result<Cs
             ));
         }
         for (j, cell) in record.iter().enumerate() {
+            if Some(j) == client_index {
+                client_texts.push(cell.to_string());
+            }
             if Some(j) == label_index {
                 label_texts.push(cell.to_string());
+            }
+            if not_features.contains(&Some(j)) {
                 continue;
             }
             values.push(number(cell).map_err(|why| bad(line, j + 1, format!("column {:?}: {why}", names[j])))?);
@@ -110,7 +144,8 @@ pub fn parse(bytes: &[u8], path: &Path, label_column: Option<&str>) -> Result<Cs
             .map(|t| distinct.binary_search(t).expect("label is in the list"))
             .collect()
     });
-    Ok((x, labels))
+    let clients = client_index.map(|_| NaturalIds::from_texts(&client_texts));
+    Ok(CsvData { x, labels, clients })
 }
 
 /// A cell as a number the models can use: finite, and finite in single precision.
@@ -147,6 +182,13 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    fn label(name: &str) -> Columns<'_> {
+        Columns {
+            label: Some(name),
+            client: None,
+        }
+    }
+
     fn file(text: &str) -> tempfile::NamedTempFile {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(text.as_bytes()).unwrap();
@@ -156,29 +198,65 @@ mod tests {
     #[test]
     fn reads_features_and_labels() {
         let f = file("a,label,b\n1,cat,2\n3,dog,4\n5,cat,6\n");
-        let (x, labels) = load(f.path(), Some("label")).unwrap();
-        assert_eq!(x, ndarray::array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]);
-        assert_eq!(labels.unwrap(), vec![0, 1, 0]);
+        let d = load(f.path(), label("label")).unwrap();
+        assert_eq!(d.x, ndarray::array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]);
+        assert_eq!(d.labels.unwrap(), vec![0, 1, 0]);
     }
 
     #[test]
     fn quoted_fields_a_bom_and_crlf_are_read() {
         let f = file("\u{feff}\"a,x\",\"b\",label\r\n\"1\",2,\"cat, black\"\r\n3,\"4\",dog\r\n");
-        let (x, labels) = load(f.path(), Some("label")).unwrap();
-        assert_eq!(x, ndarray::array![[1.0, 2.0], [3.0, 4.0]]);
-        assert_eq!(labels.unwrap(), vec![0, 1]);
+        let d = load(f.path(), label("label")).unwrap();
+        assert_eq!(d.x, ndarray::array![[1.0, 2.0], [3.0, 4.0]]);
+        assert_eq!(d.labels.unwrap(), vec![0, 1]);
     }
 
     #[test]
     fn bad_cell_names_line_and_column() {
         let f = file("a,b\n1,2\n3,x\n");
-        let err = load(f.path(), None).unwrap_err().to_string();
+        let err = load(f.path(), Columns::default()).unwrap_err().to_string();
         assert!(err.ends_with(":3:2: column \"b\": not a number: \"x\""), "{err}");
         let f = file("a,b\n1,NaN\n");
-        let err = load(f.path(), None).unwrap_err().to_string();
+        let err = load(f.path(), Columns::default()).unwrap_err().to_string();
         assert!(err.contains(":2:2:"), "{err}");
         let f = file("a,b\n1,2\n1e39,0\n");
-        let err = load(f.path(), None).unwrap_err().to_string();
+        let err = load(f.path(), Columns::default()).unwrap_err().to_string();
         assert!(err.contains(":3:1:") && err.contains("single precision"), "{err}");
+    }
+
+    #[test]
+    fn the_client_column_is_read_as_ids_and_is_not_a_feature() {
+        let f = file("a,user,label,b\n1,u7,cat,2\n3,u1,dog,4\n5,u7,cat,6\n");
+        let columns = Columns {
+            label: Some("label"),
+            client: Some("user"),
+        };
+        let d = load(f.path(), columns).unwrap();
+        assert_eq!(d.x, ndarray::array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]);
+        let clients = d.clients.unwrap();
+        assert_eq!(clients.names, ["u1", "u7"]);
+        assert_eq!(clients.of, [1, 0, 1]);
+        // The label column may name the clients too.
+        let same = Columns {
+            label: Some("user"),
+            client: Some("user"),
+        };
+        let g = file("a,user,b\n1,u7,2\n3,u1,4\n");
+        let d = load(g.path(), same).unwrap();
+        assert_eq!(d.x, ndarray::array![[1.0, 2.0], [3.0, 4.0]]);
+        assert_eq!(d.labels.unwrap(), d.clients.unwrap().of);
+        let err = load(
+            f.path(),
+            Columns {
+                label: None,
+                client: Some("id"),
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("clients.partition.column: no column named \"id\" in "),
+            "{err}"
+        );
     }
 }

@@ -3,9 +3,11 @@
 pub mod csv;
 pub mod digits;
 mod gmm;
+mod natural_ids;
 pub mod toys;
 
 pub use gmm::Gmm;
+pub use natural_ids::NaturalIds;
 
 use crate::error::{Error, Result};
 use crate::rng::{Stream, derive};
@@ -21,6 +23,8 @@ pub struct Dataset {
     pub x: Array2<f32>,
     /// Class label of each point, when the data has classes.
     pub labels: Option<Vec<usize>>,
+    /// The client each point names, when a CSV column does (`natural` partitions).
+    pub natural_ids: Option<NaturalIds>,
 }
 
 impl Dataset {
@@ -44,6 +48,7 @@ impl Dataset {
         Dataset {
             x: self.x.select(Axis(0), indices),
             labels: self.labels.as_ref().map(|l| indices.iter().map(|&i| l[i]).collect()),
+            natural_ids: self.natural_ids.as_ref().map(|ids| ids.select(indices)),
         }
     }
 
@@ -65,13 +70,14 @@ pub struct DataSplit {
 }
 
 /// Builds (or loads) the data set described by `config` and splits it; relative CSV paths resolve against
-/// `base_dir`.
-pub fn load(config: &DataConfig, base_dir: &Path, seed: u64) -> Result<DataSplit> {
+/// `base_dir`. `client_column` names the CSV column that holds each row's client (`natural` partitions): it is
+/// read into [`Dataset::natural_ids`], not as a feature.
+pub fn load(config: &DataConfig, client_column: Option<&str>, base_dir: &Path, seed: u64) -> Result<DataSplit> {
     let mut rng = derive(seed, Stream::Data, &[]);
     let mut density = None;
     let samples = config.samples;
-    let labelled = |(x, labels): toys::Labelled| (x, Some(labels));
-    let (x, labels) = match &config.kind {
+    let labelled = |(x, labels): toys::Labelled| (x, Some(labels), None);
+    let (x, labels, natural_ids) = match &config.kind {
         DataKind::Gmm {
             components,
             dim,
@@ -93,9 +99,16 @@ pub fn load(config: &DataConfig, base_dir: &Path, seed: u64) -> Result<DataSplit
         DataKind::Checkerboard => labelled(toys::checkerboard(samples, &mut rng)?),
         DataKind::Spirals { arms, noise } => labelled(toys::spirals(samples, *arms, *noise, &mut rng)?),
         DataKind::Digits => labelled(digits::load()?),
-        DataKind::Csv { path, label_column } => csv::load(&base_dir.join(path), label_column.as_deref())?,
+        DataKind::Csv { path, label_column } => {
+            let columns = csv::Columns {
+                label: label_column.as_deref(),
+                client: client_column,
+            };
+            let d = csv::load(&base_dir.join(path), columns)?;
+            (d.x, d.labels, d.clients)
+        }
     };
-    let all = Dataset { x, labels };
+    let all = Dataset { x, labels, natural_ids };
     if all.len() < 4 {
         return Err(Error::invalid(
             "data",

@@ -5,7 +5,7 @@
 use super::inputs::{check_k_against_experts, k_beyond_experts};
 use super::{Clock, RunOptions, budget, device};
 use crate::cluster::{Clustering, cluster};
-use crate::data::{self, DataSplit};
+use crate::data::{self, DataSplit, NaturalIds};
 use crate::diffusion::Objective;
 use crate::ensemble::{DenoiserDevice, Needs};
 use crate::error::{Error, Result};
@@ -62,10 +62,10 @@ pub(super) fn prepare<'a>(loaded: &'a LoadedScenario, options: &RunOptions, cloc
     let device = device::open(s)?;
     budget::check(s, &loaded.base_dir, options.force)?;
     let inputs_sha256 = inputs_sha256(s, &loaded.base_dir)?;
-    let split = data::load(&s.data, &loaded.base_dir, s.seed)?;
+    let split = data::load(&s.data, s.clients.partition.natural_column(), &loaded.base_dir, s.seed)?;
     data::check_usable(&split, &s.metrics)?;
     let clusters = cluster(&split.train, &s.clusters, s.seed)?;
-    let (parts, counts, groups) = group_clients(s, &clusters)?;
+    let (parts, counts, groups) = group_clients(s, &clusters, split.train.natural_ids.as_ref())?;
     let skipped = infeasible(s, groups.experts.len(), options.skip_infeasible)?;
     let expert_rows = expert_rows(&parts, &groups);
     let expert_data = Arc::new(expert_data(s, &split, &expert_rows));
@@ -109,9 +109,16 @@ pub fn inputs_sha256(s: &Scenario, base_dir: &Path) -> Result<String> {
 type Grouped = (Vec<Vec<usize>>, Vec<Vec<usize>>, ExpertGroups);
 
 /// The partition over clients, the cluster counts of each client and the expert groups.
-fn group_clients(s: &Scenario, clusters: &Clustering) -> Result<Grouped> {
+fn group_clients(s: &Scenario, clusters: &Clustering, natural_ids: Option<&NaturalIds>) -> Result<Grouped> {
     let k = clusters.k();
-    let parts = partition::partition(&s.clients.partition, &clusters.assignment, k, s.clients.count, s.seed)?;
+    let parts = partition::partition(
+        &s.clients.partition,
+        &clusters.assignment,
+        k,
+        s.clients.count,
+        natural_ids,
+        s.seed,
+    )?;
     let counts = client_cluster_counts(&parts, &clusters.assignment, k);
     let groups = partition::group(
         &counts,

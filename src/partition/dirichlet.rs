@@ -13,7 +13,7 @@ const MAX_DRAWS: usize = 11;
 const MAX_REDRAWS: usize = 1000;
 
 /// Draws one Dir(alpha, ..., alpha) vector of length `n` through normalised Gamma(alpha, 1) variates.
-fn dirichlet(alpha: f64, n: usize, rng: &mut Rng) -> Result<Vec<f64>> {
+pub(super) fn dirichlet(alpha: f64, n: usize, rng: &mut Rng) -> Result<Vec<f64>> {
     let gamma = Gamma::new(alpha, 1.0).map_err(|e| Error::invalid("clients.partition.alpha", e.to_string()))?;
     for _ in 0..MAX_REDRAWS {
         let g: Vec<f64> = (0..n).map(|_| gamma.sample(rng)).collect();

@@ -1,8 +1,8 @@
 //! Range and consistency checks of a parsed scenario; every error names the dotted path and the allowed range.
 
 use super::file::{
-    ClusterMethod, DataConfig, DataKind, GmmLayout, MetricsConfig, ModelConfig, OptimizerConfig, PartitionConfig,
-    RouterConfig, RoutingConfig, Scenario, ScheduleStage,
+    ClientSizes, ClusterMethod, DataConfig, DataKind, GmmLayout, MetricsConfig, ModelConfig, OptimizerConfig,
+    PartitionConfig, RouterConfig, RoutingConfig, Scenario, ScheduleStage,
 };
 use crate::error::{Error, Result};
 
@@ -14,13 +14,7 @@ pub fn validate(scenario: &Scenario) -> Result<()> {
     at_least("clusters.k", s.clusters.k, 1)?;
     at_least("clusters.max_iterations", s.clusters.max_iterations, 1)?;
     at_least("clients.count", s.clients.count, 1)?;
-    match &s.clients.partition {
-        PartitionConfig::Iid => {}
-        PartitionConfig::Dirichlet { alpha, .. } => positive("clients.partition.alpha", *alpha)?,
-        PartitionConfig::Pathological { clusters_per_client } => {
-            at_least("clients.partition.clusters_per_client", *clusters_per_client, 1)?;
-        }
-    }
+    validate_partition(&s.clients.partition, s.clients.count, &s.data.kind)?;
     let f = &s.federation;
     at_least("federation.rounds", f.rounds, 1)?;
     share("federation.clients_per_round", f.clients_per_round)?;
@@ -135,6 +129,65 @@ fn validate_data(data: &DataConfig) -> Result<()> {
             "data.test_fraction",
             format!("must be in (0, 1), got {}", data.test_fraction),
         ));
+    }
+    Ok(())
+}
+
+/// The partition's own values, and those it needs of the clients and the data (the number of training points is
+/// known only once the data is read: sums and sizes are checked when partitioning).
+fn validate_partition(p: &PartitionConfig, clients: usize, data: &DataKind) -> Result<()> {
+    match p {
+        PartitionConfig::Iid | PartitionConfig::Linear | PartitionConfig::Square | PartitionConfig::Exponential => {}
+        PartitionConfig::Dirichlet { alpha, .. } => positive("clients.partition.alpha", *alpha)?,
+        PartitionConfig::Pathological { clusters_per_client } => {
+            at_least("clients.partition.clusters_per_client", *clusters_per_client, 1)?;
+        }
+        PartitionConfig::Shard {
+            shards_per_client,
+            shard_size,
+            ..
+        } => {
+            if shards_per_client.is_none() && shard_size.is_none() {
+                return Err(Error::invalid(
+                    "clients.partition.shards_per_client",
+                    "set shards_per_client (McMahan et al. use 2), shard_size, or both; got neither",
+                ));
+            }
+            if let Some(n) = shards_per_client {
+                at_least("clients.partition.shards_per_client", *n, 1)?;
+            }
+            if let Some(n) = shard_size {
+                at_least("clients.partition.shard_size", *n, 1)?;
+            }
+        }
+        PartitionConfig::InnerDirichlet { alpha, sizes } => {
+            positive("clients.partition.alpha", *alpha)?;
+            if let ClientSizes::List(list) = sizes
+                && list.len() != clients
+            {
+                return Err(Error::invalid(
+                    "clients.partition.sizes",
+                    format!(
+                        "must list one size per client (clients.count = {clients}), got {}",
+                        list.len()
+                    ),
+                ));
+            }
+        }
+        PartitionConfig::Natural { column } => {
+            if !data.reads_file() {
+                return Err(Error::invalid(
+                    "clients.partition.column",
+                    "`kind: natural` reads each row's client from a CSV column, so it needs `data.kind: csv`",
+                ));
+            }
+            if column.is_empty() {
+                return Err(Error::invalid(
+                    "clients.partition.column",
+                    "must name a column of the CSV file",
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -283,10 +283,16 @@ pub fn sane_csv() -> BoxedStrategy<CsvCase> {
 /// Checks one CSV case against the contract of `data::csv::parse`.
 fn check(case: &CsvCase, tally: &Tally) -> Result<(), TestCaseError> {
     let path = Path::new("fuzz-input/data file.csv");
-    let parsed = std::panic::catch_unwind(|| ddmsim::data::csv::parse(&case.bytes, path, case.label_column.as_deref()))
-        .map_err(|p| TestCaseError::fail(format!("csv::parse panicked: {}", panic_text(&*p))))?;
+    let parsed = std::panic::catch_unwind(|| {
+        let columns = ddmsim::data::csv::Columns {
+            label: case.label_column.as_deref(),
+            client: None,
+        };
+        ddmsim::data::csv::parse(&case.bytes, path, columns)
+    })
+    .map_err(|p| TestCaseError::fail(format!("csv::parse panicked: {}", panic_text(&*p))))?;
     match parsed {
-        Ok((x, labels)) => {
+        Ok(ddmsim::data::csv::CsvData { x, labels, .. }) => {
             tally.count("parsed");
             if x.nrows() == 0 || x.ncols() == 0 {
                 return Err(TestCaseError::fail(format!("parsed to an empty matrix {:?}", x.dim())));

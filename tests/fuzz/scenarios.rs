@@ -104,12 +104,31 @@ const SCHEMA: &[(&str, Kind)] = &[
     ("clients.count", Kind::Count(1, 8)),
     (
         "clients.partition.kind",
-        Kind::Choice(&["iid", "dirichlet", "pathological", "shards"]),
+        Kind::Choice(&[
+            "iid",
+            "dirichlet",
+            "pathological",
+            "shards",
+            "linear",
+            "square",
+            "exponential",
+            "shard",
+            "inner_dirichlet",
+            "natural",
+        ]),
     ),
     ("clients.partition.alpha", Kind::Real(0.05, 100.0)),
     ("clients.partition.min_partition_size", Kind::Count(0, 20)),
     ("clients.partition.self_balancing", Kind::Bool),
     ("clients.partition.clusters_per_client", Kind::Count(1, 4)),
+    ("clients.partition.shards_per_client", Kind::Count(0, 3)),
+    ("clients.partition.shard_size", Kind::Count(0, 80)),
+    ("clients.partition.keep_incomplete_shard", Kind::Bool),
+    (
+        "clients.partition.sizes",
+        Kind::Choice(&["equal", "linear", "square", "exponential", "cubic"]),
+    ),
+    ("clients.partition.column", Kind::Label),
     ("experts.grouping", Kind::Choice(&["majority", "random", "all"])),
     ("federation.mode", Kind::Choice(&["fedavg", "pooled", "fedprox"])),
     ("federation.rounds", Kind::Count(1, 3)),
@@ -309,6 +328,16 @@ fn partition_section() -> BoxedStrategy<Value> {
             vec![("alpha", a), ("min_partition_size", Value::from(m)), ("self_balancing", Value::from(b))]
         )),
         1 => value_for(Kind::Count(1, 3)).prop_map(move |c| section("pathological", vec![("clusters_per_client", c)])),
+        1 => select(vec!["linear", "square", "exponential"]).prop_map(move |k| section(k, vec![])),
+        1 => (value_for(Kind::Count(0, 3)), value_for(Kind::Count(0, 80)), any::<bool>()).prop_map(move |(p, z, b)| {
+            section(
+                "shard",
+                vec![("shards_per_client", p), ("shard_size", z), ("keep_incomplete_shard", Value::from(b))],
+            )
+        }),
+        1 => (value_for(Kind::Real(0.05, 100.0)), select(vec!["equal", "linear", "square", "exponential"]))
+            .prop_map(move |(a, z)| section("inner_dirichlet", vec![("alpha", a), ("sizes", Value::from(z))])),
+        1 => value_for(Kind::Label).prop_map(move |c| section("natural", vec![("column", c)])),
         1 => grammar::extreme(),
     ]
     .boxed()

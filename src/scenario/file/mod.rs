@@ -3,6 +3,7 @@
 //!
 //! Unknown keys are rejected (`deny_unknown_fields`), so a typo never silently falls back to a default.
 
+mod client_sizes;
 mod clients;
 mod clusters;
 mod data;
@@ -16,6 +17,7 @@ mod routing;
 mod sampling;
 mod strategy;
 
+pub use client_sizes::{ClientSizes, SizeRule};
 pub use clients::{ClientsConfig, PartitionConfig};
 pub use clusters::{ClusterConfig, ClusterMethod};
 pub use data::{DataConfig, DataKind, GmmLayout};
