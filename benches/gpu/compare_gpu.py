@@ -98,7 +98,7 @@ def main():
         # A copy of the gpu build, so that rebuilding the tree meanwhile changes nothing here.
         binary = tmp / "ddmsim"
         shutil.copy2(BINARY, binary)
-        quick = ["run", "scenarios/quickstart.yaml"]
+        quick = ["run", "scenarios/harsh_small_federation.yaml"]
         w = ["run", "scenarios/bench_fedavg.yaml", "--train-only"]
         walls = {
             "quickstart": (
