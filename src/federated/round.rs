@@ -172,42 +172,57 @@ fn local_round(
     }
     Ok(taken
         .into_par_iter()
-        .map(|(c, state, shift)| {
-            let client = clients[c];
-            let mut params = global.to_vec();
-            let mut optimizer = state.unwrap_or_else(|| Optimizer::new(&plan.optimizer, params.len()));
-            let correction = match (plan.strategy.algorithm, &shift) {
-                (AlgorithmConfig::Fedprox { mu }, _) => Correction::Proximal {
-                    mu: mu as f32,
-                    anchor: global,
-                },
-                (_, Some(shift)) => Correction::Shift(shift),
-                _ => Correction::None,
-            };
-            let rng = &mut rng(&client);
-            let steps = (plan.local_steps, plan.batch_size);
-            let mut loss = local_update(task, &mut params, &mut optimizer, client.rows, steps, correction, rng);
-            let mut gradient = None;
-            if loss.is_ok() && plan.strategy.algorithm == (AlgorithmConfig::Scaffold { variant: 1 }) {
-                match full_gradient(task, global, client.rows, plan.batch_size, rng) {
-                    Ok(mut g) => {
-                        // In the clipped gradients' units, as the steps and the shift are.
-                        clip_global_norm(&mut g, plan.optimizer.grad_clip as f32);
-                        gradient = Some(g);
-                    }
-                    Err(bad) => loss = Err(bad),
-                }
-            }
+        .map(|one| {
+            let stream = rng(&clients[one.0]);
+            let outcome = local_client(task, global, one, clients, plan, &stream);
             progress.inc(plan.local_steps as u64);
-            LocalOutcome {
-                params,
-                size: client.rows.len(),
-                loss,
-                optimizer: Some(optimizer),
-                gradient,
-            }
+            outcome
         })
         .collect())
+}
+
+/// One client's local update on the CPU from `global`, with its algorithm's correction; under SCAFFOLD option I
+/// also the (clipped) gradient of its data at `global`, drawn from the same stream after its steps.
+fn local_client(
+    task: &dyn Task,
+    global: &[f32],
+    (c, state, shift): Taken,
+    clients: &[Client],
+    plan: &Plan,
+    stream: &crate::rng::Rng,
+) -> LocalOutcome {
+    let client = clients[c];
+    let mut params = global.to_vec();
+    let mut optimizer = state.unwrap_or_else(|| Optimizer::new(&plan.optimizer, params.len()));
+    let correction = match (plan.strategy.algorithm, &shift) {
+        (AlgorithmConfig::Fedprox { mu }, _) => Correction::Proximal {
+            mu: mu as f32,
+            anchor: global,
+        },
+        (_, Some(shift)) => Correction::Shift(shift),
+        _ => Correction::None,
+    };
+    let rng = &mut stream.clone();
+    let steps = (plan.local_steps, plan.batch_size);
+    let mut loss = local_update(task, &mut params, &mut optimizer, client.rows, steps, correction, rng);
+    let mut gradient = None;
+    if loss.is_ok() && plan.strategy.algorithm == (AlgorithmConfig::Scaffold { variant: 1 }) {
+        match full_gradient(task, global, client.rows, plan.batch_size, rng) {
+            Ok(mut g) => {
+                // In the clipped gradients' units, as the steps and the shift are.
+                clip_global_norm(&mut g, plan.optimizer.grad_clip as f32);
+                gradient = Some(g);
+            }
+            Err(bad) => loss = Err(bad),
+        }
+    }
+    LocalOutcome {
+        params,
+        size: client.rows.len(),
+        loss,
+        optimizer: Some(optimizer),
+        gradient,
+    }
 }
 
 /// The federated round loop.

@@ -31,24 +31,7 @@ pub fn run_reading(records: &[Record]) -> Option<String> {
         number(data),
         number(noise)
     );
-    let not_far: Vec<String> = ranked
-        .iter()
-        .filter(|(_, v)| *v >= FAR_BELOW_NOISE * noise)
-        .map(|(p, v)| format!("{p} ({:.0} %)", 100.0 * v / noise))
-        .collect();
-    let (worst, worst_fd) = ranked.last().expect("not empty");
-    if not_far.is_empty() {
-        text.push_str(&format!(
-            "Every policy is far below noise (the worst, {worst}, at {:.0} % of noise's fd). ",
-            100.0 * worst_fd / noise
-        ));
-    } else {
-        text.push_str(&format!(
-            "Not far below noise (fd at least {:.0} % of noise's): {}. ",
-            100.0 * FAR_BELOW_NOISE,
-            not_far.join(", ")
-        ));
-    }
+    text.push_str(&noise_sentence(&ranked, noise));
     let modes = ranking(records, "mode_tv", Direction::Lower);
     if let (Some((best, b)), Some((worst, w))) = (modes.first(), modes.last()) {
         text.push_str(&format!(
@@ -57,27 +40,50 @@ pub fn run_reading(records: &[Record]) -> Option<String> {
             number(*w)
         ));
     }
+    text.push_str(&disagreement_sentence(records, ranked[0].0));
+    Some(text)
+}
+
+/// Whether every policy is far below noise on fd, or which are not; `ranked` is the fd ranking.
+fn noise_sentence(ranked: &[(&PolicyLabel, f64)], noise: f64) -> String {
+    let not_far: Vec<String> = ranked
+        .iter()
+        .filter(|(_, v)| *v >= FAR_BELOW_NOISE * noise)
+        .map(|(p, v)| format!("{p} ({:.0} %)", 100.0 * v / noise))
+        .collect();
+    let (worst, worst_fd) = ranked.last().expect("not empty");
+    if not_far.is_empty() {
+        format!(
+            "Every policy is far below noise (the worst, {worst}, at {:.0} % of noise's fd). ",
+            100.0 * worst_fd / noise
+        )
+    } else {
+        format!(
+            "Not far below noise (fd at least {:.0} % of noise's): {}. ",
+            100.0 * FAR_BELOW_NOISE,
+            not_far.join(", ")
+        )
+    }
+}
+
+/// The key quality metrics whose best policy is not fd's `best`.
+fn disagreement_sentence(records: &[Record], best: &PolicyLabel) -> String {
     let disagreements: Vec<String> = registry::metrics()
         .filter(|m| m.key && m.direction != Direction::Neither && m.column != "fd")
         .filter(|m| matches!(m.family, Family::Quality | Family::Classifier))
         .filter_map(|m| {
-            let best = ranking(records, m.column, m.direction).into_iter().next()?;
-            (best.0 != ranked[0].0).then(|| format!("{} crowns {} ({})", m.column, best.0, number(best.1)))
+            let (policy, value) = ranking(records, m.column, m.direction).into_iter().next()?;
+            (policy != best).then(|| format!("{} crowns {policy} ({})", m.column, number(value)))
         })
         .collect();
     if disagreements.is_empty() {
-        text.push_str(&format!(
-            "Every key metric agrees with fd on the best policy, {}.",
-            ranked[0].0
-        ));
+        format!("Every key metric agrees with fd on the best policy, {best}.")
     } else {
-        text.push_str(&format!(
-            "Other key metrics disagree with fd's best ({}): {}.",
-            ranked[0].0,
+        format!(
+            "Other key metrics disagree with fd's best ({best}): {}.",
             disagreements.join("; ")
-        ));
+        )
     }
-    Some(text)
 }
 
 /// The policies (not the reference rows) with a value of `column`, best first (ties keep the table's order).
