@@ -51,60 +51,86 @@ fn regular_file(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Parses CSV `bytes` read from `path` (named in errors).
-pub fn parse(bytes: &[u8], path: &Path, columns: Columns) -> Result<CsvData> {
-    let bad = |line: u64, column: usize, message: String| Error::DataFormat {
+/// A data-format error at `line` and `column` of `path`.
+fn bad(path: &Path, line: u64, column: usize, message: String) -> Error {
+    Error::DataFormat {
         file: path.to_path_buf(),
         line: line as usize,
         column,
         message,
-    };
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(bytes);
-    let names: Vec<String> = reader
-        .headers()
-        .map_err(|e| bad(1, 1, format!("the header row is not readable CSV: {e}")))?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    if names.iter().all(String::is_empty) {
-        return Err(bad(1, 1, "the file is empty (a header row is needed)".into()));
     }
-    let label_index = match columns.label {
-        Some(name) => Some(names.iter().position(|n| n == name).ok_or_else(|| {
-            bad(
-                1,
-                1,
-                format!("no column named {name:?} (label_column); columns are {names:?}"),
-            )
-        })?),
-        None => None,
-    };
-    let client_index = match columns.client {
-        Some(name) => Some(names.iter().position(|n| n == name).ok_or_else(|| {
-            Error::invalid(
-                "clients.partition.column",
-                format!("no column named {name:?} in {}; columns are {names:?}", path.display()),
-            )
-        })?),
-        None => None,
-    };
-    let not_features = [label_index, client_index];
-    let features = (0..names.len()).filter(|j| !not_features.contains(&Some(*j))).count();
-    if features == 0 {
-        return Err(bad(1, 1, "no feature columns".into()));
+}
+
+/// The header row: the column names and where the label and client columns are.
+struct Header {
+    names: Vec<String>,
+    label: Option<usize>,
+    client: Option<usize>,
+    /// Number of feature columns (all but the label and client columns).
+    features: usize,
+}
+
+impl Header {
+    fn read(reader: &mut csv::Reader<&[u8]>, path: &Path, columns: Columns) -> Result<Header> {
+        let names: Vec<String> = reader
+            .headers()
+            .map_err(|e| bad(path, 1, 1, format!("the header row is not readable CSV: {e}")))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        if names.iter().all(String::is_empty) {
+            return Err(bad(path, 1, 1, "the file is empty (a header row is needed)".into()));
+        }
+        let label = match columns.label {
+            Some(name) => Some(names.iter().position(|n| n == name).ok_or_else(|| {
+                bad(
+                    path,
+                    1,
+                    1,
+                    format!("no column named {name:?} (label_column); columns are {names:?}"),
+                )
+            })?),
+            None => None,
+        };
+        let client = match columns.client {
+            Some(name) => Some(names.iter().position(|n| n == name).ok_or_else(|| {
+                Error::invalid(
+                    "clients.partition.column",
+                    format!("no column named {name:?} in {}; columns are {names:?}", path.display()),
+                )
+            })?),
+            None => None,
+        };
+        let features = (0..names.len())
+            .filter(|j| Some(*j) != label && Some(*j) != client)
+            .count();
+        if features == 0 {
+            return Err(bad(path, 1, 1, "no feature columns".into()));
+        }
+        Ok(Header {
+            names,
+            label,
+            client,
+            features,
+        })
     }
-    let mut values = Vec::new();
-    let mut label_texts = Vec::new();
-    let mut client_texts = Vec::new();
+}
+
+/// The data rows: the feature values row by row, and the label and client cells as text.
+#[derive(Default)]
+struct Rows {
+    values: Vec<f32>,
+    label_texts: Vec<String>,
+    client_texts: Vec<String>,
+}
+
+fn read_rows(reader: &mut csv::Reader<&[u8]>, path: &Path, header: &Header) -> Result<Rows> {
+    let names = &header.names;
+    let mut rows = Rows::default();
     for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
-            bad(line, 1, format!("not readable CSV: {e}"))
+            bad(path, line, 1, format!("not readable CSV: {e}"))
         })?;
         let line = record.position().map_or(0, |p| p.line());
         if record.iter().all(str::is_empty) {
@@ -112,39 +138,53 @@ pub fn parse(bytes: &[u8], path: &Path, columns: Columns) -> Result<CsvData> {
         }
         if record.len() != names.len() {
             return Err(bad(
+                path,
                 line,
                 record.len().min(names.len()) + 1,
                 format!("expected {} cells as in the header, got {}", names.len(), record.len()),
             ));
         }
         for (j, cell) in record.iter().enumerate() {
-            if Some(j) == client_index {
-                client_texts.push(cell.to_string());
+            if Some(j) == header.client {
+                rows.client_texts.push(cell.to_string());
             }
-            if Some(j) == label_index {
-                label_texts.push(cell.to_string());
+            if Some(j) == header.label {
+                rows.label_texts.push(cell.to_string());
             }
-            if not_features.contains(&Some(j)) {
-                continue;
+            if Some(j) != header.client && Some(j) != header.label {
+                let v = number(cell).map_err(|why| bad(path, line, j + 1, format!("column {:?}: {why}", names[j])))?;
+                rows.values.push(v);
             }
-            values.push(number(cell).map_err(|why| bad(line, j + 1, format!("column {:?}: {why}", names[j])))?);
         }
     }
-    let rows = values.len() / features;
-    if rows == 0 {
-        return Err(bad(2, 1, "no data rows after the header".into()));
+    Ok(rows)
+}
+
+/// Parses CSV `bytes` read from `path` (named in errors).
+pub fn parse(bytes: &[u8], path: &Path, columns: Columns) -> Result<CsvData> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let header = Header::read(&mut reader, path, columns)?;
+    let rows = read_rows(&mut reader, path, &header)?;
+    let count = rows.values.len() / header.features;
+    if count == 0 {
+        return Err(bad(path, 2, 1, "no data rows after the header".into()));
     }
-    let x = Array2::from_shape_vec((rows, features), values).expect("row lengths are checked");
-    let labels = label_index.map(|_| {
-        let mut distinct = label_texts.clone();
+    let x = Array2::from_shape_vec((count, header.features), rows.values).expect("row lengths are checked");
+    let labels = header.label.map(|_| {
+        let mut distinct = rows.label_texts.clone();
         distinct.sort();
         distinct.dedup();
-        label_texts
+        rows.label_texts
             .iter()
             .map(|t| distinct.binary_search(t).expect("label is in the list"))
             .collect()
     });
-    let clients = client_index.map(|_| NaturalIds::from_texts(&client_texts));
+    let clients = header.client.map(|_| NaturalIds::from_texts(&rows.client_texts));
     Ok(CsvData { x, labels, clients })
 }
 

@@ -45,75 +45,78 @@ impl ShardSpec {
                 message: format!("shards need at most one client per training point: {clients} clients, {n} points"),
             });
         }
-        let (shard_size, usable, per_client) = match (self.shards_per_client, self.shard_size) {
-            (Some(per), size) => {
-                let used = clients.saturating_mul(per);
-                let shard_size = match size {
-                    Some(size) => {
-                        let needed = size.saturating_mul(used);
-                        if needed > n {
-                            return Err(refuse(
-                                "shard_size",
-                                format!(
-                                    "{clients} clients x {per} shards x {size} points need {needed} training points, \
-                                     there are {n}; lower shard_size or shards_per_client"
-                                ),
-                            ));
-                        }
-                        size
-                    }
-                    None => n / used,
-                };
-                if shard_size == 0 {
-                    return Err(refuse(
-                        "shards_per_client",
-                        format!(
-                            "{clients} clients x {per} shards is more shards than the {n} training points; lower \
-                             shards_per_client"
-                        ),
-                    ));
-                }
-                // Flower keeps the incomplete shard only when it sized the shards itself.
-                let usable = if self.keep_incomplete_shard && size.is_none() {
-                    n.div_ceil(shard_size)
-                } else {
-                    n / shard_size
-                };
-                (shard_size, usable, vec![per; clients])
-            }
-            (None, Some(size)) => {
-                let used = if self.keep_incomplete_shard {
-                    n.div_ceil(size)
-                } else {
-                    n / size
-                };
-                if used < clients {
+        match (self.shards_per_client, self.shard_size) {
+            (Some(per), size) => self.per_client_layout(n, clients, per, size),
+            (None, Some(size)) => self.sized_layout(n, clients, size),
+            (None, None) => Err(refuse(
+                "shards_per_client",
+                "set shards_per_client, shard_size, or both".into(),
+            )),
+        }
+    }
+
+    /// `shards_per_client` given (and perhaps `shard_size`): every client gets `per` shards.
+    fn per_client_layout(&self, n: usize, clients: usize, per: usize, size: Option<usize>) -> Result<ShardLayout> {
+        let used = clients.saturating_mul(per);
+        let shard_size = match size {
+            Some(size) => {
+                let needed = size.saturating_mul(used);
+                if needed > n {
                     return Err(refuse(
                         "shard_size",
                         format!(
-                            "{n} training points make {used} shards of {size}, fewer than the {clients} clients; \
-                             lower shard_size"
+                            "{clients} clients x {per} shards x {size} points need {needed} training points, \
+                             there are {n}; lower shard_size or shards_per_client"
                         ),
                     ));
                 }
-                let (base, extra) = (used / clients, used % clients);
-                (
-                    size,
-                    used,
-                    (0..clients).map(|c| base + usize::from(c < extra)).collect(),
-                )
+                size
             }
-            (None, None) => {
-                return Err(refuse(
-                    "shards_per_client",
-                    "set shards_per_client, shard_size, or both".into(),
-                ));
-            }
+            None => n / used,
+        };
+        if shard_size == 0 {
+            return Err(refuse(
+                "shards_per_client",
+                format!(
+                    "{clients} clients x {per} shards is more shards than the {n} training points; lower \
+                     shards_per_client"
+                ),
+            ));
+        }
+        // Flower keeps the incomplete shard only when it sized the shards itself.
+        let usable = if self.keep_incomplete_shard && size.is_none() {
+            n.div_ceil(shard_size)
+        } else {
+            n / shard_size
         };
         Ok(ShardLayout {
             shard_size,
             usable,
-            per_client,
+            per_client: vec![per; clients],
+        })
+    }
+
+    /// Only `shard_size` given: every shard is dealt, the first clients getting one more.
+    fn sized_layout(&self, n: usize, clients: usize, size: usize) -> Result<ShardLayout> {
+        let used = if self.keep_incomplete_shard {
+            n.div_ceil(size)
+        } else {
+            n / size
+        };
+        if used < clients {
+            return Err(refuse(
+                "shard_size",
+                format!(
+                    "{n} training points make {used} shards of {size}, fewer than the {clients} clients; lower \
+                     shard_size"
+                ),
+            ));
+        }
+        let (base, extra) = (used / clients, used % clients);
+        Ok(ShardLayout {
+            shard_size: size,
+            usable: used,
+            per_client: (0..clients).map(|c| base + usize::from(c < extra)).collect(),
         })
     }
 }
