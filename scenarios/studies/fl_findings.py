@@ -6,8 +6,9 @@ Run:  python3 scenarios/studies/fl_findings.py reports/fl-algorithms
 (standard library only; writes FINDINGS.md into the study folder).
 
 The gap share of a setting on a metric is (setting - fedavg) / (pooled - fedavg) on the means over seeds: 1 closes
-the FedAvg -> pooled gap, 0 changes nothing, negative widens it. A setting whose cells did not finish (training
-diverged) is listed as such.
+the FedAvg -> pooled gap, 0 changes nothing, negative widens it; a gap under 5 % of FedAvg's value is not shared
+out (shown as a dash). Metrics no cell has (loglik on images) are left out. A setting whose cells did not finish
+(training diverged) is listed as such.
 """
 import csv
 import json
@@ -85,7 +86,11 @@ def main(study):
         return mean([value(setting, s, policy, metric) for s in seeds])
 
     has_classifier = any(value(st, s, "full", "class_tv") is not None for st in settings for s in seeds)
-    metrics = HEADLINE + (CLASSIFIER if has_classifier else [])
+    metrics = [
+        (p, m, h)
+        for p, m, h in HEADLINE + (CLASSIFIER if has_classifier else [])
+        if any(value(st, s, p, m) is not None for st in settings for s in seeds)
+    ]
     finished = [st for st in settings if any(data.get((st, s)) for s in seeds)]
     failed = [f"{st} seed {s}" for st in settings for s in seeds if data.get((st, s)) is None]
     out = [f"# Findings: {cells['name']}", ""]
@@ -123,7 +128,8 @@ def main(study):
             row = [st]
             for p, m, _ in metrics:
                 a, f, q = seed_mean(st, p, m), seed_mean("fedavg", p, m), seed_mean("pooled", p, m)
-                share = None if None in (a, f, q) or abs(q - f) < 1e-12 else (a - f) / (q - f)
+                # A gap under 5 % of FedAvg's value is too small to share out.
+                share = None if None in (a, f, q) or abs(q - f) <= 0.05 * abs(f) else (a - f) / (q - f)
                 gaps[(st, p, m)] = share
                 row.append("—" if share is None else f"{100 * share:.0f} %")
             out.append("| " + " | ".join(row) + " |")
