@@ -6,36 +6,37 @@ use crate::scenario::{AggregateConfig, Weighting};
 /// Combines the clients' models `updates` (parameters, number of training points) by `rule`.
 pub fn aggregate(rule: &AggregateConfig, updates: &[(Vec<f32>, usize)]) -> Vec<f32> {
     match *rule {
-        AggregateConfig::Mean { weighting } => mean(updates, weighting),
+        AggregateConfig::Mean { weighting } => mean_of(updates, 0..updates.len(), weighting),
         AggregateConfig::Median => super::robust::median(updates),
         AggregateConfig::TrimmedMean { trim } => super::robust::trimmed_mean(updates, trim),
-        AggregateConfig::Krum { f, m, weighting } => {
-            let kept = super::robust::krum_choice(updates, f, m);
-            let chosen: Vec<(Vec<f32>, usize)> = kept.into_iter().map(|i| updates[i].clone()).collect();
-            mean(&chosen, weighting)
-        }
-    }
-}
-
-/// Mean of the models weighted by `weighting`.
-fn mean(updates: &[(Vec<f32>, usize)], weighting: Weighting) -> Vec<f32> {
-    match weighting {
-        Weighting::Examples => weighted_mean(updates),
-        Weighting::Uniform => {
-            let even: Vec<(Vec<f32>, usize)> = updates.iter().map(|(p, _)| (p.clone(), 1)).collect();
-            weighted_mean(&even)
-        }
+        AggregateConfig::Krum { f, m, weighting } => mean_of(
+            updates,
+            super::robust::krum_choice(updates, f, m).into_iter(),
+            weighting,
+        ),
     }
 }
 
 /// Mean of `updates` weighted by their sample counts.
 pub fn weighted_mean(updates: &[(Vec<f32>, usize)]) -> Vec<f32> {
-    let total: f64 = updates.iter().map(|(_, n)| *n as f64).sum();
-    let len = updates[0].0.len();
-    let mut acc = vec![0f64; len];
-    for (params, n) in updates {
-        let w = *n as f64 / total;
-        for (a, p) in acc.iter_mut().zip(params) {
+    mean_of(updates, 0..updates.len(), Weighting::Examples)
+}
+
+/// Mean of the models at `chosen` (in that order), weighted by `weighting`; accumulated in double precision.
+fn mean_of(
+    updates: &[(Vec<f32>, usize)],
+    chosen: impl Iterator<Item = usize> + Clone,
+    weighting: Weighting,
+) -> Vec<f32> {
+    let weight = |i: usize| match weighting {
+        Weighting::Examples => updates[i].1 as f64,
+        Weighting::Uniform => 1.0,
+    };
+    let total: f64 = chosen.clone().map(weight).sum();
+    let mut acc = vec![0f64; updates[0].0.len()];
+    for i in chosen {
+        let w = weight(i) / total;
+        for (a, p) in acc.iter_mut().zip(&updates[i].0) {
             *a += w * *p as f64;
         }
     }

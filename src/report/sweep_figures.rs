@@ -5,7 +5,7 @@
 use super::aggregate::distinct_in_order;
 use super::build::ReportData;
 use super::frames::{columns_with_prefix, numbers, rows_of_cell, texts};
-use super::gather::SETTING;
+use super::gather::{SETTING, SweepRow};
 use super::summary::{SweepSummary, group_axis, group_of};
 use crate::error::Result;
 use crate::report::charts::{
@@ -158,7 +158,19 @@ fn points_by_policy(data: &ReportData, x: &str, y: &str) -> (Vec<String>, Vec<Se
             .filter(|r| r.record.values.contains_key(x) && r.record.values.contains_key(y))
             .map(|r| r.record.policy.to_string()),
     );
-    let series = policies
+    let series = series_by_policy(data, &policies, |r| {
+        Some((*r.record.values.get(x)?, *r.record.values.get(y)?))
+    });
+    (policies, series)
+}
+
+/// One series per policy of `policies` (in their order): the points `point` gives for that policy's rows.
+fn series_by_policy(
+    data: &ReportData,
+    policies: &[String],
+    point: impl Fn(&SweepRow) -> Option<(f64, f64)>,
+) -> Vec<SeriesPoints> {
+    policies
         .iter()
         .enumerate()
         .map(|(i, p)| {
@@ -166,12 +178,11 @@ fn points_by_policy(data: &ReportData, x: &str, y: &str) -> (Vec<String>, Vec<Se
                 .rows
                 .iter()
                 .filter(|r| r.record.policy.to_string() == *p)
-                .filter_map(|r| Some((*r.record.values.get(x)?, *r.record.values.get(y)?)))
+                .filter_map(&point)
                 .collect();
             (i, points)
         })
-        .collect();
-    (policies, series)
+        .collect()
 }
 
 /// A panel of `y` against `x`, one point per cell and policy, with the policies' names.
@@ -228,19 +239,9 @@ fn communication_figure(w: &mut Writer, data: &ReportData) -> Result<()> {
             .map(|r| r.record.policy.to_string()),
     );
     let panel = |metric: &str, label: &str| -> Option<ScatterPanel> {
-        let series: Vec<SeriesPoints> = names
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let points = data
-                    .rows
-                    .iter()
-                    .filter(|r| r.record.policy.to_string() == *p)
-                    .filter_map(|r| Some((*megabytes.get(&r.cell)?, *r.record.values.get(metric)?)))
-                    .collect();
-                (i, points)
-            })
-            .collect();
+        let series = series_by_policy(data, &names, |r| {
+            Some((*megabytes.get(&r.cell)?, *r.record.values.get(metric)?))
+        });
         let ys: Vec<f64> = series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)).collect();
         (!ys.is_empty()).then(|| ScatterPanel {
             title: format!("{metric} against communication"),
