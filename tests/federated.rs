@@ -378,3 +378,30 @@ fn fedsgd_with_persistent_momentum_is_server_momentum_on_the_mean_gradient() {
     }
     assert!((persistent[0] - fresh[0]).abs() > 1e-3);
 }
+
+/// A server step that overflows is named where it arose, not as the next round's client loss.
+#[test]
+fn a_non_finite_server_step_is_an_error_naming_the_step() {
+    let task = Quadratic {
+        targets: vec![[1.0, -2.0], [3.0, 0.5]],
+        curvature: vec![1.0, 1.0],
+    };
+    let parts = vec![vec![0], vec![1]];
+    let strategy = Strategy {
+        server: ServerConfig::Sgd {
+            lr: 1e300,
+            momentum: 0.0,
+        },
+        ..Strategy::default()
+    };
+    let err = train(
+        &task,
+        vec![0.0, 0.0],
+        &clients(&parts),
+        &plan(strategy, 3, 2, 2, 0.1),
+        &ProgressBar::hidden(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("test, server step of round 1"), "{err}");
+}

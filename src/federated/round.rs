@@ -285,12 +285,27 @@ fn federated(
         let total: usize = updates.iter().map(|(_, n)| n).sum();
         let combined = aggregate(&plan.strategy.aggregate, &updates);
         server.step(&mut global, &combined, round);
+        if global.iter().any(|v| !v.is_finite()) {
+            return Err(server_diverged(plan, round));
+        }
         path_steps += plan.local_steps;
         smooth(&mut averaged, &global, plan.ema, path_steps, plan.local_steps);
         let cost = federated_cost(task, plan, clients, &chosen, controls.is_some());
         log.push(round_log(plan, round, chosen.len(), cost, loss_sum / total as f64));
     }
     Ok(finish(global, averaged, plan.ema, log))
+}
+
+/// The error for a non-finite global weight after the server's step of `round`.
+fn server_diverged(plan: &Plan, round: usize) -> Error {
+    Error::NonFinite {
+        place: format!("{}, server step of round {round}", plan.name),
+        what: format!(
+            "the {} server optimizer made a global weight non-finite from finite client models; lower its lr (or \
+             raise its tau)",
+            plan.strategy.server.name()
+        ),
+    }
 }
 
 /// Rows a client processes in `steps` local steps of `batch_size`.
