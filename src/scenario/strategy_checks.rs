@@ -12,19 +12,22 @@ use crate::error::{Error, Result};
 /// federation's).
 pub fn validate_strategies(s: &Scenario) -> Result<()> {
     let (f, r) = (&s.federation, &s.router);
-    let router_optimizer = r.local_optimizer.unwrap_or(f.local_optimizer);
+    let router_local = match r.local_optimizer {
+        Some(own) => (own, "router.local_optimizer"),
+        None => (f.local_optimizer, "federation.local_optimizer"),
+    };
     let models = [
         (
             "federation",
             f.strategy(),
             (&s.model.optimizer, "model.optimizer"),
-            f.local_optimizer,
+            (f.local_optimizer, "federation.local_optimizer"),
         ),
         (
             "router",
             r.strategy(f),
             (&r.optimizer, "router.optimizer"),
-            router_optimizer,
+            router_local,
         ),
     ];
     for (section, strategy, (optimizer, optimizer_path), local) in models {
@@ -59,7 +62,7 @@ fn algorithm(
     path: &str,
     a: &AlgorithmConfig,
     (optimizer, optimizer_path): (&OptimizerConfig, &str),
-    local: LocalOptimizer,
+    (local, local_path): (LocalOptimizer, &str),
 ) -> Result<()> {
     match *a {
         AlgorithmConfig::Fedavg => Ok(()),
@@ -80,7 +83,7 @@ fn algorithm(
             }
             if local != LocalOptimizer::Fresh {
                 return Err(Error::invalid(
-                    "federation.local_optimizer",
+                    local_path,
                     "must be fresh under `algorithm: scaffold`: option II reads the control variate from the \
                      distance a fresh optimizer travels",
                 ));
@@ -187,6 +190,10 @@ mod tests {
             (
                 "federation: {mode: pooled}\nrouter: {algorithm: {kind: fedprox}}\n",
                 "router.algorithm",
+            ),
+            (
+                "router: {optimizer: {kind: sgd}, algorithm: {kind: scaffold}, local_optimizer: persistent}\n",
+                "router.local_optimizer",
             ),
         ] {
             let message = refusal(text);
