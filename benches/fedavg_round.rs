@@ -4,7 +4,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use ddmsim::data::Gmm;
 use ddmsim::diffusion::{DenoiserTask, Objective};
-use ddmsim::federated::{Client, Plan, train};
+use ddmsim::federated::{Client, Faults, Plan, train};
 use ddmsim::nn::TimeNet;
 use ddmsim::rng::{Stream, derive};
 use ddmsim::scenario::{FederationMode, LocalOptimizer, OptimizerConfig, OptimizerKind, Strategy};
@@ -34,6 +34,7 @@ fn bench_fedavg_round(c: &mut Criterion) {
         tag: 0,
         mode: FederationMode::Fedavg,
         strategy: Strategy::default(),
+        faults: Faults::default(),
         rounds: 1,
         clients_per_round: CLIENTS,
         local_steps: 20,

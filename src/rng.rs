@@ -37,6 +37,8 @@ pub enum Stream {
     Routing = 11,
     /// The evaluation classifier's initial weights and batches.
     Classifier = 12,
+    /// Faults in federated training: availability, dropouts, stragglers' work and attacks.
+    Faults = 13,
 }
 
 /// SplitMix64 finaliser: a bijective mixer with good avalanche, used to combine tags.

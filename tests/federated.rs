@@ -4,9 +4,9 @@
 //! the optimum of a two-client quadratic that FedAvg provably misses.
 
 use ddmsim::diffusion::{DenoiserTask, Objective};
-use ddmsim::federated::{Client, Correction, Plan, Task, local_update, train, weighted_mean};
+use ddmsim::federated::{Client, Correction, Faults, Plan, Task, local_update, train, weighted_mean};
 use ddmsim::nn::{Optimizer, TimeNet};
-use ddmsim::rng::{Rng, Stream, derive};
+use ddmsim::rng::{Stream, derive};
 use ddmsim::scenario::{
     AggregateConfig, AlgorithmConfig, FederationMode, LocalOptimizer, ObjectiveKind, OptimizerConfig, OptimizerKind,
     ServerConfig, Strategy, Weighting,
@@ -14,47 +14,9 @@ use ddmsim::scenario::{
 use indicatif::ProgressBar;
 use ndarray::Array2;
 
-/// Loss mean over rows of curvature[r] / 2 |p - target[r]|^2: deterministic, so the federation is the only
-/// source of differences between runs.
-struct Quadratic {
-    targets: Vec<[f32; 2]>,
-    curvature: Vec<f32>,
-}
-
-impl Task for Quadratic {
-    fn param_count(&self) -> usize {
-        2
-    }
-
-    fn flops_per_row(&self) -> u64 {
-        6
-    }
-
-    fn loss_and_grad(&self, params: &[f32], rows: &[usize], _: &mut Rng, grad: &mut [f32]) -> f32 {
-        grad.fill(0.0);
-        let mut loss = 0.0;
-        let n = rows.len() as f32;
-        for &r in rows {
-            let a = self.curvature[r];
-            for k in 0..2 {
-                let d = params[k] - self.targets[r][k];
-                grad[k] += a * d / n;
-                loss += 0.5 * a * d * d / n;
-            }
-        }
-        loss
-    }
-}
-
-fn sgd(lr: f64, momentum: f64) -> OptimizerConfig {
-    OptimizerConfig {
-        kind: OptimizerKind::Sgd,
-        lr,
-        grad_clip: 0.0,
-        momentum,
-        ..OptimizerConfig::default()
-    }
-}
+#[path = "common/quadratic.rs"]
+mod quadratic;
+use quadratic::{Quadratic, sgd};
 
 fn plan(strategy: Strategy, rounds: usize, clients_per_round: usize, local_steps: usize, lr: f64) -> Plan {
     Plan {
@@ -62,6 +24,7 @@ fn plan(strategy: Strategy, rounds: usize, clients_per_round: usize, local_steps
         tag: 3,
         mode: FederationMode::Fedavg,
         strategy,
+        faults: Faults::default(),
         rounds,
         clients_per_round,
         local_steps,
@@ -244,12 +207,17 @@ fn identical_clients_make_the_federation_invisible_under_every_algorithm_and_agg
     ];
     let servers = [
         ServerConfig::default(),
-        ServerConfig::Sgd { lr: 0.7, momentum: 0.9 },
+        ServerConfig::Sgd {
+            lr: 0.7,
+            momentum: 0.9,
+            clip_update_norm: None,
+        },
         ServerConfig::Yogi {
             lr: 0.05,
             beta1: 0.9,
             beta2: 0.99,
             tau: 1e-3,
+            clip_update_norm: None,
         },
     ];
     for algorithm in ALGORITHMS {
@@ -327,6 +295,7 @@ fn fedsgd_with_persistent_momentum_is_server_momentum_on_the_mean_gradient() {
         tag: 0,
         mode: FederationMode::Fedavg,
         strategy: Strategy::default(),
+        faults: Faults::default(),
         rounds,
         clients_per_round: clients.len(),
         local_steps: 1,
@@ -391,6 +360,7 @@ fn a_non_finite_server_step_is_an_error_naming_the_step() {
         server: ServerConfig::Sgd {
             lr: 1e300,
             momentum: 0.0,
+            clip_update_norm: None,
         },
         ..Strategy::default()
     };

@@ -13,6 +13,8 @@ mod cache_files;
 mod cli;
 #[path = "fuzz/csv_files.rs"]
 mod csv_files;
+#[path = "fuzz/faults.rs"]
+mod faults;
 #[path = "fuzz/grammar.rs"]
 mod grammar;
 #[path = "fuzz/overrides.rs"]
@@ -513,6 +515,11 @@ fn fuzz_long_scenarios() {
 }
 
 /// Generated `path=value` overrides on the tiny scenario: no panic, Ok results validate, one-line errors.
+#[test]
+fn fuzz_fault_combinations() {
+    faults::fuzz_fault_combinations(Mode::Ci);
+}
+
 #[test]
 fn fuzz_overrides() {
     overrides::fuzz_overrides(Mode::Ci);

@@ -8,7 +8,7 @@ use crate::diffusion::{DenoiserModel, DenoiserTask, LoadedNets};
 use crate::error::Result;
 use crate::federated::{ClientWork, LocalResult, RoundLog};
 use crate::nn::TimeNet;
-use crate::partition::ExpertGroups;
+use crate::partition::{ExpertGroups, Roster};
 use crate::progress::Progress;
 use crate::routing::RouterModel;
 use crate::scenario::{OptimizerConfig, Scenario};
@@ -73,19 +73,18 @@ pub trait DenoiserDevice: Sync {
     fn describe(&self) -> String;
 }
 
-/// Trains experts, router and monolith on the clients' data (`parts[c]` are client c's rows of `train`); with a
-/// `device`, the experts' and the monolith's FedAvg local updates run on it, every model's round as one batch
-/// (the router always on the CPU).
+/// Trains experts, router and monolith on the clients' data (`parts[c]` are client c's rows of `train`, grouped
+/// into experts by `groups`, with the misbehaving clients of `roster`); with a `device`, the experts' and the
+/// monolith's FedAvg local updates run on it, every model's round as one batch (the router always on the CPU).
 pub fn train_ensemble(
     s: &Scenario,
     train_x: &Array2<f32>,
-    parts: &[Vec<usize>],
-    groups: &ExpertGroups,
+    clients: (&[Vec<usize>], &ExpertGroups, &Roster),
     needs: Needs,
     progress: &Progress,
     device: Option<&dyn DenoiserDevice>,
 ) -> Result<Ensemble> {
-    let training = Training::new(s, train_x, parts, groups, needs, progress);
+    let training = Training::new(s, train_x, clients, needs, progress);
     let (experts, (router, monolith)) = match device {
         Some(device) => {
             debug_assert!(

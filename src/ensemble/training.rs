@@ -5,8 +5,8 @@ use super::gang::Gang;
 use super::{DenoiserDevice, Needs, denoiser_net, per_round, router_net};
 use crate::diffusion::{DenoiserModel, DenoiserTask, Objective};
 use crate::error::Result;
-use crate::federated::{BatchedLocal, Client, Plan, RoundLog, Task, train, train_batched};
-use crate::partition::ExpertGroups;
+use crate::federated::{BatchedLocal, Client, Faults, Plan, RoundLog, Task, train, train_batched};
+use crate::partition::{ExpertGroups, Roster};
 use crate::progress::Progress;
 use crate::rng::{Stream, derive};
 use crate::routing::{RouterModel, RouterTask};
@@ -14,6 +14,7 @@ use crate::scenario::Scenario;
 use indicatif::ProgressBar;
 use ndarray::Array2;
 use rayon::prelude::*;
+use std::sync::Arc;
 
 /// A trained denoiser with its round log.
 type ModelResult = Result<(DenoiserModel, Vec<RoundLog>)>;
@@ -36,13 +37,17 @@ const MONOLITH_TAG: u64 = 2 << 32;
 pub(super) struct Training<'a> {
     s: &'a Scenario,
     parts: &'a [Vec<usize>],
+    /// The rows each client trains the denoisers on (its own, or a data_swap attacker's poisoned points).
+    denoiser_parts: Vec<Vec<usize>>,
     groups: &'a ExpertGroups,
+    /// The faults every model meets (expert outages added per expert).
+    faults: Faults,
     needs: Needs,
     task: DenoiserTask<'a>,
     objective: Objective,
     /// Clients per round of each expert.
     expert_per_round: Vec<usize>,
-    /// Clients that hold data (the router's and the monolith's).
+    /// Clients that hold data (the router's).
     active: Vec<Client<'a>>,
     /// Progress in optimizer steps of all models.
     pub bar: ProgressBar,
@@ -53,8 +58,7 @@ impl<'a> Training<'a> {
     pub fn new(
         s: &'a Scenario,
         train_x: &'a Array2<f32>,
-        parts: &'a [Vec<usize>],
-        groups: &'a ExpertGroups,
+        (parts, groups, roster): (&'a [Vec<usize>], &'a ExpertGroups, &Roster),
         needs: Needs,
         progress: &Progress,
     ) -> Self {
@@ -72,7 +76,9 @@ impl<'a> Training<'a> {
         let mut training = Training {
             s,
             parts,
+            denoiser_parts: roster.denoiser_parts(parts),
             groups,
+            faults: faults(s, roster, parts.len()),
             needs,
             task: DenoiserTask {
                 net: denoiser_net(s, train_x.ncols()),
@@ -107,6 +113,7 @@ impl<'a> Training<'a> {
             tag,
             mode: f.mode,
             strategy: f.strategy(),
+            faults: self.faults.clone(),
             rounds: f.rounds,
             clients_per_round,
             local_steps: f.local_steps,
@@ -123,8 +130,14 @@ impl<'a> Training<'a> {
         self.monolith_plan().batchable()
     }
 
+    /// An expert's plan: the federation's, with the rounds its group is offline.
     fn expert_plan(&self, e: usize) -> Plan {
-        self.plan(format!("expert {e}"), e as u64, self.expert_per_round[e])
+        let mut plan = self.plan(format!("expert {e}"), e as u64, self.expert_per_round[e]);
+        plan.faults.outages = (self.s.faults.expert_outage.iter())
+            .filter(|o| o.expert == e)
+            .map(|o| (o.from_round, o.to_round))
+            .collect();
+        plan
     }
 
     /// The monolith trains with the experts' clients per round in all (matched optimizer steps).
@@ -150,12 +163,25 @@ impl<'a> Training<'a> {
         }
     }
 
-    fn expert_clients(&self, e: usize) -> Vec<Client<'a>> {
-        let parts = self.parts;
+    /// An expert's clients, with the rows they train denoisers on.
+    fn expert_clients(&self, e: usize) -> Vec<Client<'_>> {
         self.groups.experts[e]
             .clients
             .iter()
-            .map(|&id| Client { id, rows: &parts[id] })
+            .map(|&id| Client {
+                id,
+                rows: &self.denoiser_parts[id],
+            })
+            .collect()
+    }
+
+    /// The monolith's clients (every client with data), with the rows they train denoisers on.
+    fn monolith_clients(&self) -> Vec<Client<'_>> {
+        (self.active.iter())
+            .map(|c| Client {
+                id: c.id,
+                rows: &self.denoiser_parts[c.id],
+            })
             .collect()
     }
 
@@ -219,7 +245,7 @@ impl<'a> Training<'a> {
         let monolith = || {
             self.needs
                 .monolith
-                .then(|| self.denoiser(self.monolith_plan(), &self.active, None))
+                .then(|| self.denoiser(self.monolith_plan(), &self.monolith_clients(), None))
                 .transpose()
         };
         rayon::join(experts, || rayon::join(|| self.router(), monolith))
@@ -243,13 +269,30 @@ impl<'a> Training<'a> {
                 .collect();
             let monolith = self.needs.monolith.then(|| {
                 let member = gang.member();
-                let plan = self.monolith_plan();
-                scope.spawn(move || self.denoiser(plan, &self.active, Some(&member)))
+                let (plan, clients) = (self.monolith_plan(), self.monolith_clients());
+                scope.spawn(move || self.denoiser(plan, &clients, Some(&member)))
             });
             let router = self.router();
             let join = |h: std::thread::ScopedJoinHandle<'_, _>| h.join().expect("a training thread panicked");
             let experts = experts.into_iter().map(join).collect();
             (experts, (router, monolith.map(join).transpose()))
         })
+    }
+}
+
+/// The faults of the scenario as every model's training meets them (outages are per expert, added to its plan).
+fn faults(s: &Scenario, roster: &Roster, clients: usize) -> Faults {
+    let f = &s.faults;
+    Faults {
+        dropout: f.dropout,
+        availability: f.availability,
+        outages: Vec::new(),
+        stragglers: Arc::new(Roster::flags(&roster.stragglers, clients)),
+        work: f.stragglers.work,
+        straggler_policy: f.stragglers.policy,
+        byzantine: Arc::new(Roster::flags(&roster.byzantine, clients)),
+        attack: f.byzantine.kind,
+        scale: f.byzantine.scale,
+        on_nonfinite: f.on_nonfinite,
     }
 }

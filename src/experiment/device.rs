@@ -26,6 +26,12 @@ pub fn open(s: &Scenario) -> Result<Option<Box<dyn DenoiserDevice>>> {
              and SCAFFOLD's corrected steps run on the CPU, with device: cpu",
         );
     }
+    if s.faults.stragglers.fraction > 0.0 {
+        return unsupported(
+            "faults.stragglers.fraction",
+            "every client's local steps in one batch of equal steps, so stragglers' partial work runs on the CPU              (device: cpu); dropout, availability, Byzantine clients, on_nonfinite and expert outages run on the              GPU path",
+        );
+    }
     open_gpu()
 }
 

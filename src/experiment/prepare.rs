@@ -9,7 +9,7 @@ use crate::data::{self, DataSplit, NaturalIds};
 use crate::diffusion::Objective;
 use crate::ensemble::{DenoiserDevice, Needs};
 use crate::error::{Error, Result};
-use crate::partition::{self, ExpertGroups, client_cluster_counts};
+use crate::partition::{self, ExpertGroups, Roster, client_cluster_counts};
 use crate::rng::{Stream, derive};
 use crate::routing::{self, BuildContext, Built, ExpertData, PolicyLabel};
 use crate::scenario::{LoadedScenario, Scenario};
@@ -33,6 +33,8 @@ pub(super) struct Prepared<'a> {
     pub counts: Vec<Vec<usize>>,
     /// The experts and their clients.
     pub groups: ExpertGroups,
+    /// The misbehaving clients (Byzantine, stragglers) and a data_swap attacker's poisoned points.
+    pub roster: Roster,
     /// The policies to evaluate, in scenario order.
     pub policies: Vec<(PolicyLabel, Built)>,
     /// Policies skipped for asking more experts than exist (sweep cells), with the reason.
@@ -67,6 +69,9 @@ pub(super) fn prepare<'a>(loaded: &'a LoadedScenario, options: &RunOptions, cloc
     let clusters = cluster(&split.train, &s.clusters, s.seed)?;
     let (parts, counts, groups) = group_clients(s, &clusters, split.train.natural_ids.as_ref())?;
     let skipped = infeasible(s, groups.experts.len(), options.skip_infeasible)?;
+    check_fault_experts(s, groups.experts.len())?;
+    let assignment = (clusters.assignment.as_slice(), clusters.k());
+    let roster = partition::roster(&s.faults, (&parts, &groups), assignment, s.seed)?;
     let expert_rows = expert_rows(&parts, &groups);
     let expert_data = Arc::new(expert_data(s, &split, &expert_rows));
     let objective = Objective::new(s.model.objective);
@@ -86,6 +91,7 @@ pub(super) fn prepare<'a>(loaded: &'a LoadedScenario, options: &RunOptions, cloc
         parts,
         counts,
         groups,
+        roster,
         policies,
         skipped,
         needs,
@@ -94,6 +100,23 @@ pub(super) fn prepare<'a>(loaded: &'a LoadedScenario, options: &RunOptions, cloc
         objective,
         device,
     })
+}
+
+/// Every expert a `faults.expert_outage` entry names must exist (their number is known once clients are grouped).
+fn check_fault_experts(s: &Scenario, experts: usize) -> Result<()> {
+    for (i, outage) in s.faults.expert_outage.iter().enumerate() {
+        if outage.expert >= experts {
+            return Err(Error::invalid(
+                format!("faults.expert_outage[{i}].expert"),
+                format!(
+                    "expert {} does not exist: the run has {experts} experts (0 to {})",
+                    outage.expert,
+                    experts.saturating_sub(1)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// SHA-256 of what a run reads: its resolved scenario and the bytes of its data file, if it has one, and the

@@ -13,7 +13,7 @@ use crate::report::{self, PolicyRows};
 use crate::routing::PolicyLabel;
 use crate::scenario::to_yaml;
 use crate::store::{
-    ClassifierRecord, CostTotals, DataSizes, FolderKind, Parameters, PartitionRecord, RunRecord, Staging,
+    ClassifierRecord, CostTotals, DataSizes, FaultsRecord, FolderKind, Parameters, PartitionRecord, RunRecord, Staging,
     TrainingRecord,
 };
 use std::path::Path;
@@ -165,6 +165,11 @@ fn run_record(p: &Prepared, t: &Trained, e: Option<&Evaluated>, options: &RunOpt
                     .map(|r| (r.model.as_str(), r.bytes_down, r.bytes_up, r.flops)),
             ),
         },
+        faults: (!p.roster.byzantine.is_empty() || !p.roster.stragglers.is_empty()).then(|| FaultsRecord {
+            byzantine: p.roster.byzantine.clone(),
+            stragglers: p.roster.stragglers.clone(),
+            data_swap: p.roster.swapped.iter().map(|w| (w.client, w.cluster)).collect(),
+        }),
         device: p
             .device
             .as_ref()

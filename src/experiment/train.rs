@@ -51,8 +51,7 @@ pub(super) fn train(p: &Prepared, options: &RunOptions, progress: &Progress, clo
             let trained = train_ensemble(
                 s,
                 &p.split.train.x,
-                &p.parts,
-                &p.groups,
+                (&p.parts, &p.groups, &p.roster),
                 p.needs,
                 progress,
                 p.device.as_deref(),

@@ -16,13 +16,19 @@ pub fn vector_bytes(params: usize) -> u64 {
     (params * std::mem::size_of::<f32>()) as u64
 }
 
-/// The cost of a round in which each of `participants` receives and returns `vectors` vectors of `params`
-/// values and the clients process `rows` training rows in all at `flops_per_row` each.
-pub fn round_cost(params: usize, vectors: u64, participants: usize, rows: u64, flops_per_row: u64) -> RoundCost {
-    let bytes = vector_bytes(params) * vectors * participants as u64;
+/// The cost of a round in which each of `down` selected clients receives and each of `up` returning clients
+/// sends `vectors` vectors of `params` values, and the clients process `rows` training rows in all at
+/// `flops_per_row` each.
+pub fn round_cost(params: usize, vectors: u64, (down, up): (usize, usize), rows: u64, flops_per_row: u64) -> RoundCost {
+    let bytes = vector_bytes(params) * vectors;
     RoundCost {
-        bytes_down: bytes,
-        bytes_up: bytes,
+        bytes_down: bytes * down as u64,
+        bytes_up: bytes * up as u64,
         flops: rows * flops_per_row,
     }
+}
+
+/// Rows a client processes in `steps` local steps of `batch_size` (all its `rows` when fewer).
+pub fn rows_processed(rows: usize, steps: usize, batch_size: usize) -> u64 {
+    (steps * rows.min(batch_size)) as u64
 }

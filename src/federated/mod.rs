@@ -9,15 +9,20 @@
 mod aggregate;
 mod client;
 mod cost;
+mod faults;
+mod fedavg;
+mod participation;
 mod robust;
 mod round;
-mod scaffold;
+pub(crate) mod scaffold;
 mod selection;
 mod server;
 
 pub use aggregate::{aggregate, weighted_mean};
 pub use client::{Correction, full_gradient, local_update};
 pub use cost::RoundCost;
+pub use faults::{Faults, Work};
+pub use participation::Participation;
 pub use round::{Client, Plan, RoundLog, Trained, train, train_batched};
 pub use server::ServerOptimizer;
 

@@ -34,26 +34,30 @@ impl ServerOptimizer {
     pub fn step(&mut self, global: &mut [f32], aggregate: &[f32], round: usize) {
         let (m, v) = (&mut self.first, &mut self.second);
         match self.config {
-            ServerConfig::Sgd { lr, momentum } => {
+            ServerConfig::Sgd { lr, momentum, .. } => {
                 for ((x, a), m) in global.iter_mut().zip(aggregate).zip(m.iter_mut()) {
                     let delta = *a as f64 - *x as f64;
                     *m = momentum * *m + delta;
                     *x = (*x as f64 + lr * *m) as f32;
                 }
             }
-            ServerConfig::Adam { lr, beta1, beta2, tau } => {
+            ServerConfig::Adam {
+                lr, beta1, beta2, tau, ..
+            } => {
                 let t = round as f64 + 1.0;
                 let rate = lr * (1.0 - beta2.powf(t)).sqrt() / (1.0 - beta1.powf(t));
                 adaptive(global, aggregate, (m, v), (rate, beta1, tau), |v, d2| {
                     beta2 * v + (1.0 - beta2) * d2
                 });
             }
-            ServerConfig::Yogi { lr, beta1, beta2, tau } => {
+            ServerConfig::Yogi {
+                lr, beta1, beta2, tau, ..
+            } => {
                 adaptive(global, aggregate, (m, v), (lr, beta1, tau), |v, d2| {
                     v - (1.0 - beta2) * d2 * sign(v - d2)
                 });
             }
-            ServerConfig::Adagrad { lr, beta1, tau } => {
+            ServerConfig::Adagrad { lr, beta1, tau, .. } => {
                 adaptive(global, aggregate, (m, v), (lr, beta1, tau), |v, d2| v + d2);
             }
         }
@@ -144,12 +148,20 @@ mod tests {
             mom = 0.9 * mom - d;
             x -= 0.5 * mom;
         }
-        close(run(ServerConfig::Sgd { lr: 0.5, momentum: 0.9 }), x);
+        close(
+            run(ServerConfig::Sgd {
+                lr: 0.5,
+                momentum: 0.9,
+                clip_update_norm: None,
+            }),
+            x,
+        );
         let adam = ServerConfig::Adam {
             lr: 0.1,
             beta1: 0.9,
             beta2: 0.99,
             tau: 1e-9,
+            clip_update_norm: None,
         };
         let rate = |r: usize| 0.1 * (1.0 - 0.99f64.powi(r as i32 + 1)).sqrt() / (1.0 - 0.9f64.powi(r as i32 + 1));
         close(run(adam), reference(&rate, 0.9, &|v, d2| 0.99 * v + 0.01 * d2, 1e-9));
@@ -158,6 +170,7 @@ mod tests {
             beta1: 0.9,
             beta2: 0.99,
             tau: 1e-3,
+            clip_update_norm: None,
         };
         let yogi_v = |v: f64, d2: f64| v - 0.01 * d2 * (v - d2).signum();
         close(run(yogi), reference(&|_| 0.01, 0.9, &yogi_v, 1e-3));
@@ -165,6 +178,7 @@ mod tests {
             lr: 0.1,
             beta1: 0.0,
             tau: 1e-9,
+            clip_update_norm: None,
         };
         close(run(adagrad), reference(&|_| 0.1, 0.0, &|v, d2| v + d2, 1e-9));
     }

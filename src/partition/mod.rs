@@ -9,11 +9,13 @@ mod grouping;
 mod inner_dirichlet;
 mod natural;
 mod pathological;
+mod roster;
 mod shard;
 mod sizes;
 mod summary;
 
 pub use grouping::{ExpertGroup, ExpertGroups, group};
+pub use roster::{Roster, Swap, roster};
 pub use shard::{ShardLayout, ShardSpec};
 pub use sizes::{numpy_sum, sizes};
 pub use summary::{client_cluster_counts, mean_pairwise_tv, purity};

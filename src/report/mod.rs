@@ -11,6 +11,7 @@ mod gather;
 mod grid_table;
 mod long_tables;
 mod page;
+mod participation_figure;
 pub mod plot;
 mod reading;
 mod run_reading;

@@ -54,12 +54,22 @@ pub fn write_purity(path: &Path, purity: &Array2<f64>, groups: &ExpertGroups, co
     )
 }
 
-/// `training_loss.csv`: one row per model and round.
+/// `training_loss.csv`: one row per model and round, with its participation counts (empty `loss` and
+/// `straggler_work` when no update was aggregated or no straggler selected).
 pub fn write_training_log(path: &Path, log: &[RoundLog]) -> Result<()> {
     let header: Vec<String> = [
         "model",
         "round",
         "participants",
+        "online",
+        "selected",
+        "returned",
+        "dropped",
+        "stragglers",
+        "straggler_work",
+        "rejected",
+        "clipped",
+        "byzantine",
         "bytes_down",
         "bytes_up",
         "flops",
@@ -68,18 +78,29 @@ pub fn write_training_log(path: &Path, log: &[RoundLog]) -> Result<()> {
     .iter()
     .map(|s| s.to_string())
     .collect();
+    let optional = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v}"));
     write_csv(
         path,
         &header,
         log.iter().map(|r| {
+            let c = &r.counts;
             vec![
                 r.model.clone(),
                 r.round.to_string(),
                 r.participants.to_string(),
+                c.online.to_string(),
+                c.selected.to_string(),
+                c.returned.to_string(),
+                c.dropped.to_string(),
+                c.stragglers.to_string(),
+                optional(c.straggler_work),
+                c.rejected.to_string(),
+                c.clipped.to_string(),
+                c.byzantine.to_string(),
                 r.bytes_down.to_string(),
                 r.bytes_up.to_string(),
                 r.flops.to_string(),
-                format!("{}", r.loss),
+                optional(r.loss),
             ]
         }),
     )

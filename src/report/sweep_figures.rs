@@ -6,6 +6,7 @@ use super::aggregate::distinct_in_order;
 use super::build::ReportData;
 use super::frames::{columns_with_prefix, numbers, rows_of_cell, texts};
 use super::gather::{SETTING, SweepRow};
+use super::participation_figure::participation_figure;
 use super::summary::{SweepSummary, group_axis, group_of};
 use crate::error::Result;
 use crate::report::charts::{
@@ -379,6 +380,10 @@ fn cell_figures(w: &mut Writer, data: &ReportData) -> Result<()> {
     }
     if let Some(df) = data.table("training_loss") {
         training_loss_figure(w, df, &cell)?;
+        if let Some((figure, caption)) = participation_figure(df, &cell, SMOOTHING) {
+            let height = 60 + 260 * figure.panels.len() as u32;
+            w.add("participation", (1100, height), &figure, caption)?;
+        }
     }
     Ok(())
 }
@@ -492,10 +497,11 @@ fn training_loss_figure(w: &mut Writer, df: &DataFrame, cell: &str) -> Result<()
     w.add("training_loss", (1100, 620), &figure, caption)
 }
 
-/// (x, y) of the rows among `rows` whose label is `label`.
+/// (x, y) of the rows among `rows` whose label is `label` and whose y is a number (a round nobody took part in
+/// has no loss).
 fn pairs_where(rows: &[usize], labels: &[String], label: &str, x: &[f64], y: &[f64]) -> Vec<(f64, f64)> {
     rows.iter()
-        .filter(|&&i| labels[i] == label)
+        .filter(|&&i| labels[i] == label && y[i].is_finite())
         .map(|&i| (x[i], y[i]))
         .collect()
 }
@@ -504,7 +510,7 @@ fn pairs_where(rows: &[usize], labels: &[String], label: &str, x: &[f64], y: &[f
 const SMOOTHING: usize = 15;
 
 /// The centred moving average of `points`' y over `window` points (fewer at the ends).
-fn moving_average(points: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
+pub(super) fn moving_average(points: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
     let half = window / 2;
     (0..points.len())
         .map(|i| {

@@ -1,5 +1,6 @@
 //! Scenario files: parse the YAML (rejecting unknown keys), fill in documented defaults, validate ranges.
 
+mod fault_checks;
 mod file;
 mod label;
 mod overrides;

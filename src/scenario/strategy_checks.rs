@@ -95,13 +95,19 @@ fn algorithm(
 
 fn server(path: &str, s: &ServerConfig) -> Result<()> {
     let (lr, decays, tau): (f64, Vec<(&str, f64)>, Option<f64>) = match *s {
-        ServerConfig::Sgd { lr, momentum } => (lr, vec![("momentum", momentum)], None),
-        ServerConfig::Adam { lr, beta1, beta2, tau } | ServerConfig::Yogi { lr, beta1, beta2, tau } => {
-            (lr, vec![("beta1", beta1), ("beta2", beta2)], Some(tau))
+        ServerConfig::Sgd { lr, momentum, .. } => (lr, vec![("momentum", momentum)], None),
+        ServerConfig::Adam {
+            lr, beta1, beta2, tau, ..
         }
-        ServerConfig::Adagrad { lr, beta1, tau } => (lr, vec![("beta1", beta1)], Some(tau)),
+        | ServerConfig::Yogi {
+            lr, beta1, beta2, tau, ..
+        } => (lr, vec![("beta1", beta1), ("beta2", beta2)], Some(tau)),
+        ServerConfig::Adagrad { lr, beta1, tau, .. } => (lr, vec![("beta1", beta1)], Some(tau)),
     };
     positive(&format!("{path}.lr"), lr)?;
+    if let Some(clip) = s.clip_update_norm() {
+        positive(&format!("{path}.clip_update_norm"), clip)?;
+    }
     for (name, b) in decays {
         if !(0.0..1.0).contains(&b) {
             return Err(Error::invalid(
@@ -146,7 +152,11 @@ mod tests {
             .unwrap();
         assert_eq!(
             s.router.strategy(&s.federation).server,
-            crate::scenario::ServerConfig::Sgd { lr: 1.0, momentum: 0.9 }
+            crate::scenario::ServerConfig::Sgd {
+                lr: 1.0,
+                momentum: 0.9,
+                clip_update_norm: None
+            }
         );
         assert_eq!(
             s.federation.server,
@@ -154,7 +164,8 @@ mod tests {
                 lr: 0.01,
                 beta1: 0.9,
                 beta2: 0.99,
-                tau: 1e-3
+                tau: 1e-3,
+                clip_update_norm: None,
             }
         );
     }

@@ -23,6 +23,7 @@ pub fn validate(scenario: &Scenario) -> Result<()> {
     validate_model(&s.model)?;
     validate_router(&s.router)?;
     super::strategy_checks::validate_strategies(s)?;
+    super::fault_checks::validate_faults(s)?;
     at_least("sampling.steps", s.sampling.steps, 1)?;
     at_least(
         "sampling.samples",
@@ -363,7 +364,7 @@ fn embedding(path: &str, size: usize) -> Result<()> {
 }
 
 /// A share or probability: in (0, 1].
-fn share(path: &str, value: f64) -> Result<()> {
+pub(super) fn share(path: &str, value: f64) -> Result<()> {
     if !(value > 0.0 && value <= 1.0) {
         return Err(Error::invalid(path, format!("must be in (0, 1], got {}", num(value))));
     }

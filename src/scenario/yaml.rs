@@ -89,7 +89,7 @@ struct Section {
 }
 
 /// Sections of a scenario selected by a tag key.
-const TAGGED: [Section; 9] = [
+const TAGGED: [Section; 10] = [
     Section {
         at: &["data"],
         tag: "kind",
@@ -134,6 +134,12 @@ const TAGGED: [Section; 9] = [
     },
     Section {
         at: &["router", "aggregate"],
+        tag: "kind",
+        common: &[],
+        keys: own_keys,
+    },
+    Section {
+        at: &["faults", "availability"],
         tag: "kind",
         common: &[],
         keys: own_keys,
@@ -410,6 +416,9 @@ fn is_unit_variant(path: &KeyPath, name: &str) -> bool {
             Some(Key::Name(key)) if key == "server" => serde_norway::from_value::<super::ServerConfig>(bare).is_ok(),
             _ => serde_norway::from_value::<super::AggregateConfig>(bare).is_ok(),
         },
+        Some(Key::Name(section)) if section == "faults" => {
+            serde_norway::from_value::<super::AvailabilityConfig>(bare).is_ok()
+        }
         _ => serde_norway::from_value::<super::DataKind>(bare).is_ok(),
     }
 }

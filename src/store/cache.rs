@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Version of the entry layout (bumped when an entry's files or the meaning of a key change).
-pub const FORMAT: &str = "ddmsim-model-cache-3";
+pub const FORMAT: &str = "ddmsim-model-cache-4";
 
 /// Part of the names of entries being written (hidden folders inside the cache).
 pub const PARTIAL_INFIX: &str = ".ddmsim-partial-";

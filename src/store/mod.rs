@@ -18,8 +18,8 @@ pub use live::{LiveFolder, LiveStaging};
 pub use lock::{FileLock, remove_abandoned};
 pub use marker::{Existing, FolderKind, MARKER, Marker, inspect};
 pub use record::{
-    ClassifierRecord, CostTotals, DataSizes, Parameters, PartitionRecord, RunRecord, TrainingRecord, holds_results_of,
-    inputs_sha256_with,
+    ClassifierRecord, CostTotals, DataSizes, FaultsRecord, Parameters, PartitionRecord, RunRecord, TrainingRecord,
+    holds_results_of, inputs_sha256_with,
 };
 pub use staging::{STAGING_INFIX, Staging, TargetLock, parent_of};
 

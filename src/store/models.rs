@@ -117,7 +117,7 @@ fn parse(files: &[Vec<u8>], s: &Scenario, dim: usize, experts: usize, needs: Nee
     };
     let log: Vec<RoundLog> =
         serde_json::from_slice(&files[next]).map_err(|e| format!("training_log.json is not a training log ({e})"))?;
-    if log.iter().any(|r| !r.loss.is_finite()) {
+    if log.iter().any(|r| r.loss.is_some_and(|l| !l.is_finite())) {
         return Err("training_log.json holds a non-finite loss".into());
     }
     Ok(Ensemble {

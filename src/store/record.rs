@@ -55,6 +55,18 @@ pub struct TrainingRecord {
     pub cost: BTreeMap<String, CostTotals>,
 }
 
+/// Who misbehaved in a run: fixed, seeded sets of client ids (the server never uses them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultsRecord {
+    /// Byzantine client ids, ascending.
+    pub byzantine: Vec<usize>,
+    /// Straggler client ids, ascending.
+    pub stragglers: Vec<usize>,
+    /// Under `data_swap`: (client, the cluster whose points it trains on).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_swap: Vec<(usize, usize)>,
+}
+
 /// Bytes communicated and FLOPs spent training some models, summed over their rounds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CostTotals {
@@ -122,6 +134,9 @@ pub struct RunRecord {
     pub parameters: Parameters,
     /// Where the models came from.
     pub training: TrainingRecord,
+    /// The misbehaving clients of a run with `faults` (absent without Byzantine clients or stragglers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<FaultsRecord>,
     /// `cpu`, or `gpu: <adapter>`.
     pub device: String,
     /// The run stopped after training (`--train-only`).

@@ -165,6 +165,24 @@ const SCHEMA: &[(&str, Kind)] = &[
     ("router.optimizer.beta1", Kind::Real(0.0, 0.999)),
     ("router.optimizer.beta2", Kind::Real(0.0, 0.999)),
     ("router.optimizer.momentum", Kind::Real(0.0, 0.999)),
+    ("federation.server.clip_update_norm", Kind::Real(1e-3, 10.0)),
+    ("faults.dropout", Kind::Real(0.0, 0.9)),
+    ("faults.on_nonfinite", Kind::Choice(&["fail", "skip", "ignore"])),
+    ("faults.byzantine.fraction", Kind::Real(0.0, 0.6)),
+    (
+        "faults.byzantine.kind",
+        Kind::Choice(&["sign_flip", "scale", "gaussian", "zero", "nan", "data_swap", "flip"]),
+    ),
+    ("faults.byzantine.scale", Kind::Real(0.0, 10.0)),
+    ("faults.stragglers.fraction", Kind::Real(0.0, 1.0)),
+    (
+        "faults.stragglers.policy",
+        Kind::Choice(&["partial", "drop", "fednova"]),
+    ),
+    (
+        "faults.availability.kind",
+        Kind::Choice(&["always", "bernoulli", "diurnal"]),
+    ),
     ("sampling.steps", Kind::Count(1, 5)),
     ("sampling.samples", Kind::Count(4, 60)),
     ("metrics.stability", Kind::Bool),
@@ -463,6 +481,7 @@ fn mutation() -> BoxedStrategy<Mutation> {
         "federation",
         "model",
         "router",
+        "faults",
         "sampling",
         "metrics",
         "routing",
@@ -582,7 +601,7 @@ impl std::fmt::Debug for ScenarioCase {
 }
 
 /// Applies `mutations` to the tiny scenario and serialises it (then the text mutations).
-fn build(mutations: Vec<Mutation>, text_mutations: Vec<TextMutation>, report: bool) -> ScenarioCase {
+pub fn build(mutations: Vec<Mutation>, text_mutations: Vec<TextMutation>, report: bool) -> ScenarioCase {
     let mut root: Value = serde_norway::from_str(TINY).expect("the tiny scenario is YAML");
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut dirs: Vec<String> = Vec::new();
@@ -924,7 +943,7 @@ fn drive(ws: &Path, case: &ScenarioCase) -> Result<Ended, TestCaseError> {
 }
 
 /// Checks one case in a fresh workspace: no panic, one-line errors, no stray write.
-fn check(case: &ScenarioCase, tally: &Tally) -> Result<(), TestCaseError> {
+pub fn check(case: &ScenarioCase, tally: &Tally) -> Result<(), TestCaseError> {
     let (dir, ws) = workspace(case);
     let root = dir.path().canonicalize().expect("canonical");
     let before = tree(&root);

@@ -8,6 +8,7 @@ mod clients;
 mod clusters;
 mod data;
 mod experts;
+mod faults;
 mod federation;
 mod metrics;
 mod model;
@@ -22,6 +23,10 @@ pub use clients::{ClientsConfig, PartitionConfig};
 pub use clusters::{ClusterConfig, ClusterMethod};
 pub use data::{DataConfig, DataKind, GmmLayout};
 pub use experts::{ExpertsConfig, Grouping};
+pub use faults::{
+    AttackKind, AvailabilityConfig, ByzantineConfig, ExpertOutage, FaultsConfig, OnNonFinite, StragglerConfig,
+    StragglerPolicy,
+};
 pub use federation::{FederationConfig, FederationMode, LocalOptimizer};
 pub use metrics::{ClassifierConfig, MetricsConfig};
 pub use model::{ModelConfig, ObjectiveKind};
@@ -57,6 +62,9 @@ pub struct Scenario {
     /// How experts, router and monolith are trained across clients.
     #[serde(default)]
     pub federation: FederationConfig,
+    /// What goes wrong during federated training (nothing, by default; then left out of resolved scenarios).
+    #[serde(default, skip_serializing_if = "FaultsConfig::is_none")]
+    pub faults: FaultsConfig,
     /// The denoiser network and its optimisation.
     #[serde(default)]
     pub model: ModelConfig,

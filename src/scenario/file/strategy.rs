@@ -62,6 +62,10 @@ pub enum ServerConfig {
         /// Server momentum.
         #[serde(default)]
         momentum: f64,
+        /// Server-side defence: each client's update w - g is scaled down to this norm when longer (absent: no
+        /// clip).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clip_update_norm: Option<f64>,
     },
     /// FedAdam: Adam moments of the pseudo-gradient, with Flower's bias-corrected rate.
     Adam {
@@ -77,6 +81,10 @@ pub enum ServerConfig {
         /// Adaptivity (added to the root of the second moment).
         #[serde(default = "d_adam_tau")]
         tau: f64,
+        /// Server-side defence: each client's update w - g is scaled down to this norm when longer (absent: no
+        /// clip).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clip_update_norm: Option<f64>,
     },
     /// FedYogi: Yogi's additive second moment.
     Yogi {
@@ -92,6 +100,10 @@ pub enum ServerConfig {
         /// Adaptivity.
         #[serde(default = "d_yogi_tau")]
         tau: f64,
+        /// Server-side defence: each client's update w - g is scaled down to this norm when longer (absent: no
+        /// clip).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clip_update_norm: Option<f64>,
     },
     /// FedAdagrad: the summed squared pseudo-gradients.
     Adagrad {
@@ -104,6 +116,10 @@ pub enum ServerConfig {
         /// Adaptivity.
         #[serde(default = "d_adam_tau")]
         tau: f64,
+        /// Server-side defence: each client's update w - g is scaled down to this norm when longer (absent: no
+        /// clip).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clip_update_norm: Option<f64>,
     },
 }
 
@@ -146,6 +162,7 @@ impl Default for ServerConfig {
         ServerConfig::Sgd {
             lr: d_sgd_lr(),
             momentum: 0.0,
+            clip_update_norm: None,
         }
     }
 }
@@ -158,6 +175,16 @@ impl ServerConfig {
             ServerConfig::Adam { .. } => "adam",
             ServerConfig::Yogi { .. } => "yogi",
             ServerConfig::Adagrad { .. } => "adagrad",
+        }
+    }
+
+    /// The server's clip of each client's update norm, if any.
+    pub fn clip_update_norm(&self) -> Option<f64> {
+        match *self {
+            ServerConfig::Sgd { clip_update_norm, .. }
+            | ServerConfig::Adam { clip_update_norm, .. }
+            | ServerConfig::Yogi { clip_update_norm, .. }
+            | ServerConfig::Adagrad { clip_update_norm, .. } => clip_update_norm,
         }
     }
 }
