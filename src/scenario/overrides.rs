@@ -17,8 +17,8 @@ pub fn parse_assignment(text: &str) -> Result<(String, Value)> {
 }
 
 /// The scenario with the value at the dotted `path` replaced by `value`. Every default is filled in, so the path
-/// names an existing key of the resolved scenario, except for keys left out while unset (e.g.
-/// `router.local_optimizer`, `sweep`): the last key may be new if the scenario accepts it.
+/// names an existing key of the resolved scenario, except for keys and sections left out while unset (e.g.
+/// `router.local_optimizer`, `sweep`, `faults`): a missing key may be new if the scenario accepts it.
 pub fn with_override(scenario: &Scenario, path: &str, value: &Value) -> Result<Scenario> {
     let mut root = scenario_to_value(scenario);
     let mut node = &mut root;
@@ -34,11 +34,13 @@ pub fn with_override(scenario: &Scenario, path: &str, value: &Value) -> Result<S
         let known: Vec<String> = map.keys().filter_map(|k| k.as_str().map(String::from)).collect();
         let missing = || Error::invalid(path, format!("no key `{key}` here; known keys: {}", known.join(", ")));
         if !map.contains_key(*key) {
-            if depth + 1 < keys.len() {
-                return Err(missing());
-            }
-            unknown = Some(missing());
-            map.insert(Value::String(key.to_string()), Value::Null);
+            unknown = unknown.or_else(|| Some(missing()));
+            let fresh = if depth + 1 < keys.len() {
+                Value::Mapping(Default::default())
+            } else {
+                Value::Null
+            };
+            map.insert(Value::String(key.to_string()), fresh);
         }
         node = map.get_mut(*key).expect("present or just inserted");
     }
@@ -85,6 +87,27 @@ mod tests {
             changed.router.local_optimizer,
             Some(crate::scenario::LocalOptimizer::Persistent)
         );
+        // So can the keys of a section left out while unset, at any depth.
+        let changed = with_override(&s, "faults.byzantine.fraction", &Value::from(0.2)).unwrap();
+        assert_eq!(changed.faults.byzantine.fraction, 0.2);
+        assert_eq!(
+            with_override(&changed, "faults.dropout", &Value::from(0.3))
+                .unwrap()
+                .faults
+                .dropout,
+            0.3
+        );
+        let err = with_override(&s, "federation.nope.deeper", &Value::from(1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("federation.nope.deeper: no key `nope` here; known keys:"),
+            "{err}"
+        );
+        let err = with_override(&s, "faults.dropout", &Value::from(1.0))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("faults.dropout: must be in [0, 1)"), "{err}");
     }
 
     #[test]
