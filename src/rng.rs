@@ -39,6 +39,8 @@ pub enum Stream {
     Classifier = 12,
     /// Faults in federated training: availability, dropouts, stragglers' work and attacks.
     Faults = 13,
+    /// The order in which a count of `sampling.lost_experts` loses experts.
+    LostExperts = 14,
 }
 
 /// SplitMix64 finaliser: a bijective mixer with good avalanche, used to combine tags.

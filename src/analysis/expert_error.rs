@@ -18,6 +18,9 @@ pub struct HeldOut {
     pub owner: Vec<Option<usize>>,
     /// Mean squared error per bin, expert and point: `mse[b][j][i]`.
     pub mse: Vec<Vec<Vec<f64>>>,
+    /// The id each scored expert has in tables: its position by default, its index among the trained experts
+    /// when some were lost at sampling time.
+    pub expert_ids: Vec<usize>,
 }
 
 /// One cell of the expert x cluster x bin error matrix.
@@ -98,6 +101,7 @@ pub fn held_out(
         clusters,
         owner,
         mse,
+        expert_ids: (0..experts.len()).collect(),
     }
 }
 
@@ -113,7 +117,7 @@ impl HeldOut {
                 for (c, idx) in members.iter().enumerate() {
                     if !idx.is_empty() {
                         cells.push(ErrorCell {
-                            expert: j,
+                            expert: self.expert_ids[j],
                             cluster: c,
                             bin: b,
                             t: *t,

@@ -1,8 +1,9 @@
 //! Opening the device a scenario asks for (`device: gpu` needs the `gpu` feature), checking that the scenario's
 //! training fits what the GPU path runs, and loading the trained models onto it for sampling.
 
+use super::survivors::SamplingModels;
 use crate::diffusion::LoadedNets;
-use crate::ensemble::{DenoiserDevice, Ensemble};
+use crate::ensemble::DenoiserDevice;
 use crate::error::{Error, Result};
 use crate::nn::TimeNet;
 use crate::scenario::{AlgorithmConfig, Device, FederationMode, LocalOptimizer, Scenario};
@@ -56,19 +57,19 @@ pub struct SamplingNets<'a> {
     pub monolith: Option<Box<dyn LoadedNets + 'a>>,
 }
 
-/// Uploads the ensemble's experts, router and monolith to `device` once for all policies.
-pub fn load_for_sampling<'a>(device: &'a dyn DenoiserDevice, ensemble: &Ensemble) -> Result<SamplingNets<'a>> {
-    let routed: Vec<(&TimeNet, &[f32])> = ensemble
+/// Uploads the models sampling uses (the surviving experts, the router over them, the monolith) to `device` once
+/// for all policies.
+pub fn load_for_sampling<'a>(device: &'a dyn DenoiserDevice, models: &SamplingModels) -> Result<SamplingNets<'a>> {
+    let routed: Vec<(&TimeNet, &[f32])> = models
         .experts
         .iter()
         .map(|e| (&e.net, &e.params[..]))
-        .chain(ensemble.router.iter().map(|r| (&r.net, &r.params[..])))
+        .chain(models.router().map(|r| (&r.net, &r.params[..])))
         .collect();
     Ok(SamplingNets {
         routed: device.load_nets(&routed)?,
-        monolith: ensemble
+        monolith: models
             .monolith
-            .as_ref()
             .map(|m| device.load_nets(&[(&m.net, &m.params[..])]))
             .transpose()?,
     })

@@ -1,16 +1,17 @@
 //! Stage 3, evaluate: the reference rows, then every policy in turn: sampling (checked step by step), the
 //! quality metrics, the classifier's scores and the stability and alignment analyses. A non-finite number
-//! anywhere is an error naming the policy, step or metric, never a row.
+//! anywhere is an error naming the policy, step or metric, never a row. Sampling sees only the experts that
+//! survive `sampling.lost_experts`; tables name experts by their index among the trained ones.
 
 use super::device::{SamplingNets, load_for_sampling};
 use super::inputs::{data_scale, gaussian, held_out_points};
 use super::prepare::Prepared;
+use super::survivors::SamplingModels;
 use super::train::Trained;
 use super::{Clock, RunOptions};
 use crate::analysis::{AnalysisSetup, HeldOut, PolicyAnalysis, StabilitySettings, Subject, analyse_policy};
 use crate::classifier::{self, Classifier, ClassifierScores};
 use crate::diffusion::{Denoiser, DenoiserModel, DeviceDenoiser, sampler};
-use crate::ensemble::Ensemble;
 use crate::error::{Error, Result};
 use crate::metrics::{Reference, SampleSet, TrainingSet, Values};
 use crate::progress::Progress;
@@ -38,8 +39,8 @@ pub(super) struct Evaluated {
     pub classifier: Option<(Classifier, bool)>,
     /// The scored held-out points of the alignment analyses.
     pub held: Option<HeldOut>,
-    /// The per-expert metrics of each expert sampling alone, in expert order.
-    pub experts: Vec<Values>,
+    /// The per-expert metrics of each surviving expert sampling alone, with its index among the trained experts.
+    pub experts: Vec<(usize, Values)>,
     /// Seconds of sampling and quality metrics per policy.
     pub sampling_seconds: BTreeMap<String, f64>,
     /// Seconds of the analyses per policy.
@@ -116,9 +117,10 @@ pub(super) fn evaluate(
         p.split.train.dim(),
         &mut derive(s.seed, Stream::Sampling, &[]),
     )?;
-    policies(p, t, &scorer, &x1, progress, &mut out)?;
+    let models = SamplingModels::of(&t.ensemble, &p.survivors);
+    policies(p, &models, &scorer, &x1, progress, &mut out)?;
     clock.lap("sampling_and_metrics");
-    out.experts = experts_alone(p, t, &scorer, &x1)?;
+    out.experts = experts_alone(p, &models, &scorer, &x1)?;
     clock.lap("experts_alone");
     out.classifier = classifier;
     Ok(out)
@@ -178,18 +180,20 @@ fn push_record(out: &mut Evaluated, seed: u64, policy: PolicyLabel, values: Valu
 /// Samples, scores and analyses every policy, in scenario order.
 fn policies(
     p: &Prepared,
-    t: &Trained,
+    models: &SamplingModels,
     scorer: &Scorer,
     x1: &Array2<f32>,
     progress: &Progress,
     out: &mut Evaluated,
 ) -> Result<()> {
     let s = p.scenario();
-    let ensemble = &t.ensemble;
     let held = s.metrics.alignment.then(|| {
-        let experts: Vec<&dyn Denoiser> = ensemble.experts.iter().map(|e| e as &dyn Denoiser).collect();
+        let experts: Vec<&dyn Denoiser> = models.experts.iter().map(|e| e as &dyn Denoiser).collect();
+        let groups: Vec<_> = p.survivors.kept.iter().map(|&j| &p.groups.experts[j]).collect();
         let (test, c) = (&p.split.test, &p.clusters);
-        held_out_points(s, test, c, &p.counts, &p.groups, &experts, &p.objective)
+        let mut held = held_out_points(s, test, c, &p.counts, &groups, &experts, &p.objective);
+        held.expert_ids.clone_from(&p.survivors.kept);
+        held
     });
     let badness = |x: ArrayView2<f32>| match p.split.density.as_ref() {
         Some(g) => x
@@ -220,15 +224,11 @@ fn policies(
         badness: &badness,
     };
     // On a device, the sampler's calls run there (weights uploaded once); the analyses stay on the CPU.
-    let on_device = p
-        .device
-        .as_deref()
-        .map(|d| load_for_sampling(d, ensemble))
-        .transpose()?;
+    let on_device = p.device.as_deref().map(|d| load_for_sampling(d, models)).transpose()?;
     let bar = progress.bar(p.policies.len() as u64, "sampling");
     for (label, policy) in &p.policies {
         bar.set_message(label.to_string());
-        one_policy(p, t, (label, policy), (scorer, &setup, on_device.as_ref()), out)?;
+        one_policy(p, models, (label, policy), (scorer, &setup, on_device.as_ref()), out)?;
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -245,10 +245,10 @@ enum Models<'a> {
 }
 
 impl<'a> Models<'a> {
-    fn of(policy: &'a Built, ensemble: &'a Ensemble, on_device: Option<&'a SamplingNets>) -> Self {
+    fn of(policy: &'a Built, models: &'a SamplingModels, on_device: Option<&'a SamplingNets>) -> Self {
         match policy {
             Built::Monolith => {
-                let mono = ensemble.monolith.as_ref().expect("trained when a policy needs it");
+                let mono = models.monolith.expect("trained when a policy needs it");
                 let nets = on_device.and_then(|d| d.monolith.as_ref());
                 Models::Monolith(
                     mono,
@@ -260,8 +260,8 @@ impl<'a> Models<'a> {
             }
             Built::Routed(policy) => {
                 let mixture = RoutedMixture {
-                    experts: &ensemble.experts,
-                    router: ensemble.router.as_ref(),
+                    experts: &models.experts,
+                    router: models.router(),
                     policy: policy.as_ref(),
                     device: None,
                 };
@@ -292,14 +292,14 @@ impl<'a> Models<'a> {
 /// Samples, scores and analyses one policy.
 fn one_policy(
     p: &Prepared,
-    t: &Trained,
+    models: &SamplingModels,
     (label, policy): (&PolicyLabel, &Built),
     (scorer, setup, on_device): (&Scorer, &AnalysisSetup, Option<&SamplingNets>),
     out: &mut Evaluated,
 ) -> Result<()> {
     let s = p.scenario();
     let started = Instant::now();
-    let models = Models::of(policy, &t.ensemble, on_device);
+    let models = Models::of(policy, models, on_device);
     let (subject, sampled) = (models.subject(), models.sampled());
     let samples = sampler::sample_checked(sampled, &p.objective, setup.x1, s.sampling.steps).map_err(|(step, t)| {
         Error::NonFinite {
@@ -317,7 +317,13 @@ fn one_policy(
     out.sampling_seconds
         .insert(label.to_string(), started.elapsed().as_secs_f64());
     let started = Instant::now();
-    let analysis = analyse_policy(subject, setup);
+    let mut analysis = analyse_policy(subject, setup);
+    if !p.survivors.all() {
+        // Where the policy sends the samples, by trained expert: a lost expert gets nothing.
+        for step in &mut analysis.alignment {
+            step.expert_share = p.survivors.by_trained_index(&step.expert_share, 0.0);
+        }
+    }
     out.analysis_seconds
         .insert(label.to_string(), started.elapsed().as_secs_f64());
     values.extend(analysis.values.clone());
@@ -327,20 +333,26 @@ fn one_policy(
     Ok(())
 }
 
-/// Each expert sampling alone from the policies' starting noise, scored by the per-expert metrics against its own
-/// training data (the memorization threshold from the held-out points' distances to that data).
-fn experts_alone(p: &Prepared, t: &Trained, scorer: &Scorer, x1: &Array2<f32>) -> Result<Vec<Values>> {
+/// Each surviving expert sampling alone from the policies' starting noise, scored by the per-expert metrics
+/// against its own training data (the memorization threshold from the held-out points' distances to that data),
+/// with its index among the trained experts.
+fn experts_alone(
+    p: &Prepared,
+    models: &SamplingModels,
+    scorer: &Scorer,
+    x1: &Array2<f32>,
+) -> Result<Vec<(usize, Values)>> {
     let s = p.scenario();
     if !crate::metrics::registry::metrics().any(|m| m.applies == crate::metrics::Applies::PerExpert) {
         return Ok(Vec::new());
     }
     let held_out = scorer.reference.points().view();
-    t.ensemble
+    models
         .experts
         .iter()
-        .zip(&p.expert_rows)
-        .enumerate()
-        .map(|(e, (expert, rows))| {
+        .zip(&p.survivors.kept)
+        .map(|(expert, &e)| {
+            let rows = &p.expert_rows[e];
             let samples =
                 sampler::sample_checked(expert, &p.objective, x1, s.sampling.steps).map_err(|(step, _)| {
                     Error::NonFinite {
@@ -362,7 +374,7 @@ fn experts_alone(p: &Prepared, t: &Trained, scorer: &Scorer, x1: &Array2<f32>) -
                     what: format!("the value is {v}"),
                 });
             }
-            Ok(values)
+            Ok((e, values))
         })
         .collect()
 }

@@ -49,13 +49,13 @@ pub(super) fn data_scale(x: &Array2<f32>) -> f64 {
 }
 
 /// Held-out test points (seeded subsample), their clusters and cluster owners, noised per bin and scored by
-/// every expert.
+/// every expert of `experts` (whose client groups are `groups`).
 pub(super) fn held_out_points(
     s: &Scenario,
     test: &data::Dataset,
     clusters: &Clustering,
     counts: &[Vec<usize>],
-    groups: &partition::ExpertGroups,
+    groups: &[&partition::ExpertGroup],
     experts: &[&dyn Denoiser],
     objective: &Objective,
 ) -> HeldOut {
@@ -70,7 +70,6 @@ pub(super) fn held_out_points(
     };
     let k = clusters.k();
     let expert_counts: Vec<Vec<usize>> = groups
-        .experts
         .iter()
         .map(|g| {
             (0..k)

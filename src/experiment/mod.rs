@@ -9,6 +9,7 @@ mod evaluate;
 mod inputs;
 mod prepare;
 mod record;
+mod survivors;
 mod train;
 
 pub use crate::store::inputs_sha256_with;

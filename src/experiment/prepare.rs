@@ -1,8 +1,10 @@
 //! Stage 1, prepare: everything a run derives from its scenario and data before training. The data (checked
 //! usable), its clusters (k resolved, from the labels when clustering by label), the partition over clients,
-//! the expert groups, and the routing policies that can run with the experts that exist.
+//! the expert groups, the experts that survive `sampling.lost_experts`, and the routing policies that can run
+//! with the experts that exist.
 
 use super::inputs::{check_k_against_experts, k_beyond_experts};
+use super::survivors::Survivors;
 use super::{Clock, RunOptions, budget, device};
 use crate::cluster::{Clustering, cluster};
 use crate::data::{self, DataSplit, NaturalIds};
@@ -43,7 +45,10 @@ pub(super) struct Prepared<'a> {
     pub needs: Needs,
     /// Training rows of each expert (its clients' rows, sorted).
     pub expert_rows: Vec<Vec<usize>>,
-    /// Each expert's training data (the oracle and the alignment analyses).
+    /// The experts sampling uses (all but `sampling.lost_experts`).
+    pub survivors: Survivors,
+    /// Each surviving expert's training data, in the order of `survivors.kept` (the oracle and the alignment
+    /// analyses).
     pub expert_data: Arc<ExpertData>,
     /// The diffusion objective.
     pub objective: Objective,
@@ -72,8 +77,9 @@ pub(super) fn prepare<'a>(loaded: &'a LoadedScenario, options: &RunOptions, cloc
     check_fault_experts(s, groups.experts.len())?;
     let assignment = (clusters.assignment.as_slice(), clusters.k());
     let roster = partition::roster(&s.faults, (&parts, &groups), assignment, s.seed)?;
+    let survivors = Survivors::of(s, groups.experts.len())?;
     let expert_rows = expert_rows(&parts, &groups);
-    let expert_data = Arc::new(expert_data(s, &split, &expert_rows));
+    let expert_data = Arc::new(expert_data(s, &split, &expert_rows, &survivors));
     let objective = Objective::new(s.model.objective);
     let policies = build_policies(s, &skipped, &expert_data, &objective);
     let needs = Needs {
@@ -96,6 +102,7 @@ pub(super) fn prepare<'a>(loaded: &'a LoadedScenario, options: &RunOptions, cloc
         skipped,
         needs,
         expert_rows,
+        survivors,
         expert_data,
         objective,
         device,
@@ -184,15 +191,20 @@ fn expert_rows(parts: &[Vec<usize>], groups: &ExpertGroups) -> Vec<Vec<usize>> {
         .collect()
 }
 
-/// Each expert's training data: a seeded subsample for the 5-NN distances, and its centroid.
-fn expert_data(s: &Scenario, split: &DataSplit, expert_rows: &[Vec<usize>]) -> ExpertData {
-    ExpertData::new(
+/// Each surviving expert's training data: a seeded subsample for the 5-NN distances, and its centroid. The
+/// subsamples are drawn for every trained expert, so a survivor's are the same whichever experts are lost.
+fn expert_data(s: &Scenario, split: &DataSplit, expert_rows: &[Vec<usize>], survivors: &Survivors) -> ExpertData {
+    let all = ExpertData::new(
         &split.train.x,
         expert_rows,
         s.metrics.alignment_points,
         s.metrics.alignment_neighbors,
         &mut derive(s.seed, Stream::Metrics, &[4]),
-    )
+    );
+    match survivors.all() {
+        true => all,
+        false => all.restricted_to(&survivors.kept),
+    }
 }
 
 /// The scenario's policies that are not skipped, built, with their labels.

@@ -92,7 +92,10 @@ fn write_evaluation(dir: &Path, p: &Prepared, e: &Evaluated) -> Result<()> {
     }
     report::write_results(dir, &e.records)?;
     if !e.experts.is_empty() {
-        report::write_expert_metrics(&dir.join("experts.csv"), s.seed, &e.experts)?;
+        report::write_experts_alone(&dir.join("experts.csv"), s.seed, &e.experts)?;
+    }
+    if !p.survivors.all() {
+        report::write_lost_experts(&dir.join("lost_experts.csv"), s.seed, &p.survivors.lost)?;
     }
     if !e.class_counts.is_empty() {
         report::write_class_counts(&dir.join("class_counts.csv"), &e.class_counts)?;
@@ -183,6 +186,7 @@ fn run_record(p: &Prepared, t: &Trained, e: Option<&Evaluated>, options: &RunOpt
                 parameters: c.params.len(),
             }),
         skipped_policies: p.skipped.clone(),
+        lost_experts: p.survivors.lost.clone(),
         timings_seconds: clock.finish(),
         sampling_seconds: e.map(|e| e.sampling_seconds.clone()).unwrap_or_default(),
         analysis_seconds: e.map(|e| e.analysis_seconds.clone()).unwrap_or_default(),

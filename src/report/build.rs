@@ -310,9 +310,9 @@ fn keep_policies(df: &DataFrame, policies: &[String]) -> polars::prelude::Polars
     df.filter(&mask)
 }
 
-/// The figures a reader came for, in this order, where the data gives them: quality against routing k per group,
-/// and quality against stability.
-const HEADLINE: [&str; 2] = ["fd_vs_k", "stability_vs_quality"];
+/// The figures a reader came for, in this order, where the data gives them: quality against the experts lost at
+/// sampling time, quality against routing k per group, and quality against stability.
+const HEADLINE: [&str; 3] = ["fd_vs_lost_experts", "fd_vs_k", "stability_vs_quality"];
 
 /// The headline figures (the first figure when none of [`HEADLINE`] was drawn), then the others in order.
 fn split_headline(figures: &[WrittenFigure]) -> (Vec<&WrittenFigure>, Vec<&WrittenFigure>) {

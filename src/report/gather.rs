@@ -13,7 +13,7 @@ use serde_norway::Value;
 use std::path::{Path, PathBuf};
 
 /// The long tables a cell writes as CSV and the sweep gathers into `<name>.parquet` (plus `samples.parquet`).
-pub const LONG_TABLES: [&str; 11] = [
+pub const LONG_TABLES: [&str; 12] = [
     "stability_by_step",
     "alignment_by_step",
     "routing_share_by_step",
@@ -25,6 +25,7 @@ pub const LONG_TABLES: [&str; 11] = [
     "expert_purity",
     "class_counts",
     "experts",
+    "lost_experts",
 ];
 
 /// Columns of the long tables that hold text; every other column is read as a number.

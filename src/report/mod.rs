@@ -10,11 +10,13 @@ mod frames;
 mod gather;
 mod grid_table;
 mod long_tables;
+mod lost_axis;
 mod page;
 mod participation_figure;
 pub mod plot;
 mod reading;
 mod run_reading;
+mod sampled_experts;
 mod sections;
 mod side_tables;
 mod study_cells;
@@ -37,6 +39,7 @@ pub use long_tables::{
 };
 pub use reading::{Reading, reading};
 pub use run_reading::run_reading;
+pub use sampled_experts::{write_experts_alone, write_lost_experts};
 pub use sections::{Section, sections};
 pub use side_tables::{
     write_class_counts, write_client_counts, write_expert_metrics, write_points, write_purity, write_training_log,

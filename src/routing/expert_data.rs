@@ -45,6 +45,16 @@ impl ExpertData {
         }
     }
 
+    /// The data of the experts `kept` only, in that order (the same subsamples as here).
+    pub fn restricted_to(&self, kept: &[usize]) -> ExpertData {
+        ExpertData {
+            points: kept.iter().map(|&j| self.points[j].clone()).collect(),
+            norms: kept.iter().map(|&j| self.norms[j].clone()).collect(),
+            centroids: self.centroids.select(Axis(0), kept),
+            neighbors: self.neighbors,
+        }
+    }
+
     /// Number of experts.
     pub fn experts(&self) -> usize {
         self.points.len()
@@ -122,6 +132,20 @@ mod tests {
         assert!((d[[1, 1]] - (1.0 + 2f64.sqrt()) / 2.0).abs() < 1e-9);
         let c = data.centroid_distance(q.view());
         assert!((c[[0, 0]] - ((1.0f64 / 3.0).powi(2) + (2.0f64 / 3.0).powi(2)).sqrt()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn restricted_data_is_the_kept_experts_columns() {
+        let train = Array2::from_shape_fn((30, 2), |(i, j)| (i * 3 + j) as f32 * 0.1);
+        let rows: Vec<Vec<usize>> = (0..3).map(|e| (e * 10..e * 10 + 10).collect()).collect();
+        let data = ExpertData::new(&train, &rows, 4, 2, &mut derive(0, Stream::Metrics, &[]));
+        let kept = data.restricted_to(&[2, 0]);
+        let q = array![[0.5f32, 0.5], [2.0, 2.1]];
+        let (all, some) = (data.knn_distance(q.view()), kept.knn_distance(q.view()));
+        assert_eq!(some.column(0), all.column(2));
+        assert_eq!(some.column(1), all.column(0));
+        assert_eq!(kept.centroids.row(0), data.centroids.row(2));
+        assert_eq!(kept.experts(), 2);
     }
 
     #[test]

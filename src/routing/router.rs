@@ -34,6 +34,29 @@ impl RouterModel {
     pub fn probs(&self, x: ArrayView2<f32>, t: f64) -> Array2<f32> {
         softmax(self.net.infer(&self.params, x, t), self.temperature)
     }
+
+    /// The router over the experts `kept` only (in that order): the output layer keeps their columns, so its
+    /// probabilities are the softmax of their logits, i.e. this router's probabilities renormalised over them.
+    pub fn restricted_to(&self, kept: &[usize]) -> RouterModel {
+        let mlp = &self.net.mlp;
+        let layers = mlp.layers();
+        let last = layers[layers.len() - 1];
+        let hidden: Vec<usize> = layers[..layers.len() - 1].iter().map(|l| l.fan_out).collect();
+        let net = TimeNet::new(self.net.dim, self.net.embedding, &hidden, kept.len(), mlp.residual());
+        // Every layer before the output one as it is; then the output weight [fan_in, experts] row by row, and
+        // the bias, at the kept columns.
+        let mut params = self.params[..last.weight].to_vec();
+        for row in self.params[last.weight..last.bias].chunks(last.fan_out) {
+            params.extend(kept.iter().map(|&j| row[j]));
+        }
+        params.extend(kept.iter().map(|&j| self.params[last.bias + j]));
+        debug_assert_eq!(params.len(), net.mlp.param_count());
+        RouterModel {
+            net,
+            params,
+            temperature: self.temperature,
+        }
+    }
 }
 
 /// Cross-entropy of the router against the expert id of each training point, on noised points.
@@ -85,5 +108,33 @@ mod tests {
         let p4 = softmax(l, 4.0);
         assert!((p1.sum() - 1.0).abs() < 1e-6 && (p4.sum() - 1.0).abs() < 1e-6);
         assert!(p4[[0, 2]] < p1[[0, 2]]);
+    }
+
+    #[test]
+    fn a_restricted_router_renormalises_over_the_kept_experts() {
+        use rand::Rng as _;
+        let net = TimeNet::new(2, 4, &[16, 8], 5, false);
+        let rng = &mut crate::rng::derive(3, crate::rng::Stream::Init, &[]);
+        let params = (0..net.mlp.param_count())
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        let router = RouterModel {
+            net,
+            params,
+            temperature: 1.7,
+        };
+        let x = Array2::from_shape_fn((7, 2), |(i, j)| ((i * 2 + j) as f32 * 0.37).sin() * 3.0);
+        let full = router.probs(x.view(), 0.4);
+        let kept = [4, 1, 2];
+        let restricted = router.restricted_to(&kept);
+        assert_eq!(restricted.net.mlp.output(), 3);
+        let p = restricted.probs(x.view(), 0.4);
+        for (i, row) in p.rows().into_iter().enumerate() {
+            assert!((row.sum() - 1.0).abs() < 1e-5, "row {i} sums to {}", row.sum());
+            let mass: f32 = kept.iter().map(|&j| full[[i, j]]).sum();
+            for (c, &j) in kept.iter().enumerate() {
+                assert!((row[c] - full[[i, j]] / mass).abs() < 1e-5, "row {i}, expert {j}");
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@
 mod fault_checks;
 mod file;
 mod label;
+mod lost_experts;
 mod overrides;
 mod strategy_checks;
 mod sweep;
@@ -11,6 +12,7 @@ pub mod yaml;
 
 pub use file::*;
 pub use label::PolicyLabel;
+pub use lost_experts::LostExperts;
 pub use overrides::{parse_assignment, with_override};
 pub use sweep::{SweepCell, expand, value_text};
 pub use validate::{MAX_NAME, check_name, num, validate};

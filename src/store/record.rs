@@ -148,6 +148,10 @@ pub struct RunRecord {
     /// Policies skipped because they need more experts than the grouping produced, with the reason.
     #[serde(default)]
     pub skipped_policies: BTreeMap<String, String>,
+    /// Experts removed at sampling time (`sampling.lost_experts`), by index among the trained experts, in removal
+    /// order; left out when none was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost_experts: Vec<usize>,
     /// Seconds per stage.
     #[serde(default)]
     pub timings_seconds: BTreeMap<String, f64>,

@@ -1,5 +1,6 @@
-//! The `sampling` section: sampler steps and samples per policy.
+//! The `sampling` section: sampler steps, samples per policy, and experts lost at sampling time.
 
+use crate::scenario::LostExperts;
 use serde::{Deserialize, Serialize};
 
 /// Sampling settings.
@@ -12,6 +13,10 @@ pub struct SamplingConfig {
     /// Number of samples generated per policy.
     #[serde(default = "d_sampling_samples")]
     pub samples: usize,
+    /// Experts removed at sampling time (a list of indices, or a count lost in a seeded order); routed policies
+    /// renormalise over the rest. Empty (the default): none, and the key is left out of resolved scenarios.
+    #[serde(default, skip_serializing_if = "LostExperts::is_default")]
+    pub lost_experts: LostExperts,
 }
 
 /// DDM's evaluation used 50 steps.
@@ -24,11 +29,12 @@ fn d_sampling_samples() -> usize {
 }
 
 impl Default for SamplingConfig {
-    /// 50 steps, 2,000 samples.
+    /// 50 steps, 2,000 samples, every expert.
     fn default() -> Self {
         SamplingConfig {
             steps: d_steps(),
             samples: d_sampling_samples(),
+            lost_experts: LostExperts::default(),
         }
     }
 }
