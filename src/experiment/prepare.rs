@@ -73,11 +73,11 @@ pub(super) fn prepare<'a>(loaded: &'a LoadedScenario, options: &RunOptions, cloc
     data::check_usable(&split, &s.metrics)?;
     let clusters = cluster(&split.train, &s.clusters, s.seed)?;
     let (parts, counts, groups) = group_clients(s, &clusters, split.train.natural_ids.as_ref())?;
+    let survivors = Survivors::of(s, groups.experts.len())?;
     let skipped = infeasible(s, groups.experts.len(), options.skip_infeasible)?;
     check_fault_experts(s, groups.experts.len())?;
     let assignment = (clusters.assignment.as_slice(), clusters.k());
     let roster = partition::roster(&s.faults, (&parts, &groups), assignment, s.seed)?;
-    let survivors = Survivors::of(s, groups.experts.len())?;
     let expert_rows = expert_rows(&parts, &groups);
     let expert_data = Arc::new(expert_data(s, &split, &expert_rows, &survivors));
     let objective = Objective::new(s.model.objective);

@@ -105,6 +105,67 @@ mod tests {
     }
 
     #[test]
+    fn no_routed_policy_evaluates_or_weights_a_lost_expert() {
+        use crate::diffusion::{At, Denoiser, Objective};
+        use crate::rng::{Stream, derive};
+        use crate::routing::{BuildContext, Built, ExpertData, RoutedMixture, build};
+        use ndarray::Array2;
+        use std::sync::Arc;
+        let mut trained = ensemble(4);
+        // A lost expert whose output is NaN: any sum it entered, even with weight 0, would be NaN.
+        trained.experts[2].params.fill(f32::NAN);
+        let s = parse(
+            "name: t\nclusters: { k: 4 }\nsampling: { lost_experts: [2] }\nrouting: [{ policy: top_k, k: 1 }, \
+             { policy: top_k, k: 4 }, { policy: top_k, k: 4, renormalize: false }, { policy: full }, \
+             { policy: uniform }, { policy: threshold, p_min: 0.3 }, { policy: top_p, p: 0.9 }, { policy: sample }, \
+             { policy: random, k: 4 }, { policy: oracle }, { policy: schedule, name: s, stages: [{ t_min: 0.5, k: 4 }, \
+             { t_min: 0, k: 1 }] }]\n",
+        )
+        .unwrap();
+        let survivors = Survivors::of(&s, 4).unwrap();
+        let models = SamplingModels::of(&trained, &survivors);
+        let train = Array2::from_shape_fn((8, 1), |(i, _)| i as f32);
+        let rows: Vec<Vec<usize>> = (0..4).map(|j| vec![2 * j, 2 * j + 1]).collect();
+        let data = ExpertData::new(&train, &rows, 10, 1, &mut derive(0, Stream::Metrics, &[]));
+        let x = Array2::from_shape_fn((5, 1), |(i, _)| i as f32 - 2.0);
+        for (index, config) in s.routing.iter().enumerate() {
+            let context = BuildContext {
+                seed: 0,
+                index,
+                data: Arc::new(data.restricted_to(&survivors.kept)),
+                objective: Objective::Flow,
+            };
+            let Built::Routed(policy) = build(config, &context) else {
+                panic!("routed")
+            };
+            let mixture = RoutedMixture {
+                experts: &models.experts,
+                router: models.router(),
+                policy: policy.as_ref(),
+                device: None,
+            };
+            let e = mixture.evaluate(x.view(), At::time(0.5), true);
+            assert_eq!(e.weights.ncols(), 3, "{config:?}");
+            for (w, v) in e.weights.rows().into_iter().zip(&e.combined) {
+                assert!(
+                    (w.sum() - 1.0).abs() < 1e-5,
+                    "{config:?}: weights {w} over the survivors"
+                );
+                // A convex combination of the survivors' constant outputs 0, 1 and 3.
+                assert!(v.is_finite() && (0.0..=3.0).contains(v), "{config:?}: {v}");
+            }
+            if matches!(config, crate::scenario::RoutingConfig::TopK { k: 4, .. }) {
+                assert!(
+                    e.weights.iter().all(|&w| w > 0.0),
+                    "top-k with k above the survivors keeps them all"
+                );
+            }
+            let sampled = mixture.predict_all(x.view(), At::time(0.5));
+            assert!(sampled.iter().all(|v| v.is_finite()), "{config:?}");
+        }
+    }
+
+    #[test]
     fn survivors_are_every_expert_but_the_lost_ones() {
         let s = parse("name: t\nsampling: { lost_experts: [4, 1] }\n").unwrap();
         let survivors = Survivors::of(&s, 6).unwrap();

@@ -33,12 +33,12 @@ pub fn validate(scenario: &Scenario) -> Result<()> {
     // Under `labels` the number of clusters is the number of classes, known only once the data is read; k is
     // then checked against the experts that exist, before training.
     let clusters = (s.clusters.method == ClusterMethod::Kmeans).then_some(s.clusters.k);
-    validate_routing(&s.routing, clusters)?;
-    // The experts are known after grouping (at most k of them); they are checked again then.
+    // The experts are known after grouping (at most k of them); the lost ones are checked again then.
     match clusters {
         Some(k) => s.sampling.lost_experts.check(k, Some("clusters.k"))?,
         None => s.sampling.lost_experts.check_listed_once()?,
     }
+    validate_routing(&s.routing, clusters)?;
     validate_metrics(&s.metrics)?;
     if !s.sweep.is_empty() {
         super::sweep::check_axes(s)?;
