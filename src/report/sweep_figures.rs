@@ -6,8 +6,8 @@ use super::aggregate::distinct_in_order;
 use super::build::ReportData;
 use super::frames::{columns_with_prefix, numbers, rows_of_cell, texts};
 use super::gather::{SETTING, SweepRow};
-use super::lost_axis::{LOST_LABEL, lost_axis};
 use super::participation_figure::participation_figure;
+use super::quality_axis::QualityAxis;
 use super::summary::{SweepSummary, group_axis, group_of};
 use crate::error::Result;
 use crate::report::charts::{
@@ -110,21 +110,7 @@ fn quality_figures(w: &mut Writer, data: &ReportData, summary: &SweepSummary) ->
         );
         w.add("fd_vs_k", (1000, 620), &figure, caption)?;
     }
-    // Against the experts lost when that is what the groups differ by, else against the groups as swept.
-    let (axis, groups, categories, stem) = match lost_axis(data, &summary.groups) {
-        Some(lost) => (
-            LOST_LABEL.to_string(),
-            lost.groups,
-            lost.counts.iter().map(usize::to_string).collect(),
-            "lost_experts",
-        ),
-        None => (
-            group_axis(&data.rows),
-            summary.groups.clone(),
-            summary.groups.clone(),
-            "group",
-        ),
-    };
+    let axis = QualityAxis::of(data, summary);
     let key = crate::metrics::registry::metrics().filter(|m| {
         m.key
             && matches!(
@@ -137,7 +123,7 @@ fn quality_figures(w: &mut Writer, data: &ReportData, summary: &SweepSummary) ->
         let policies: Vec<PolicyLabel> = summary
             .policies
             .iter()
-            .filter(|p| groups.iter().any(|g| mean_std(g, p, metric).is_some()))
+            .filter(|p| axis.groups.iter().any(|g| mean_std(g, p, metric).is_some()))
             .cloned()
             .collect();
         if policies.is_empty() {
@@ -147,22 +133,23 @@ fn quality_figures(w: &mut Writer, data: &ReportData, summary: &SweepSummary) ->
             .iter()
             .map(|p| Series {
                 name: p.to_string(),
-                points: groups.iter().map(|g| mean_std(g, p, metric)).collect(),
+                points: axis.groups.iter().map(|g| mean_std(g, p, metric)).collect(),
             })
             .collect();
         let values = series.iter().flat_map(|s| s.points.iter().flatten().map(|p| p.0));
-        let title_axis = if stem == "group" { axis.as_str() } else { "experts lost" };
         let figure = CategoryLines {
-            title: format!("{metric} against {title_axis}, one line per policy"),
-            x_label: axis.clone(),
+            title: format!("{metric} against {}, one line per policy", axis.title),
+            x_label: axis.label.clone(),
             y_label: format!("{what}, mean ± std"),
-            categories: categories.clone(),
+            categories: axis.categories.clone(),
             y: Scale::auto(values),
             series,
         };
-        let caption =
-            format!("{what} of every policy (and the reference rows) for each {axis}; bars are ±1 std over seeds.");
-        w.add(&format!("{metric}_vs_{stem}"), (1000, 620), &figure, caption)?;
+        let caption = format!(
+            "{what} of every policy (and the reference rows) {}; bars are ±1 std over seeds.",
+            axis.caption
+        );
+        w.add(&format!("{metric}_vs_{}", axis.stem), (1000, 620), &figure, caption)?;
     }
     Ok(())
 }

@@ -1,13 +1,58 @@
-//! The number of experts each cell lost at sampling time (its rows of the gathered `lost_experts` table; none
-//! without), as the x axis of the quality figures when it is what a sweep's or study's groups differ by.
+//! The x axis of the quality-against-groups figures: the groups as swept (a study's settings), or, when that is
+//! what they differ by, the number of experts each cell lost at sampling time (its rows of the gathered
+//! `lost_experts` table; none without).
 
 use super::build::ReportData;
 use super::frames::texts;
-use super::summary::group_of;
+use super::summary::{SweepSummary, group_axis, group_of};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the quality figures' x axis says when the groups differ by the experts lost.
 pub const LOST_LABEL: &str = "experts lost at sampling time (sampling.lost_experts)";
+
+/// The x axis of the quality figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualityAxis {
+    /// The summary's groups in axis order.
+    pub groups: Vec<String>,
+    /// The tick label of each group.
+    pub categories: Vec<String>,
+    /// The axis label.
+    pub label: String,
+    /// What the figure's title says the metric is drawn against.
+    pub title: String,
+    /// What the caption says the metric is shown for.
+    pub caption: String,
+    /// The figure's file stem after `<metric>_vs_`.
+    pub stem: &'static str,
+}
+
+impl QualityAxis {
+    /// Against the experts lost when that is what the groups differ by ([`lost_axis`]), else against the groups.
+    pub fn of(data: &ReportData, summary: &SweepSummary) -> Self {
+        match lost_axis(data, &summary.groups) {
+            Some(lost) => QualityAxis {
+                categories: lost.counts.iter().map(usize::to_string).collect(),
+                groups: lost.groups,
+                label: LOST_LABEL.into(),
+                title: "experts lost".into(),
+                caption: "against the number of experts removed at sampling time (the monolith loses none)".into(),
+                stem: "lost_experts",
+            },
+            None => {
+                let axis = group_axis(&data.rows);
+                QualityAxis {
+                    groups: summary.groups.clone(),
+                    categories: summary.groups.clone(),
+                    title: axis.clone(),
+                    caption: format!("for each {axis}"),
+                    label: axis,
+                    stem: "group",
+                }
+            }
+        }
+    }
+}
 
 /// The groups in order of experts lost, and the number each lost.
 #[derive(Debug, Clone, PartialEq)]
