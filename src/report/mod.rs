@@ -41,9 +41,7 @@ pub use reading::{Reading, reading};
 pub use run_reading::run_reading;
 pub use sampled_experts::{write_experts_alone, write_lost_experts};
 pub use sections::{Section, sections};
-pub use side_tables::{
-    write_class_counts, write_client_counts, write_expert_metrics, write_points, write_purity, write_training_log,
-};
+pub use side_tables::{write_class_counts, write_client_counts, write_points, write_purity, write_training_log};
 pub use study_cells::{StudyCells, StudyCellsEntry, study_params};
 pub use summary::{SweepSummary, group_axis, group_of};
 pub use sweep_figures::WrittenFigure;

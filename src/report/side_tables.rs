@@ -135,27 +135,3 @@ pub fn write_class_counts(path: &Path, rows: &[(crate::routing::PolicyLabel, Vec
         }),
     )
 }
-
-/// `experts.csv`: one row per expert sampling alone, with its seed and every per-expert metric (declared in
-/// `crate::metrics` with `Applies::PerExpert`).
-pub fn write_expert_metrics(path: &Path, seed: u64, experts: &[crate::metrics::Values]) -> Result<()> {
-    let columns: Vec<&str> = crate::metrics::registry::metrics()
-        .filter(|m| m.applies == crate::metrics::Applies::PerExpert)
-        .map(|m| m.column)
-        .collect();
-    let mut header = vec!["expert".to_string(), "seed".to_string()];
-    header.extend(columns.iter().map(|c| c.to_string()));
-    write_csv(
-        path,
-        &header,
-        experts.iter().enumerate().map(|(e, values)| {
-            let mut cells = vec![e.to_string(), seed.to_string()];
-            cells.extend(
-                columns
-                    .iter()
-                    .map(|c| values.get(c).map(f64::to_string).unwrap_or_default()),
-            );
-            cells
-        }),
-    )
-}

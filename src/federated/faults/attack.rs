@@ -51,7 +51,7 @@ mod tests {
     #[test]
     fn each_attack_sends_what_it_says() {
         assert_eq!(sent(AttackKind::SignFlip, 5.0), [-4.0, 11.0, 3.5]);
-        assert_eq!(sent(AttackKind::Scale, 2.0), [3.0, -5.0, 0.0]);
+        assert_eq!(sent(AttackKind::Scale, 2.0), [3.0, -3.0, 0.0]);
         assert_eq!(sent(AttackKind::Zero, 5.0), [0.0; 3]);
         assert!(sent(AttackKind::Nan, 1.0).iter().all(|v| v.is_nan()));
         assert_eq!(sent(AttackKind::DataSwap, 5.0), [2.0, -1.0, 0.5]);
