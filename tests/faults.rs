@@ -303,3 +303,28 @@ fn every_fault_at_once_gives_the_same_bits_on_one_and_two_threads() {
             .any(|r| r.counts.dropped > 0 && r.counts.byzantine > 0 && r.counts.stragglers > 0)
     );
 }
+
+#[test]
+fn the_clip_bounds_what_is_aggregated_even_after_fednova_lengthens_a_straggler() {
+    let (task, parts) = agreeing(4);
+    let faults = Faults {
+        stragglers: flags(4, &[0, 1]),
+        work: [0.1, 0.1],
+        straggler_policy: StragglerPolicy::Fednova,
+        ..Faults::default()
+    };
+    let mut p = plan(1, 4, 10, 0.01, faults);
+    p.strategy.server = ServerConfig::Sgd {
+        lr: 1.0,
+        momentum: 0.0,
+        clip_update_norm: Some(0.05),
+    };
+    let trained = run(&task, &parts, &p).unwrap();
+    // Full clients move about 0.22 and stragglers 0.022, scaled by FedNova to about 0.12: all four are clipped.
+    assert_eq!(trained.log[0].counts.clipped, 4);
+    assert!(
+        distance(&trained.params, [0.0, 0.0]) <= 0.05 + 1e-6,
+        "{:?}",
+        trained.params
+    );
+}

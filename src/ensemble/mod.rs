@@ -37,7 +37,7 @@ pub struct Needs {
 }
 
 /// Clients selected per round out of `n` for a fraction (at least one).
-fn per_round(fraction: f64, n: usize) -> usize {
+pub fn per_round(fraction: f64, n: usize) -> usize {
     ((fraction * n as f64).round() as usize).clamp(1, n.max(1))
 }
 

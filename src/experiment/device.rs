@@ -30,7 +30,9 @@ pub fn open(s: &Scenario) -> Result<Option<Box<dyn DenoiserDevice>>> {
     if s.faults.stragglers.fraction > 0.0 {
         return unsupported(
             "faults.stragglers.fraction",
-            "every client's local steps in one batch of equal steps, so stragglers' partial work runs on the CPU              (device: cpu); dropout, availability, Byzantine clients, on_nonfinite and expert outages run on the              GPU path",
+            "every client's local steps in one batch of equal steps, so stragglers' partial work runs on the CPU \
+             (device: cpu); dropout, availability, Byzantine clients, on_nonfinite and expert outages run on the \
+             GPU path",
         );
     }
     open_gpu()

@@ -7,6 +7,7 @@ mod budget;
 mod device;
 mod evaluate;
 mod inputs;
+mod krum_bound;
 mod prepare;
 mod record;
 mod survivors;

@@ -76,6 +76,10 @@ pub(super) fn prepare<'a>(loaded: &'a LoadedScenario, options: &RunOptions, cloc
     let survivors = Survivors::of(s, groups.experts.len())?;
     let skipped = infeasible(s, groups.experts.len(), options.skip_infeasible)?;
     check_fault_experts(s, groups.experts.len())?;
+    let active = parts.len() - groups.idle_clients.len();
+    for warning in super::krum_bound::krum_warnings(s, &groups, active) {
+        crate::progress::warn(&warning);
+    }
     let assignment = (clusters.assignment.as_slice(), clusters.k());
     let roster = partition::roster(&s.faults, (&parts, &groups), assignment, s.seed)?;
     let expert_rows = expert_rows(&parts, &groups);

@@ -72,11 +72,12 @@ pub(super) fn federated(
     // Optimizer state per client, kept between rounds only for persistent local optimizers.
     let mut states: Vec<Option<Optimizer>> = vec![None; clients.len()];
     for round in 1..=plan.rounds {
-        let (taken, mut counts) = dispatch(plan, round, clients, &mut states, controls.as_ref());
-        let rows = taken
-            .iter()
-            .map(|t| round_rows(plan, clients[t.c].rows.len(), t.work.steps))
-            .sum();
+        let (taken, mut counts, late_rows) = dispatch(plan, round, clients, &mut states, controls.as_ref());
+        let rows = late_rows
+            + taken
+                .iter()
+                .map(|t| round_rows(plan, clients[t.c].rows.len(), t.work.steps))
+                .sum::<u64>();
         let results = local_round(task, &global, taken, clients, (plan, round), batched, progress)?;
         let mut accepted = Vec::with_capacity(results.len());
         for (c, steps, outcome) in results {
@@ -93,14 +94,13 @@ pub(super) fn federated(
                 Screened::NonFinite(bad) => match plan.faults.on_nonfinite {
                     OnNonFinite::Fail => return Err(non_finite_update(plan, id, round, outcome.loss, bad)),
                     OnNonFinite::Skip => {
+                        // A kept optimizer that went non-finite would spoil every later update of the client.
+                        states[c] = None;
                         counts.rejected += 1;
                         continue;
                     }
                 },
             };
-            if let Some(clip) = plan.strategy.server.clip_update_norm() {
-                counts.clipped += usize::from(clip_update(&mut params, &global, clip));
-            }
             let (size, gradient) = (outcome.size, outcome.gradient);
             accepted.push(Accepted {
                 c,
@@ -111,8 +111,8 @@ pub(super) fn federated(
                 gradient,
             });
         }
-        let cost = federated_cost(task, &counts, rows, controls.is_some());
         if accepted.is_empty() {
+            let cost = federated_cost(task, &counts, rows, controls.is_some());
             log.push(round_log(plan, round, counts, cost, None));
             continue;
         }
@@ -126,12 +126,19 @@ pub(super) fn federated(
         if plan.faults.straggler_policy == StragglerPolicy::Fednova {
             normalise(&mut updates, &global, mean_weighting(plan), &plan.optimizer);
         }
+        // The clip bounds what is aggregated: after FedNova's rescaling, which can lengthen a straggler's update.
+        if let Some(clip) = plan.strategy.server.clip_update_norm() {
+            for (params, _, _) in &mut updates {
+                counts.clipped += usize::from(clip_update(params, &global, clip));
+            }
+        }
         let updates: Vec<(Vec<f32>, usize)> = updates.into_iter().map(|(p, n, _)| (p, n)).collect();
         let combined = aggregate(&plan.strategy.aggregate, &updates);
         server.step(&mut global, &combined, round);
         if global.iter().any(|v| !v.is_finite()) {
             return Err(server_diverged(plan, round));
         }
+        let cost = federated_cost(task, &counts, rows, controls.is_some());
         path_steps += plan.local_steps;
         smooth(&mut averaged, &global, plan.ema, path_steps, plan.local_steps);
         log.push(round_log(plan, round, counts, cost, Some(loss)));
@@ -143,14 +150,16 @@ pub(super) fn federated(
 }
 
 /// The clients of `round` that train, with their work: the online ones, those selected among them, less the
-/// dropouts and (under a deadline) the stragglers that would not finish; and the round's counts so far.
+/// dropouts and (under a deadline) the stragglers that would not finish; the round's counts so far; and the rows
+/// those late stragglers processed before the deadline (spent, though their updates never arrive; a dropout is
+/// taken to fail before it trains).
 fn dispatch(
     plan: &Plan,
     round: usize,
     clients: &[Client],
     states: &mut [Option<Optimizer>],
     controls: Option<&Controls>,
-) -> (Vec<Taken>, Participation) {
+) -> (Vec<Taken>, Participation, u64) {
     let faults = &plan.faults;
     let online = faults.online(plan.seed, round, clients);
     let per_round = plan.clients_per_round.clamp(1, clients.len()).min(online.len());
@@ -164,13 +173,19 @@ fn dispatch(
         ..Participation::default()
     };
     let mut shares = Vec::new();
+    let mut late_rows = 0;
     let mut taken = Vec::with_capacity(chosen.len());
     for c in chosen {
         let id = clients[c].id;
         let work = faults.work(plan.seed, plan.tag, round, id, plan.local_steps);
         shares.extend(work.share);
         let late = faults.straggler_policy == StragglerPolicy::Drop && work.steps < plan.local_steps;
-        if faults.drops_out(plan.seed, plan.tag, round, id) || late {
+        if faults.drops_out(plan.seed, plan.tag, round, id) {
+            counts.dropped += 1;
+            continue;
+        }
+        if late {
+            late_rows += round_rows(plan, clients[c].rows.len(), work.steps);
             counts.dropped += 1;
             continue;
         }
@@ -184,7 +199,7 @@ fn dispatch(
     counts.returned = taken.len();
     counts.stragglers = shares.len();
     counts.straggler_work = (!shares.is_empty()).then(|| shares.iter().sum::<f64>() / shares.len() as f64);
-    (taken, counts)
+    (taken, counts, late_rows)
 }
 
 /// The local updates of one round's `taken` clients, each with its client index and local steps: together
@@ -286,8 +301,9 @@ fn local_client(
     }
 }
 
-/// SCAFFOLD: renews the control variates of the accepted clients from their updates (option II, from the
-/// distance travelled in their own number of steps) or their gradients at the global weights (option I).
+/// SCAFFOLD: renews the control variates of the accepted clients from their updates as received, before the
+/// server's clip (option II, from the distance travelled in their own number of steps), or their gradients at the
+/// global weights (option I).
 fn renew_controls(controls: &mut Controls, plan: &Plan, global: &[f32], accepted: &[Accepted]) {
     let renewed = accepted
         .iter()

@@ -8,11 +8,13 @@ use polars::prelude::DataFrame;
 use std::collections::BTreeMap;
 
 /// The counts drawn, as (column of `training_loss`, legend name).
-const COUNTS: [(&str, &str); 7] = [
+const COUNTS: [(&str, &str); 9] = [
     ("online", "online"),
     ("selected", "selected"),
     ("returned", "returned"),
     ("participants", "aggregated"),
+    ("dropped", "dropped"),
+    ("clipped", "clipped"),
     ("rejected", "rejected (non-finite)"),
     ("byzantine", "Byzantine (returned)"),
     ("stragglers", "stragglers (selected)"),
@@ -35,7 +37,7 @@ pub fn participation_figure(df: &DataFrame, cell: &str, window: usize) -> Option
     }
     let troubled = rows.iter().any(|&i| {
         online[i] < most_online[models[i].as_str()] || returned[i] < selected[i] || aggregated[i] < returned[i]
-    }) || columns[5..].iter().any(|c| rows.iter().any(|&i| c[i] > 0.0));
+    }) || columns[4..].iter().any(|c| rows.iter().any(|&i| c[i] > 0.0));
     if !troubled {
         return None;
     }
@@ -83,9 +85,9 @@ pub fn participation_figure(df: &DataFrame, cell: &str, window: usize) -> Option
     };
     let caption = format!(
         "Clients per round in cell {cell}: online, selected among the online, whose update returned, whose update \
-         was aggregated, rejected as non-finite, Byzantine among the returned, and stragglers among the selected; \
-         summed over the experts, and for the router and the monolith; averaged over {window} consecutive rounds \
-         (training_loss.csv has every round)."
+         was aggregated, dropped (did not return), clipped by the server, rejected as non-finite, Byzantine among \
+         the returned, and stragglers among the selected; summed over the experts, and for the router and the \
+         monolith; averaged over {window} consecutive rounds (training_loss.csv has every round)."
     );
     Some((figure, caption))
 }

@@ -34,6 +34,16 @@ pub fn validate_faults(s: &Scenario) -> Result<()> {
     for (i, o) in f.expert_outage.iter().enumerate() {
         let at = |key: &str| format!("faults.expert_outage[{i}].{key}");
         at_least(&at("from_round"), o.from_round, 1)?;
+        if o.from_round == 1 && o.to_round >= s.federation.rounds {
+            return Err(Error::invalid(
+                at("to_round"),
+                format!(
+                    "the outage covers every one of the {} rounds, so expert {} would never be trained; to remove an \
+                     expert, use sampling.lost_experts",
+                    s.federation.rounds, o.expert
+                ),
+            ));
+        }
         if o.to_round < o.from_round || o.to_round > s.federation.rounds {
             return Err(Error::invalid(
                 at("to_round"),
@@ -52,10 +62,20 @@ fn availability(a: &AvailabilityConfig) -> Result<()> {
         AvailabilityConfig::Always => Ok(()),
         AvailabilityConfig::Bernoulli { mean, concentration } => {
             share("faults.availability.mean", mean)?;
-            if !(concentration > 0.0 && concentration.is_finite()) {
+            // The Beta's two parameters, mean c and (1 - mean) c, must both be usable (not rounded to 0).
+            let smallest = if mean < 1.0 {
+                (mean * concentration).min((1.0 - mean) * concentration)
+            } else {
+                1.0
+            };
+            if !(concentration.is_finite() && smallest >= 1e-6) {
                 return Err(Error::invalid(
                     "faults.availability.concentration",
-                    format!("must be > 0 and finite, got {}", num(concentration)),
+                    format!(
+                        "must be finite and large enough that mean x concentration and (1 - mean) x concentration \
+                         are both at least 1e-6 (the Beta's parameters), got {}",
+                        num(concentration)
+                    ),
                 ));
             }
             Ok(())

@@ -23,7 +23,8 @@ pub fn with_override(scenario: &Scenario, path: &str, value: &Value) -> Result<S
     let mut root = scenario_to_value(scenario);
     let mut node = &mut root;
     let keys: Vec<&str> = path.split('.').collect();
-    let mut unknown = None;
+    // The keys of the path the resolved scenario lacks, each with the error that names it and its siblings.
+    let mut unknown: Vec<(String, Error)> = Vec::new();
     for (depth, key) in keys.iter().enumerate() {
         let Value::Mapping(map) = node else {
             return Err(Error::invalid(
@@ -34,7 +35,7 @@ pub fn with_override(scenario: &Scenario, path: &str, value: &Value) -> Result<S
         let known: Vec<String> = map.keys().filter_map(|k| k.as_str().map(String::from)).collect();
         let missing = || Error::invalid(path, format!("no key `{key}` here; known keys: {}", known.join(", ")));
         if !map.contains_key(*key) {
-            unknown = unknown.or_else(|| Some(missing()));
+            unknown.push((key.to_string(), missing()));
             let fresh = if depth + 1 < keys.len() {
                 Value::Mapping(Default::default())
             } else {
@@ -45,11 +46,19 @@ pub fn with_override(scenario: &Scenario, path: &str, value: &Value) -> Result<S
         node = map.get_mut(*key).expect("present or just inserted");
     }
     *node = value.clone();
-    let changed: Scenario = scenario_from_value(root, None).map_err(|e| match unknown {
-        // A new key the scenario does not accept is a typo: name the keys that exist.
-        Some(missing) if e.message.contains("unknown field") => missing,
-        _ if e.path.0.is_empty() => Error::invalid(path, e.message),
-        _ => Error::invalid(e.path.to_string(), e.message),
+    let changed: Scenario = scenario_from_value(root, None).map_err(|e| {
+        // A new key the scenario does not accept is a typo: name it (the one serde names, else the first) and the
+        // keys that exist beside it.
+        let named = e.message.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next());
+        if named.is_some() && !unknown.is_empty() {
+            let at = unknown.iter().position(|(k, _)| Some(k.as_str()) == named).unwrap_or(0);
+            return unknown.swap_remove(at).1;
+        }
+        if e.path.0.is_empty() {
+            Error::invalid(path, e.message)
+        } else {
+            Error::invalid(e.path.to_string(), e.message)
+        }
     })?;
     validate(&changed)?;
     Ok(changed)
