@@ -1,7 +1,8 @@
 """FINDINGS.md of the faults study (scenarios/studies/faults.yaml), computed from the study's stored results: every
 number in it is read from the cells' results.csv, training_loss.csv and run.json.
 
-Run:  python3 scenarios/studies/faults_findings.py reports/faults reports/faults-seed0
+Run:  cargo run --release -- report reports/faults/cells/dropout-0.3/seed-0   (draws that cell's figures)
+      python3 scenarios/studies/faults_findings.py reports/faults reports/faults-seed0 reports/faults-signflip
 (standard library only; reads every study folder given, the three-seed one first; writes FINDINGS.md and the
 participation figure of the first dropout cell into the first folder; needs the cells/ folders the studies wrote).
 A setting run in both folders (the clean baseline) is taken from the first; the tables of a setting show the seeds
@@ -59,13 +60,67 @@ def stats(values):
 def fmt(v, digits=3):
     if v is None:
         return "—"
+    if abs(v) >= 1e6:
+        return f"{v:.2e}"
     if abs(v) >= 1000:
         return f"{v:,.0f}"
     return f"{v:.{digits}g}" if abs(v) < 1 else f"{v:.{digits + 1}g}"
 
 
+SIGNFLIP_CELLS = {"top-1-monolith": ["top_k:k=1", "monolith"], "top-2": ["top_k:k=2"], "full": ["full"], "uniform": ["uniform"]}
+
+
+def signflip_table(folder, clean_mean):
+    """The faults-signflip study: per aggregator and policy, the mean over the seeds whose samples stayed finite;
+    a failed cell's error (run.json's failed_cells) names the policy whose samples went non-finite."""
+    cells = json.loads((folder / "cells.json").read_text())
+    failed = {
+        f["cell"]: f["error"].split(",")[0].removeprefix("policy ")
+        for f in json.loads((folder / "run.json").read_text()).get("failed_cells", [])
+    }
+    found = {}
+    for entry in cells["cells"]:
+        aggregator, which = entry["setting"].split(".", 1)
+        cell = read_cell(folder, entry)
+        bad = failed.get(entry["cell"])
+        for policy in SIGNFLIP_CELLS[which]:
+            if cell:
+                outcome = cell["rows"].get(policy)
+            elif bad == policy:
+                outcome = "non-finite"
+            else:
+                outcome = "unknown"
+            found.setdefault((aggregator, policy), []).append(outcome)
+    aggregators = [a for a in ["mean", "median", "trimmed", "krum"] if any(k[0] == a for k in found)]
+    out = [
+        "Each policy sampled on its own (`scenarios/studies/faults_signflip.yaml`, the same trained models): the mean "
+        "over the seeds whose samples stayed finite, with (finite seeds / non-finite seeds). A policy beside which "
+        "the monolith went non-finite, or an expert sampling alone did (the run then stops before writing), is not "
+        "scored in that seed (counted in neither).",
+        "",
+    ]
+    header = ["aggregator"] + [f"{SHORT[p]} {m}" for p in POLICIES for m, _ in METRICS]
+    out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    row = ["clean (faults.yaml)"] + [fmt(clean_mean(p, m)) for p in POLICIES for m, _ in METRICS]
+    out.append("| " + " | ".join(row) + " |")
+    for a in aggregators:
+        row = [f"sign flip, {a}"]
+        for p in POLICIES:
+            outcomes = found.get((a, p), [])
+            finite = [o for o in outcomes if isinstance(o, dict)]
+            broken = sum(1 for o in outcomes if o == "non-finite")
+            for m, _ in METRICS:
+                v = stats([o.get(m) for o in finite])[0]
+                value = fmt(v) if finite else "non-finite" if broken else "—"
+                row.append(f"{value} ({len(finite)}/{broken})")
+        out.append("| " + " | ".join(row) + " |")
+    return out + [""]
+
+
 def main(studies):
     study = studies[0]
+    signflip = [f for f in studies if json.loads((f / "cells.json").read_text())["name"] == "faults-signflip"]
+    studies = [f for f in studies if f not in signflip]
     settings, seeds, data, names, runs = [], [], {}, [], {}
     for folder in studies:
         cells = json.loads((folder / "cells.json").read_text())
@@ -133,7 +188,10 @@ def main(studies):
     )
     out.append("")
     if missing:
-        out.append(f"Cells without results (the run failed or did not run): {', '.join(missing)}.")
+        out.append(
+            f"Cells without results (the run stopped with an error, e.g. a policy's samples went non-finite; "
+            f"section 3 samples each policy on its own): {', '.join(missing)}."
+        )
         out.append("")
 
     def section(title, rows, note=None):
@@ -148,7 +206,8 @@ def main(studies):
         out.extend(quality_table(rows, over))
         for st in rows:
             if st != "clean":
-                out.append(f"- {st} against clean: {change_line(st)}.")
+                change = change_line(st)
+                out.append(f"- {st} against clean: {change}." if change else f"- {st}: no cell finished (see below).")
         out.append("")
         if note:
             out.extend(note)
@@ -160,7 +219,9 @@ def main(studies):
         for group in ["experts", "router", "monolith"]:
             sel, drop = sum(totals("dropout-0.3", group, "selected")), sum(totals("dropout-0.3", group, "dropped"))
             if sel:
-                dropout_note.append(f"- {group}: {drop:,} of {sel:,} selected updates dropped ({100 * drop / sel:.1f} %).")
+                dropout_note.append(
+                    f"- {group}: {drop:,} of {sel:,} selected updates dropped over the seeds ({100 * drop / sel:.1f} %)."
+                )
     section("1. 30 % dropout", ["clean", "dropout-0.3"], dropout_note)
 
     # 2. NaN clients.
@@ -183,7 +244,9 @@ def main(studies):
     # 3. Sign flip and defences.
     flips = ["signflip-mean", "signflip-median", "signflip-trimmed", "signflip-krum"]
     section("3. 20 % sign-flip attackers (scale 5) and the aggregators", ["clean"] + flips)
-    if "signflip-mean" in settings:
+    for folder in signflip:
+        out.extend(signflip_table(folder, lambda p, m: mean("clean", p, m)))
+    if "signflip-mean" in settings and mean("signflip-mean", "monolith", "fd") is not None:
         out.append("Recovered share of the attack's damage, (defended - attacked) / (clean - attacked):")
         out.append("")
         header = ["defence"] + [f"{SHORT[p]} {m}" for p in POLICIES for m, _ in METRICS]
