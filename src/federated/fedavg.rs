@@ -79,38 +79,7 @@ pub(super) fn federated(
                 .map(|t| round_rows(plan, clients[t.c].rows.len(), t.work.steps))
                 .sum::<u64>();
         let results = local_round(task, &global, taken, clients, (plan, round), batched, progress)?;
-        let mut accepted = Vec::with_capacity(results.len());
-        for (c, steps, outcome) in results {
-            if plan.local_optimizer == LocalOptimizer::Persistent {
-                states[c] = outcome.optimizer;
-            }
-            let (mut params, id) = (outcome.params, clients[c].id);
-            if plan.faults.is_byzantine(id) {
-                counts.byzantine += 1;
-                attack(&plan.faults, &global, &mut params, (plan.seed, plan.tag, round, id));
-            }
-            let loss = match screen(outcome.loss, &params) {
-                Screened::Finite => outcome.loss.expect("screened finite"),
-                Screened::NonFinite(bad) => match plan.faults.on_nonfinite {
-                    OnNonFinite::Fail => return Err(non_finite_update(plan, id, round, outcome.loss, bad)),
-                    OnNonFinite::Skip => {
-                        // A kept optimizer that went non-finite would spoil every later update of the client.
-                        states[c] = None;
-                        counts.rejected += 1;
-                        continue;
-                    }
-                },
-            };
-            let (size, gradient) = (outcome.size, outcome.gradient);
-            accepted.push(Accepted {
-                c,
-                params,
-                size,
-                steps,
-                loss,
-                gradient,
-            });
-        }
+        let accepted = receive(plan, round, (&global, clients), results, (&mut states, &mut counts))?;
         if accepted.is_empty() {
             let cost = federated_cost(task, &counts, rows, controls.is_some());
             log.push(round_log(plan, round, counts, cost, None));
@@ -121,19 +90,7 @@ pub(super) fn federated(
         if let Some(controls) = &mut controls {
             renew_controls(controls, plan, &global, &accepted);
         }
-        let mut updates: Vec<(Vec<f32>, usize, usize)> =
-            accepted.into_iter().map(|a| (a.params, a.size, a.steps)).collect();
-        if plan.faults.straggler_policy == StragglerPolicy::Fednova {
-            normalise(&mut updates, &global, mean_weighting(plan), &plan.optimizer);
-        }
-        // The clip bounds what is aggregated: after FedNova's rescaling, which can lengthen a straggler's update.
-        if let Some(clip) = plan.strategy.server.clip_update_norm() {
-            for (params, _, _) in &mut updates {
-                counts.clipped += usize::from(clip_update(params, &global, clip));
-            }
-        }
-        let updates: Vec<(Vec<f32>, usize)> = updates.into_iter().map(|(p, n, _)| (p, n)).collect();
-        let combined = aggregate(&plan.strategy.aggregate, &updates);
+        let combined = combine(plan, &global, accepted, &mut counts);
         server.step(&mut global, &combined, round);
         if global.iter().any(|v| !v.is_finite()) {
             return Err(server_diverged(plan, round));
@@ -147,6 +104,67 @@ pub(super) fn federated(
         return Err(never_updated(plan));
     }
     Ok(finish(global, averaged, plan.ema, log))
+}
+
+/// What the server keeps of a round's local `results`: each kept optimizer stored (or reset when its update is
+/// rejected), Byzantine updates replaced by what their senders send, non-finite ones failing the run or rejected
+/// and counted.
+fn receive(
+    plan: &Plan,
+    round: usize,
+    (global, clients): (&[f32], &[Client]),
+    results: Vec<(usize, usize, LocalOutcome)>,
+    (states, counts): (&mut [Option<Optimizer>], &mut Participation),
+) -> Result<Vec<Accepted>> {
+    let mut accepted = Vec::with_capacity(results.len());
+    for (c, steps, outcome) in results {
+        if plan.local_optimizer == LocalOptimizer::Persistent {
+            states[c] = outcome.optimizer;
+        }
+        let (mut params, id) = (outcome.params, clients[c].id);
+        if plan.faults.is_byzantine(id) {
+            counts.byzantine += 1;
+            attack(&plan.faults, global, &mut params, (plan.seed, plan.tag, round, id));
+        }
+        let loss = match screen(outcome.loss, &params) {
+            Screened::Finite => outcome.loss.expect("screened finite"),
+            Screened::NonFinite(bad) => match plan.faults.on_nonfinite {
+                OnNonFinite::Fail => return Err(non_finite_update(plan, id, round, outcome.loss, bad)),
+                OnNonFinite::Skip => {
+                    // A kept optimizer that went non-finite would spoil every later update of the client.
+                    states[c] = None;
+                    counts.rejected += 1;
+                    continue;
+                }
+            },
+        };
+        accepted.push(Accepted {
+            c,
+            params,
+            size: outcome.size,
+            steps,
+            loss,
+            gradient: outcome.gradient,
+        });
+    }
+    Ok(accepted)
+}
+
+/// The aggregate of the `accepted` updates: FedNova's rescaling, then the server's clip (counted), then the rule.
+fn combine(plan: &Plan, global: &[f32], accepted: Vec<Accepted>, counts: &mut Participation) -> Vec<f32> {
+    let mut updates: Vec<(Vec<f32>, usize, usize)> =
+        accepted.into_iter().map(|a| (a.params, a.size, a.steps)).collect();
+    if plan.faults.straggler_policy == StragglerPolicy::Fednova {
+        normalise(&mut updates, global, mean_weighting(plan), &plan.optimizer);
+    }
+    // The clip bounds what is aggregated: after FedNova's rescaling, which can lengthen a straggler's update.
+    if let Some(clip) = plan.strategy.server.clip_update_norm() {
+        for (params, _, _) in &mut updates {
+            counts.clipped += usize::from(clip_update(params, global, clip));
+        }
+    }
+    let updates: Vec<(Vec<f32>, usize)> = updates.into_iter().map(|(p, n, _)| (p, n)).collect();
+    aggregate(&plan.strategy.aggregate, &updates)
 }
 
 /// The clients of `round` that train, with their work: the online ones, those selected among them, less the

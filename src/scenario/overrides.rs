@@ -49,7 +49,10 @@ pub fn with_override(scenario: &Scenario, path: &str, value: &Value) -> Result<S
     let changed: Scenario = scenario_from_value(root, None).map_err(|e| {
         // A new key the scenario does not accept is a typo: name it (the one serde names, else the first) and the
         // keys that exist beside it.
-        let named = e.message.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next());
+        let named = e
+            .message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next());
         if named.is_some() && !unknown.is_empty() {
             let at = unknown.iter().position(|(k, _)| Some(k.as_str()) == named).unwrap_or(0);
             return unknown.swap_remove(at).1;
