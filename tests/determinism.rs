@@ -26,6 +26,16 @@ fn run_with(threads: &str, seed_override: Option<u64>, extra: &str, dir: &Path) 
     if let Some(seed) = seed_override {
         scenario = scenario.replace("seed: 3", &format!("seed: {seed}"));
     }
+    if !extra.is_empty() {
+        // With the faults: the server's update clip and experts lost at sampling time too.
+        scenario = scenario
+            .replace(
+                "batch_size: 64 }",
+                "batch_size: 64, server: { kind: sgd, clip_update_norm: 0.5 } }",
+            )
+            .replace("samples: 1100 }", "samples: 1100, lost_experts: 1 }");
+        assert!(scenario.contains("clip_update_norm") && scenario.contains("lost_experts"));
+    }
     scenario.push_str(extra);
     let tag = if extra.is_empty() { "" } else { "-faults" };
     let path = dir.join(format!("s{threads}-{seed_override:?}{tag}.yaml"));
