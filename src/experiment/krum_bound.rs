@@ -43,7 +43,7 @@ pub fn krum_warnings(s: &Scenario, groups: &ExpertGroups, active: usize) -> Vec<
             continue;
         };
         let expected = (fraction * n as f64).round() as usize;
-        if n <= 2 * expected + 2 {
+        if expected > 0 && n <= 2 * expected + 2 {
             out.push(format!(
                 "{name}: about {expected} of its {n} clients per round are Byzantine (faults.byzantine.fraction), but \
                  Krum ({key}) is guaranteed only when n > 2f + 2"
