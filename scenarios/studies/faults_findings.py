@@ -14,9 +14,10 @@ undefended attack's; a degradation under 5 % of the clean value is not shared ou
 """
 import csv
 import json
-import math
 import pathlib
 import sys
+
+from findings_lib import fmt, policy_rows, stats
 
 POLICIES = ["top_k:k=1", "top_k:k=2", "full", "uniform", "monolith"]
 SHORT = {"top_k:k=1": "top-1", "top_k:k=2": "top-2", "full": "full", "uniform": "uniform", "monolith": "monolith"}
@@ -30,10 +31,7 @@ def read_cell(study, entry):
     results = folder / "results.csv"
     if not results.is_file():
         return None
-    rows = {}
-    with open(results, newline="") as f:
-        for row in csv.DictReader(f):
-            rows[row["policy"]] = {k: float(v) for k, v in row.items() if k not in ("policy", "seed") and v != ""}
+    rows = policy_rows(results)
     totals = {}
     work = []
     with open(folder / "training_loss.csv", newline="") as f:
@@ -46,25 +44,6 @@ def read_cell(study, entry):
                 work.append(float(row["straggler_work"]))
     run = json.loads((folder / "run.json").read_text())
     return {"rows": rows, "totals": totals, "work": work, "faults": run.get("faults") or {}}
-
-
-def stats(values):
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    if not values:
-        return None, None
-    m = sum(values) / len(values)
-    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return m, sd
-
-
-def fmt(v, digits=3):
-    if v is None:
-        return "—"
-    if abs(v) >= 1e6:
-        return f"{v:.2e}"
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    return f"{v:.{digits}g}" if abs(v) < 1 else f"{v:.{digits + 1}g}"
 
 
 SIGNFLIP_CELLS = {"top-1-monolith": ["top_k:k=1", "monolith"], "top-2": ["top_k:k=2"], "full": ["full"], "uniform": ["uniform"]}
@@ -114,6 +93,29 @@ def signflip_table(folder, clean_mean):
                 value = fmt(v) if finite else "non-finite" if broken else "—"
                 row.append(f"{value} ({len(finite)}/{broken})")
         out.append("| " + " | ".join(row) + " |")
+    return out + [""]
+
+
+def krum_monolith(reports, clean):
+    """The monolith under sign flip with Krum, from scenarios/studies/faults_krum_monolith.sh's runs."""
+    runs = sorted(reports.glob(".krum-monolith-s*/results.csv"))
+    if not runs:
+        return []
+    out = [
+        "The monolith under Krum, scored with the experts that went non-finite dropped at sampling time "
+        "(`scenarios/studies/faults_krum_monolith.sh`; the monolith does not use the experts):",
+        "",
+        "| seed | monolith fd (clean) | loglik (clean) | modes_covered |",
+        "|---|---|---|---|",
+    ]
+    for path in runs:
+        seed = int(path.parent.name.rsplit("s", 1)[1])
+        row = policy_rows(path)["monolith"]
+        fd, loglik = row["fd"], row["loglik"]
+        out.append(
+            f"| {seed} | {fmt(fd)} ({fmt(clean(seed, 'fd'))}) | {fmt(loglik)} ({fmt(clean(seed, 'loglik'))}) | "
+            f"{fmt(row['modes_covered'])} |"
+        )
     return out + [""]
 
 
@@ -246,6 +248,7 @@ def main(studies):
     section("3. 20 % sign-flip attackers (scale 5) and the aggregators", ["clean"] + flips)
     for folder in signflip:
         out.extend(signflip_table(folder, lambda p, m: mean("clean", p, m)))
+    out.extend(krum_monolith(study.parent, lambda s, m: data[("clean", s)]["rows"]["monolith"].get(m)))
     if "signflip-mean" in settings and mean("signflip-mean", "monolith", "fd") is not None:
         out.append("Recovered share of the attack's damage, (defended - attacked) / (clean - attacked):")
         out.append("")

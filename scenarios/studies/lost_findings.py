@@ -9,27 +9,13 @@ Settings are named lost=<n>. Values are means over the seeds (± standard deviat
 at n lost is its fd at n divided by its fd with every expert (x1 = unchanged); "graceful" compares these ratios.
 """
 import csv
-import math
 import pathlib
 import sys
 
+from findings_lib import fmt, stats
+
 POLICIES = ["top_k:k=1", "top_k:k=2", "full", "uniform", "monolith"]
 SHORT = {"top_k:k=1": "top-1", "top_k:k=2": "top-2", "full": "full", "uniform": "uniform", "monolith": "monolith"}
-
-
-def stats(values):
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    if not values:
-        return None, None
-    m = sum(values) / len(values)
-    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return m, sd
-
-
-def fmt(v):
-    if v is None:
-        return "—"
-    return f"{v:.3g}" if abs(v) < 1 else f"{v:.4g}"
 
 
 def main(study):
