@@ -1,18 +1,21 @@
 //! Running many cells, each an ordinary run in its own folder, as studies and sweeps do: a cell whose folder
-//! already holds the results of exactly its inputs (resolved scenario and data file, by hash) is reused, several
-//! cells run at once, one progress bar with an ETA covers them all, and every finished cell is reported at once
-//! so its rows can be written.
+//! already holds the results of exactly its inputs (resolved scenario and data file, by hash) is reused, a cell is
+//! claimed before it runs so processes sharing the folder (shards) never run it twice, several cells run at once,
+//! one progress bar with an ETA covers them all, and every finished cell is reported at once so its rows can be
+//! written.
 
 use crate::error::Result;
 use crate::experiment::{RunOptions, run};
 use crate::progress::Progress;
 use crate::report::{Record, read_results};
 use crate::scenario::{LoadedScenario, Scenario};
+use crate::store::claim::{Attempt, ClaimLog, try_claim};
 use crate::store::{Existing, holds_results_of, inspect};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// One cell to run: a name for messages, its folder, its scenario and the hash of its inputs.
 #[derive(Debug, Clone)]
@@ -109,89 +112,238 @@ pub fn cells_at_once(jobs: &[CellJob], runner: &CellRunner, requested: Option<us
     }
 }
 
-/// The outcomes of the cells whose folders already hold their results (`None` for the others); a cell whose
-/// results cannot be read is run again.
-fn reuse_finished(jobs: &[CellJob], bar: &indicatif::ProgressBar) -> Vec<Option<CellOutcome>> {
-    jobs.iter()
-        .map(|job| {
-            if !is_finished(job) {
-                return None;
-            }
-            match read_results(&job.dir.join("results.parquet")) {
-                Ok(records) => {
-                    bar.inc(1);
-                    Some(CellOutcome::Done(records))
-                }
-                Err(e) => {
-                    crate::progress::warn(&format!("cell {}: {e}; running it again", job.name));
-                    None
-                }
-            }
-        })
-        .collect()
+/// The shard of a multi-run a process runs: the cells whose index is `index` modulo `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// Which shard, below `count`.
+    pub index: usize,
+    /// How many shards.
+    pub count: usize,
 }
 
-/// Runs (or reuses) every cell, `runner.parallel` at a time, and returns their outcomes in job order. After each
-/// cell finishes, `on_finished` sees the outcomes so far (`None`: not finished yet), one call at a time and never
-/// with an older view than the call before. Failures of the machine (files that cannot be read or written, a
-/// refused folder) stop the run (finished cells stay on disk); a cell whose own scenario fails is recorded and the
-/// others go on. Cells run on threads of their own (their training uses the worker pool), so a worker waiting
-/// inside a cell can never pick up another cell. Results do not depend on `parallel`.
+impl Default for Shard {
+    fn default() -> Self {
+        Shard { index: 0, count: 1 }
+    }
+}
+
+impl Shard {
+    /// Parses `I/N` (`--shard`), with I < N.
+    pub fn parse(text: &str) -> Result<Shard> {
+        let bad = |why: &str| {
+            crate::error::Error::invalid(
+                "--shard",
+                format!("{why}; write I/N with 0 <= I < N, e.g. 0/4 (got `{text}`)"),
+            )
+        };
+        let (i, n) = text.split_once('/').ok_or_else(|| bad("no `/`"))?;
+        let index: usize = i.trim().parse().map_err(|_| bad("I is not a whole number"))?;
+        let count: usize = n.trim().parse().map_err(|_| bad("N is not a whole number"))?;
+        if count == 0 || index >= count {
+            return Err(bad("I must be below N"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether cell `i` belongs to this shard.
+    pub fn holds(&self, i: usize) -> bool {
+        i % self.count == self.index
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// How the cells are claimed in their shared output folder (see [`crate::store::claim`]).
+#[derive(Debug, Clone)]
+pub struct Claiming {
+    /// The folder's claim log, written as this process.
+    pub log: ClaimLog,
+    /// The age of a heartbeat after which another host's claim counts as abandoned.
+    pub stale: Duration,
+}
+
+/// How often a cell held by another process is looked at again.
+const POLL: Duration = Duration::from_secs(2);
+
+/// The outcome of a finished cell read back from its folder (`None` if it is not finished, or its results
+/// cannot be read: then it is run again).
+pub fn finished_outcome(job: &CellJob) -> Option<CellOutcome> {
+    if !is_finished(job) {
+        return None;
+    }
+    match read_results(&job.dir.join("results.parquet")) {
+        Ok(records) => Some(CellOutcome::Done(records)),
+        Err(e) => {
+            crate::progress::warn(&format!("cell {}: {e}; running it again", job.name));
+            None
+        }
+    }
+}
+
+/// The shared state of the workers running a shard's cells.
+struct Workers<'a> {
+    jobs: &'a [CellJob],
+    runner: &'a CellRunner,
+    claiming: &'a Claiming,
+    queue: Mutex<VecDeque<(usize, Instant)>>,
+    outcomes: Mutex<Vec<Option<CellOutcome>>>,
+    publishing: Mutex<()>,
+    fatal: Mutex<Option<crate::error::Error>>,
+    stop: AtomicBool,
+    waiting_logged: Mutex<Vec<bool>>,
+    bar: indicatif::ProgressBar,
+}
+
+/// Runs (or reuses) the cells of `shard`, `runner.parallel` at a time, claiming each in its shared folder first,
+/// and returns every cell's outcome in job order (`None` for cells of other shards). A cell another live process
+/// holds is looked at again every few seconds until it is finished there (then reused) or its holder is gone
+/// (then taken over). After each cell finishes, `on_finished` sees the outcomes so far, one call at a time and
+/// never with an older view than the call before. Failures of the machine (files that cannot be read or written,
+/// a refused folder, a signal) stop the run, abandoning the cells in progress (finished cells stay on disk); a
+/// cell whose own scenario fails is recorded and the others go on. Cells run on threads of their own (their
+/// training uses the worker pool), so a worker waiting inside a cell can never pick up another cell. Results do
+/// not depend on `parallel`.
 pub fn run_cells(
     jobs: &[CellJob],
+    shard: Shard,
     runner: &CellRunner,
+    claiming: &Claiming,
     on_finished: &(dyn Fn(&[Option<CellOutcome>]) -> Result<()> + Sync),
-) -> Result<Vec<CellOutcome>> {
+) -> Result<Vec<Option<CellOutcome>>> {
     let progress = Progress::new(runner.quiet);
-    let bar = progress.bar(jobs.len() as u64, "cells");
-    let start = reuse_finished(jobs, &bar);
-    bar.reset_eta();
-    let todo: Vec<usize> = (0..jobs.len()).filter(|&i| start[i].is_none()).collect();
-    let outcomes = Mutex::new(start);
-    // Held while a finished cell's view is published; the outcomes themselves are locked only to update them.
-    let publishing = Mutex::new(());
-    let fatal: Mutex<Option<crate::error::Error>> = Mutex::new(None);
-    let stop = AtomicBool::new(false);
-    let next = AtomicUsize::new(0);
-    let worker = || {
-        while !stop.load(Ordering::SeqCst) {
-            let Some(&i) = todo.get(next.fetch_add(1, Ordering::SeqCst)) else {
-                break;
-            };
-            bar.set_message(jobs[i].name.clone());
-            let result = run_one(&jobs[i], runner).and_then(|outcome| {
-                let _turn = publishing.lock().expect("no panics while held");
-                let view = {
-                    let mut all = outcomes.lock().expect("no panics while held");
-                    all[i] = Some(outcome);
-                    all.clone()
-                };
-                on_finished(&view)
-            });
-            if let Err(e) = result {
-                stop.store(true, Ordering::SeqCst);
-                fatal.lock().expect("no panics while held").get_or_insert(e);
-                break;
-            }
+    let mine: Vec<usize> = (0..jobs.len()).filter(|&i| shard.holds(i)).collect();
+    let bar = progress.bar(mine.len() as u64, "cells");
+    let mut start: Vec<Option<CellOutcome>> = vec![None; jobs.len()];
+    for &i in &mine {
+        start[i] = finished_outcome(&jobs[i]);
+        if start[i].is_some() {
             bar.inc(1);
         }
+    }
+    bar.reset_eta();
+    let now = Instant::now();
+    let queue = mine
+        .iter()
+        .filter(|&&i| start[i].is_none())
+        .map(|&i| (i, now))
+        .collect();
+    let workers = Workers {
+        jobs,
+        runner,
+        claiming,
+        queue: Mutex::new(queue),
+        outcomes: Mutex::new(start),
+        publishing: Mutex::new(()),
+        fatal: Mutex::new(None),
+        stop: AtomicBool::new(false),
+        waiting_logged: Mutex::new(vec![false; jobs.len()]),
+        bar,
     };
+    let todo = workers.queue.lock().expect("no panics while held").len();
     std::thread::scope(|scope| {
-        for _ in 1..runner.parallel.clamp(1, todo.len().max(1)) {
-            scope.spawn(worker);
+        for _ in 1..runner.parallel.clamp(1, todo.max(1)) {
+            scope.spawn(|| workers.work(on_finished));
         }
-        worker();
+        workers.work(on_finished);
     });
-    bar.finish_and_clear();
-    if let Some(e) = fatal.into_inner().expect("no panics while held") {
+    workers.bar.finish_and_clear();
+    if let Some(e) = workers.fatal.into_inner().expect("no panics while held") {
         return Err(e);
     }
-    Ok(outcomes
-        .into_inner()
-        .expect("no panics while held")
-        .into_iter()
-        .map(|o| o.expect("every cell ran"))
-        .collect())
+    Ok(workers.outcomes.into_inner().expect("no panics while held"))
+}
+
+impl Workers<'_> {
+    /// One worker: takes cells from the queue until it is empty or the run stops.
+    fn work(&self, on_finished: &(dyn Fn(&[Option<CellOutcome>]) -> Result<()> + Sync)) {
+        while !self.stop.load(Ordering::SeqCst) {
+            let Some((i, not_before)) = self.queue.lock().expect("no panics while held").pop_front() else {
+                break;
+            };
+            let wait = not_before.saturating_duration_since(Instant::now());
+            if !wait.is_zero() {
+                // Every cell left is held elsewhere: wait a little before looking again.
+                self.queue
+                    .lock()
+                    .expect("no panics while held")
+                    .push_back((i, not_before));
+                std::thread::sleep(wait.min(Duration::from_millis(500)));
+                continue;
+            }
+            let result = crate::interrupt::check()
+                .and_then(|()| self.one(i))
+                .and_then(|done| match done {
+                    Some(outcome) => self.publish(i, outcome, on_finished),
+                    None => Ok(()),
+                });
+            if let Err(e) = result {
+                self.stop.store(true, Ordering::SeqCst);
+                self.fatal.lock().expect("no panics while held").get_or_insert(e);
+                break;
+            }
+        }
+    }
+
+    /// Claims and runs cell `i`, or reuses it if another process finished it; `None` when another process holds
+    /// it (it goes back in the queue).
+    fn one(&self, i: usize) -> Result<Option<CellOutcome>> {
+        let job = &self.jobs[i];
+        if let Some(outcome) = finished_outcome(job) {
+            return Ok(Some(outcome));
+        }
+        let claim = match try_claim(&job.dir, &job.name, &self.claiming.log, self.claiming.stale)? {
+            Attempt::Taken(claim) => claim,
+            Attempt::Busy(holder) => {
+                let first = !std::mem::replace(&mut self.waiting_logged.lock().expect("no panics while held")[i], true);
+                if first {
+                    self.claiming
+                        .log
+                        .append("waiting", &job.name, &format!("held by {holder}"))?;
+                }
+                self.queue
+                    .lock()
+                    .expect("no panics while held")
+                    .push_back((i, Instant::now() + POLL));
+                return Ok(None);
+            }
+        };
+        if let Some(outcome) = finished_outcome(job) {
+            claim.release("released", "finished meanwhile by another process")?;
+            return Ok(Some(outcome));
+        }
+        self.bar.set_message(job.name.clone());
+        let started = Instant::now();
+        // An error of the machine or a signal drops the claim unreleased: logged as abandoned.
+        let outcome = run_one(job, self.runner)?;
+        let seconds = format!("{:.1} s", started.elapsed().as_secs_f64());
+        match &outcome {
+            CellOutcome::Done(_) => claim.release("finished", &seconds)?,
+            CellOutcome::Failed(why) => claim.release("failed", why)?,
+        }
+        Ok(Some(outcome))
+    }
+
+    /// Records cell `i`'s outcome and shows every outcome so far to `on_finished`.
+    fn publish(
+        &self,
+        i: usize,
+        outcome: CellOutcome,
+        on_finished: &(dyn Fn(&[Option<CellOutcome>]) -> Result<()> + Sync),
+    ) -> Result<()> {
+        let _turn = self.publishing.lock().expect("no panics while held");
+        let view = {
+            let mut all = self.outcomes.lock().expect("no panics while held");
+            all[i] = Some(outcome);
+            all.clone()
+        };
+        on_finished(&view)?;
+        self.bar.inc(1);
+        Ok(())
+    }
 }
 
 /// Runs one cell; errors of the cell's own scenario become [`CellOutcome::Failed`].

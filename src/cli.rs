@@ -1,4 +1,4 @@
-//! Command-line interface: `ddmsim run`, `study`, `report` and `validate`.
+//! Command-line interface: `ddmsim run`, `study`, `report`, `slurm`, `validate` and `metrics`.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -45,12 +45,16 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
-    /// Rebuild the tables (of a sweep, from its cells), figures, summary.md and report.html of an output folder
-    /// from its stored results, without running anything.
+    /// Rebuild the tables (of a sweep or study, from whichever of its cells are finished), figures, summary.md
+    /// and report.html of an output folder from its stored results, without running anything; says which cells
+    /// are missing or failed.
     Report {
-        /// The output folder of a run or sweep.
+        /// The output folder of a run, sweep or study.
         dir: PathBuf,
     },
+    /// Write (and with --submit, submit) Slurm scripts that run a sweep or study as a job array, each task one
+    /// shard of the cells, and a gather job after it that runs `ddmsim report`.
+    Slurm(SlurmArgs),
     /// Check a scenario and print it with every default filled in.
     Validate {
         /// The scenario YAML file.
@@ -86,6 +90,52 @@ pub struct RunArgs {
     /// make the machine swap).
     #[arg(long)]
     force: bool,
+    /// Run only the cells of a sweep or study whose index is I modulo N; any number of processes, on any hosts
+    /// sharing the output folder, may run shards at once (each cell is claimed before it runs).
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Seconds without a heartbeat after which another host's claim on a cell counts as abandoned and is taken
+    /// over (a claim from this host is taken over as soon as its process is gone).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    stale_claim: u64,
+}
+
+/// `ddmsim slurm`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct SlurmArgs {
+    /// The sweep scenario (a scenario with `sweep:`) or study file.
+    pub(crate) file: PathBuf,
+    /// Output folder, on a file system every node shares (default: reports/<name in the file>).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Array tasks running at once (default: as many as the cluster allows).
+    #[arg(long, value_name = "K")]
+    pub(crate) array_parallelism: Option<usize>,
+    /// Cells per array task (schedulers dislike many tiny jobs).
+    #[arg(long, value_name = "M", default_value_t = 1)]
+    pub(crate) cells_per_task: usize,
+    /// Slurm partition of every job.
+    #[arg(long)]
+    pub(crate) partition: Option<String>,
+    /// Time limit of each array task, as sbatch takes it (e.g. 02:00:00).
+    #[arg(long)]
+    pub(crate) time: Option<String>,
+    /// Memory of each array task, as sbatch takes it (default: ddmsim's estimate for the cells a task runs at
+    /// once).
+    #[arg(long)]
+    pub(crate) mem: Option<String>,
+    /// CPUs of each array task; the task runs that many worker threads.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) cpus_per_task: usize,
+    /// One more sbatch option for every job, e.g. --extra '--account=lab' (repeatable).
+    #[arg(long = "extra", value_name = "OPTION", allow_hyphen_values = true)]
+    pub(crate) extra: Vec<String>,
+    /// Submit the jobs with sbatch and print their ids (otherwise print the commands that submit them).
+    #[arg(long)]
+    pub(crate) submit: bool,
+    /// The tasks always train (no model cache).
+    #[arg(long)]
+    pub(crate) no_cache: bool,
 }
 
 /// Runs the parsed command.
@@ -100,13 +150,20 @@ pub fn run(cli: Cli) -> Result<()> {
             out(&scenario::to_yaml(&loaded.scenario))
         }
         Command::Report { dir } => {
-            let figures = ddmsim::report::rebuild_report(&dir)?;
-            out(&format!(
+            let gathered = ddmsim::report::rebuild_report(&dir)?;
+            let mut text = String::new();
+            for remark in gathered.remarks() {
+                text.push_str(&remark);
+                text.push('\n');
+            }
+            text.push_str(&format!(
                 "{} figures; report written to {}\n",
-                figures.len(),
+                gathered.figures.len(),
                 dir.join("report.html").display()
-            ))
+            ));
+            out(&text)
         }
+        Command::Slurm(args) => crate::slurm_cli::run(&args),
         Command::Study { study, run } => run_study(&study, &run),
         Command::Run {
             scenario,
@@ -122,6 +179,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 loaded.scenario = scenario::with_override(&loaded.scenario, &path, &value)?;
             }
             let (out_dir, cache) = run.places(&loaded.scenario.name);
+            anyhow::ensure!(
+                run.shard.is_none() || !loaded.scenario.sweep.is_empty(),
+                "--shard: runs a share of a sweep's cells; {} is a single run (it has no `sweep`)",
+                scenario.display()
+            );
             if !loaded.scenario.sweep.is_empty() {
                 anyhow::ensure!(!train_only, "--train-only: runs one scenario, not a sweep");
                 return run_sweep(&loaded, &scenario, &run, out_dir, cache);
@@ -162,7 +224,7 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 /// Writes `text` to standard output; a closed pipe or a full device is an error, not a panic.
-fn out(text: &str) -> Result<()> {
+pub fn out(text: &str) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(text.as_bytes())
@@ -175,26 +237,9 @@ fn run_study(study: &std::path::Path, run: &RunArgs) -> Result<()> {
     set_threads(run.threads)?;
     let loaded = ddmsim::study::load(study)?;
     let (out_dir, cache) = run.places(&loaded.study.name);
-    let options = ddmsim::sweep::SweepOptions {
-        out_dir: out_dir.clone(),
-        quiet: run.quiet,
-        cache,
-        parallel: run.jobs(),
-        force: run.force,
-        inputs: Vec::new(),
-    };
+    let options = run.sweep_options(out_dir.clone(), cache, Vec::new())?;
     let outcome = ddmsim::study::run_study(&loaded, &options)?;
-    let failed: Vec<String> = outcome
-        .failures()
-        .into_iter()
-        .map(|(cell, message)| format!("{cell}: {message}"))
-        .collect();
-    report_failures(&failed, outcome.cells.len(), &out_dir)?;
-    out(&format!(
-        "{} cells; results written to {}\n",
-        outcome.cells.len(),
-        out_dir.display()
-    ))
+    finish_multi_run(&outcome, &options)
 }
 
 /// Runs a scenario's sweep and prints where its tables are; any cell that could not run makes it fail.
@@ -205,46 +250,63 @@ fn run_sweep(
     out_dir: PathBuf,
     cache: Option<PathBuf>,
 ) -> Result<()> {
-    let options = ddmsim::sweep::SweepOptions {
-        out_dir: out_dir.clone(),
-        quiet: run.quiet,
-        cache,
-        parallel: run.jobs(),
-        force: run.force,
-        inputs: vec![file.to_path_buf()],
-    };
+    let options = run.sweep_options(out_dir, cache, vec![file.to_path_buf()])?;
     let outcome = ddmsim::sweep::run_sweep(loaded, &options)?;
-    let failed: Vec<String> = outcome
-        .failures()
-        .into_iter()
-        .map(|(cell, message)| format!("{cell}: {message}"))
-        .collect();
-    report_failures(&failed, outcome.cells.len(), &out_dir)?;
+    finish_multi_run(&outcome, &options)
+}
+
+/// Lists the cells of this process that could not run on stderr and fails if there are any; otherwise says where
+/// the results are and, for a shard, what is left to gather.
+fn finish_multi_run(outcome: &ddmsim::sweep::SweepOutcome, options: &ddmsim::sweep::SweepOptions) -> Result<()> {
+    let out_dir = options.out_dir.display();
+    let failed = outcome.failures();
+    for (cell, message) in &failed {
+        let _ = writeln!(std::io::stderr(), "cell {cell}: {message}");
+    }
+    let cells = outcome.cells.len();
+    anyhow::ensure!(
+        failed.is_empty(),
+        "{} of {cells} cells could not run (listed above); the others' results and the report are in {out_dir}",
+        failed.len()
+    );
+    if options.shard.count == 1 {
+        return out(&format!("{cells} cells; results written to {out_dir}\n"));
+    }
+    let rest = if outcome.complete {
+        "every cell is done, and the report is written".to_string()
+    } else {
+        format!("once every shard is done, `ddmsim report {out_dir}` gathers the tables and the report")
+    };
     out(&format!(
-        "{} cells; results written to {}\n",
-        outcome.cells.len(),
-        out_dir.display()
+        "shard {}: {} of {cells} cells run or reused; results so far in {out_dir}; {rest}\n",
+        options.shard,
+        outcome.mine()
     ))
 }
 
-/// Lists the cells that could not run on stderr and fails if there are any.
-fn report_failures(failed: &[String], cells: usize, out_dir: &std::path::Path) -> Result<()> {
-    for f in failed {
-        let _ = writeln!(std::io::stderr(), "cell {f}");
-    }
-    anyhow::ensure!(
-        failed.is_empty(),
-        "{} of {cells} cells could not run (listed above); the others' results and the report are in {}",
-        failed.len(),
-        out_dir.display()
-    );
-    Ok(())
-}
-
 impl RunArgs {
-    /// Cells at once: `--jobs` (`None`: one per worker thread, as many as fit in the memory available).
-    fn jobs(&self) -> Option<usize> {
-        self.jobs
+    /// The options of a sweep or study into `out_dir`, with the files it must never write over.
+    fn sweep_options(
+        &self,
+        out_dir: PathBuf,
+        cache: Option<PathBuf>,
+        inputs: Vec<PathBuf>,
+    ) -> Result<ddmsim::sweep::SweepOptions> {
+        let shard = match &self.shard {
+            Some(text) => ddmsim::cells::Shard::parse(text)?,
+            None => ddmsim::cells::Shard::default(),
+        };
+        anyhow::ensure!(self.stale_claim >= 1, "--stale-claim: must be at least 1 second");
+        Ok(ddmsim::sweep::SweepOptions {
+            out_dir,
+            quiet: self.quiet,
+            cache,
+            parallel: self.jobs,
+            force: self.force,
+            inputs,
+            shard,
+            stale: Some(std::time::Duration::from_secs(self.stale_claim)),
+        })
     }
 
     /// The output folder (default `reports/<name>`) and the model cache beside it (none with `--no-cache`).

@@ -92,6 +92,18 @@ pub enum Error {
     /// finish (too much memory, another run writing the same folder); the message says what to do instead.
     #[error("{}", one_line(.0))]
     Refused(String),
+    /// A signal (SIGTERM, SIGINT) stopped the work: what was in progress was abandoned and its partial files
+    /// removed.
+    #[error(
+        "interrupted by {signal}: the work in progress was abandoned and its partial files removed; finished work \
+         is kept, and the same command resumes"
+    )]
+    Interrupted {
+        /// The signal's name, e.g. `SIGTERM`.
+        signal: String,
+        /// The signal's number (the process exits with 128 + it).
+        number: i32,
+    },
 }
 
 /// `text` on one line: line breaks and other control characters are shown escaped (`\n`), so every error is one
@@ -142,6 +154,9 @@ impl Error {
     /// Whether the error is about the machine's files or folders rather than about the run's own inputs (a
     /// sweep stops on the former and records the latter as a failed cell).
     pub fn is_environment(&self) -> bool {
-        matches!(self, Error::Io { .. } | Error::Table { .. } | Error::Refused(_))
+        matches!(
+            self,
+            Error::Io { .. } | Error::Table { .. } | Error::Refused(_) | Error::Interrupted { .. }
+        )
     }
 }

@@ -25,6 +25,7 @@ pub mod federated;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod hash;
+pub mod interrupt;
 pub mod metrics;
 pub mod nn;
 pub mod partition;
@@ -33,6 +34,7 @@ pub mod report;
 pub mod rng;
 pub mod routing;
 pub mod scenario;
+pub mod slurm;
 pub mod store;
 pub mod study;
 pub mod sweep;

@@ -297,6 +297,7 @@ fn one_policy(
     (scorer, setup, on_device): (&Scorer, &AnalysisSetup, Option<&SamplingNets>),
     out: &mut Evaluated,
 ) -> Result<()> {
+    crate::interrupt::check()?;
     let s = p.scenario();
     let started = Instant::now();
     let models = Models::of(policy, models, on_device);

@@ -72,6 +72,7 @@ pub(super) fn federated(
     // Optimizer state per client, kept between rounds only for persistent local optimizers.
     let mut states: Vec<Option<Optimizer>> = vec![None; clients.len()];
     for round in 1..=plan.rounds {
+        crate::interrupt::check()?;
         let (taken, mut counts, late_rows) = dispatch(plan, round, clients, &mut states, controls.as_ref());
         let rows = late_rows
             + taken

@@ -153,6 +153,7 @@ fn pooled(task: &dyn Task, init: Vec<f32>, clients: &[Client], plan: &Plan, prog
     let mut path_steps = 0;
     let mut log = Vec::new();
     for round in 1..=plan.rounds {
+        crate::interrupt::check()?;
         let rng = &mut derive(plan.seed, Stream::Local, &[plan.tag, round as u64, u64::MAX]);
         let loss = local_update(
             task,

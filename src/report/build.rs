@@ -6,6 +6,7 @@ use super::gather::{
     CellSource, LONG_TABLES, SweepRow, gather_long_tables, read_parquet, read_sweep_results, write_long_tables,
     write_sweep_results,
 };
+use super::gathered::{FAILED_FILE, FailedCell, Gathered, read_failed};
 use super::page::{Page, write_page};
 use super::reading::reading;
 use super::sections::sections;
@@ -346,11 +347,11 @@ pub fn report_in_place(dir: &Path) -> Result<Vec<String>> {
 }
 
 /// Rebuilds the report of the output folder `dir` from its stored results (regathering a sweep's tables from
-/// its current cells), building it in a staging folder inside `dir` and publishing it whole. Nothing but the
-/// tables and the report is touched.
-pub fn rebuild_report(dir: &Path) -> Result<Vec<String>> {
+/// its current cells, whichever processes ran them), building it in a staging folder inside `dir` and publishing
+/// it whole; says which cells are missing or failed. Nothing but the tables and the report is touched.
+pub fn rebuild_report(dir: &Path) -> Result<Gathered> {
     let what = format!("report {}", dir.display());
-    let mut folder = LiveFolder::open_existing(dir, &what)?;
+    let folder = LiveFolder::open_existing(dir, &what)?;
     let study = study_cells(dir)?;
     if folder.kind() == FolderKind::Study && study.is_none() {
         return Err(Error::Refused(format!(
@@ -359,10 +360,12 @@ pub fn rebuild_report(dir: &Path) -> Result<Vec<String>> {
             StudyCells::FILE
         )));
     }
+    let publishing = folder.begin()?;
     let data = load_report_data(dir)?;
     let staged = folder.staging()?;
     // A sweep's or study's tables are rebuilt from its cells when they are there; otherwise only the report is.
     let tables = matches!(folder.kind(), FolderKind::Sweep | FolderKind::Study) && dir.join("cells").is_dir();
+    let mut labels_of_all = Vec::new();
     if tables {
         write_sweep_results(staged.path(), &data.rows)?;
         let labels: Vec<&str> = data.rows.iter().map(|r| r.cell.as_str()).collect();
@@ -376,6 +379,7 @@ pub fn rebuild_report(dir: &Path) -> Result<Vec<String>> {
                     .collect()
             }
         };
+        labels_of_all = sources.iter().map(|c| c.label.clone()).collect();
         let finished: Vec<CellSource> = sources
             .into_iter()
             .filter(|c| labels.contains(&c.label.as_str()))
@@ -388,11 +392,33 @@ pub fn rebuild_report(dir: &Path) -> Result<Vec<String>> {
             || (tables
                 && !matches!(
                     f,
-                    "run.json" | "scenario.resolved.yaml" | INPUTS_FILE | StudyCells::FILE
+                    "run.json" | "scenario.resolved.yaml" | INPUTS_FILE | StudyCells::FILE | FAILED_FILE
                 ))
     };
-    folder.publish(staged, &rebuilt)?;
-    Ok(figures)
+    folder.publish(&publishing, staged, &rebuilt)?;
+    Ok(gathered(dir, figures, &labels_of_all, &data.rows))
+}
+
+/// What the gather found among the cells `all` (labels, in order) given the rows of the finished ones.
+fn gathered(dir: &Path, figures: Vec<String>, all: &[String], rows: &[SweepRow]) -> Gathered {
+    let finished: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.cell.as_str()).collect();
+    let failed: Vec<FailedCell> = read_failed(dir)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|f| all.contains(&f.cell) && !finished.contains(f.cell.as_str()))
+        .collect();
+    let missing = all
+        .iter()
+        .filter(|c| !finished.contains(c.as_str()) && !failed.iter().any(|f| &f.cell == *c))
+        .cloned()
+        .collect();
+    Gathered {
+        figures,
+        cells: all.len(),
+        finished: all.iter().filter(|c| finished.contains(c.as_str())).count(),
+        missing,
+        failed,
+    }
 }
 
 /// Whether `rel` is a file of the report (`summary.md`, `report.html`, `figures/...`).

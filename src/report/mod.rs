@@ -8,6 +8,7 @@ pub mod charts;
 mod dissociation;
 mod frames;
 mod gather;
+mod gathered;
 mod grid_table;
 mod long_tables;
 mod page;
@@ -33,6 +34,7 @@ pub use gather::{
     CellSource, LONG_TABLES, SETTING, SweepRow, gather_long_tables, read_parquet, read_sweep_results, sweep_frame,
     write_long_tables, write_sweep_results,
 };
+pub use gathered::{FAILED_FILE, FailedCell, Gathered, read_failed};
 pub use long_tables::{
     PolicyRows, write_alignment_by_step, write_expert_error, write_per_sample, write_routing_error,
     write_routing_share, write_stability_by_step,

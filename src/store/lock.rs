@@ -112,7 +112,7 @@ fn open(path: &Path) -> Result<File> {
 
 /// Whether the open `file` is the file now at `path`.
 #[cfg(unix)]
-fn same_file(file: &File, path: &Path) -> bool {
+pub(super) fn same_file(file: &File, path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (file.metadata(), std::fs::metadata(path)) {
         (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
@@ -122,7 +122,7 @@ fn same_file(file: &File, path: &Path) -> bool {
 
 /// Whether the open `file` is the file now at `path` (without inode numbers: whether a file is there).
 #[cfg(not(unix))]
-fn same_file(_: &File, path: &Path) -> bool {
+pub(super) fn same_file(_: &File, path: &Path) -> bool {
     path.is_file()
 }
 

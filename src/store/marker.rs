@@ -132,6 +132,7 @@ pub fn is_transient(name: &str) -> bool {
         || (name.starts_with('.')
             && (name.ends_with(".ddmsim-lock")
                 || name.contains(".ddmsim-staging-")
+                || name.contains(super::claim::CLAIM_INFIX)
                 || name.contains(".ddmsim-old-")
                 || name.contains(".ddmsim-partial-")))
 }

@@ -4,6 +4,7 @@
 //! trained models are cached in verified entries. Liveness of a writer is a file lock, never a process id.
 
 pub mod cache;
+pub mod claim;
 mod guard;
 mod live;
 mod lock;
@@ -14,7 +15,7 @@ mod staging;
 
 pub use cache::{Lookup, ModelCache};
 pub use guard::{Protected, absolute, check_target};
-pub use live::{LiveFolder, LiveStaging};
+pub use live::{LiveFolder, LiveStaging, Publishing};
 pub use lock::{FileLock, remove_abandoned};
 pub use marker::{Existing, FolderKind, MARKER, Marker, inspect};
 pub use record::{

@@ -23,7 +23,7 @@ impl TargetLock {
     pub fn take(target: &Path, what: &str) -> Result<TargetLock> {
         let parent = parent_of(target);
         std::fs::create_dir_all(&parent).map_err(|e| Error::io("creating", &parent, e))?;
-        let path = parent.join(format!(".{}.ddmsim-lock", unique_name(target)));
+        let path = Self::path_of(target);
         FileLock::try_take(&path, true)?
             .map(|lock| TargetLock { _lock: lock })
             .ok_or_else(|| {
@@ -32,6 +32,13 @@ impl TargetLock {
                      another folder"
                 ))
             })
+    }
+}
+
+impl TargetLock {
+    /// The lock file of `target`, beside it.
+    pub fn path_of(target: &Path) -> PathBuf {
+        parent_of(target).join(format!(".{}.ddmsim-lock", unique_name(target)))
     }
 }
 
@@ -74,6 +81,8 @@ pub struct Staging {
     what: String,
     dir: Option<tempfile::TempDir>,
     live: Option<FileLock>,
+    /// Removes the staging folder if a signal ends the process by force.
+    forced: Option<crate::interrupt::ForcedExitAction>,
     _target_lock: TargetLock,
 }
 
@@ -98,11 +107,16 @@ impl Staging {
         remove_abandoned(&parent, STAGING_INFIX)?;
         let dir = temp_dir_in(&parent, &format!(".{}{STAGING_INFIX}", short_name(target)))?;
         let live = mark_live(dir.path())?;
+        let doomed = dir.path().to_path_buf();
+        let forced = crate::interrupt::on_forced_exit(move || {
+            let _ = std::fs::remove_dir_all(&doomed);
+        });
         Ok(Staging {
             target: target.to_path_buf(),
             what: what.to_string(),
             dir: Some(dir),
             live: Some(live),
+            forced: Some(forced),
             _target_lock: target_lock,
         })
     }
@@ -134,6 +148,7 @@ impl Staging {
             std::fs::copy(&note, &to).map_err(|e| Error::io("copying", &note, e))?;
         }
         let replaces = matches!(existing, Existing::Marked(_) | Existing::Legacy | Existing::Empty);
+        self.forced.take();
         let old = swap_in(&work, &self.target, replaces)?;
         // The staging folder is the output folder now: nothing of it may be removed on drop.
         let _ = self.dir.take().map(tempfile::TempDir::keep);

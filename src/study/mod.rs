@@ -151,10 +151,18 @@ pub fn cell_dir(out_dir: &Path, setting: &str, seed: u64) -> PathBuf {
     out_dir.join("cells").join(setting).join(format!("seed-{seed}"))
 }
 
-/// Runs (or reuses) every cell of the study, `options.parallel` at a time, publishing the tables after every
-/// cell and the report at the end (see [`run_plan`]). A policy needing more experts than a cell's grouping
-/// produced is skipped there, as in a sweep; a cell whose own scenario fails is recorded and the others go on.
+/// Runs (or reuses) every cell of the study (of `options.shard`), `options.parallel` at a time, publishing the
+/// tables after every cell and the report at the end (see [`run_plan`]). A policy needing more experts than a
+/// cell's grouping produced is skipped there, as in a sweep; a cell whose own scenario fails is recorded and the
+/// others go on.
 pub fn run_study(loaded: &LoadedStudy, options: &SweepOptions) -> Result<SweepOutcome> {
+    let mut options = options.clone();
+    options.inputs.push(loaded.path.clone());
+    run_plan(&plan_study(loaded, &options.out_dir), &options)
+}
+
+/// The plan of the study, its cells in folders under `out_dir`.
+pub fn plan_study(loaded: &LoadedStudy, out_dir: &Path) -> Plan {
     let mut inputs = vec![loaded.base_path.clone()];
     inputs.extend(
         loaded
@@ -170,7 +178,7 @@ pub fn run_study(loaded: &LoadedStudy, options: &SweepOptions) -> Result<SweepOu
                 params: study_params(setting, *seed),
                 scenario: scenario.clone(),
             };
-            (cell, cell_dir(&options.out_dir, setting, *seed))
+            (cell, cell_dir(out_dir, setting, *seed))
         })
         .collect();
     let manifest = StudyCells {
@@ -182,17 +190,13 @@ pub fn run_study(loaded: &LoadedStudy, options: &SweepOptions) -> Result<SweepOu
             .zip(&cells)
             .map(|((setting, seed, _), (c, dir))| StudyCellsEntry {
                 cell: c.label(),
-                dir: dir
-                    .strip_prefix(&options.out_dir)
-                    .unwrap_or(dir)
-                    .to_string_lossy()
-                    .into_owned(),
+                dir: dir.strip_prefix(out_dir).unwrap_or(dir).to_string_lossy().into_owned(),
                 setting: setting.clone(),
                 seed: *seed,
             })
             .collect(),
     };
-    let plan = Plan {
+    Plan {
         kind: FolderKind::Study,
         name: loaded.study.name.clone(),
         scenario_yaml: to_yaml(&loaded.common),
@@ -202,8 +206,15 @@ pub fn run_study(loaded: &LoadedStudy, options: &SweepOptions) -> Result<SweepOu
         inputs,
         extra: vec![(StudyCells::FILE.to_string(), manifest.to_json())],
         policies: manifest.policies.clone(),
-    };
-    let mut options = options.clone();
-    options.inputs.push(loaded.path.clone());
-    run_plan(&plan, &options)
+    }
+}
+
+/// Whether the YAML file at `path` is a study (it has top-level `settings`) rather than a scenario.
+pub fn is_study_file(path: &Path) -> Result<bool> {
+    let text = scenario::read_text(path)?;
+    let value: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| Error::Yaml {
+        file: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(value.get("settings").is_some())
 }

@@ -5,18 +5,19 @@
 //! `param.<path>`) are published as soon as a cell finishes, so an interrupted run keeps its finished cells and a
 //! rerun runs only the others. Both are reported by `crate::report` and rebuilt by `ddmsim report` alike.
 
-use crate::atomic::write_atomic;
-use crate::cells::{self, CellOutcome, CellRunner, run_cells};
+mod folder_state;
+
+use crate::cells::{self, CellOutcome, CellRunner, Claiming, Shard, run_cells};
 use crate::error::{Error, Result};
-use crate::report::{
-    CellSource, INPUTS_FILE, ReportData, SweepRow, showcase_label, write_long_tables, write_report, write_sweep_results,
-};
+pub use crate::report::FailedCell;
+use crate::report::{INPUTS_FILE, showcase_label};
 use crate::scenario::{LoadedScenario, SweepCell, expand, to_yaml};
+use crate::store::claim::{CLAIM_LOG, ClaimLog, Claimant, DEFAULT_STALE};
 use crate::store::{FolderKind, LiveFolder, Protected};
+use folder_state::{FolderState, Published};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How to run a sweep or a study.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +34,11 @@ pub struct SweepOptions {
     pub force: bool,
     /// Files the output folder must never hold (the scenario or study file).
     pub inputs: Vec<PathBuf>,
+    /// The cells this process runs (all by default).
+    pub shard: Shard,
+    /// Age of a heartbeat after which another host's claim on a cell counts as abandoned (`None`: the default,
+    /// [`crate::store::claim::DEFAULT_STALE`]).
+    pub stale: Option<Duration>,
 }
 
 /// A planned multi-run: its cells and what is published with them.
@@ -63,31 +69,29 @@ pub struct Plan {
 pub struct SweepOutcome {
     /// Every cell, in order.
     pub cells: Vec<SweepCell>,
-    /// What became of each cell.
-    pub outcomes: Vec<CellOutcome>,
+    /// What became of each cell this process ran or reused (`None`: another shard's cell).
+    pub outcomes: Vec<Option<CellOutcome>>,
+    /// Whether every cell of the sweep is now finished or failed (in the folder, whoever ran it).
+    pub complete: bool,
 }
 
 impl SweepOutcome {
-    /// The cells that could not run, with the reason.
+    /// The cells of this process that could not run, with the reason.
     pub fn failures(&self) -> Vec<(String, String)> {
         self.cells
             .iter()
             .zip(&self.outcomes)
             .filter_map(|(c, o)| match o {
-                CellOutcome::Failed(m) => Some((c.label(), m.clone())),
-                CellOutcome::Done(_) => None,
+                Some(CellOutcome::Failed(m)) => Some((c.label(), m.clone())),
+                _ => None,
             })
             .collect()
     }
-}
 
-/// A cell that could not run, in `run.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FailedCell {
-    /// The cell's label.
-    pub cell: String,
-    /// Why it could not run.
-    pub error: String,
+    /// How many cells this process ran or reused.
+    pub fn mine(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.is_some()).count()
+    }
 }
 
 /// The `run.json` of a sweep.
@@ -114,17 +118,17 @@ pub fn sweep_cell_dir(out_dir: &Path, cell: &SweepCell) -> PathBuf {
     crate::report::cell_dir_of(out_dir, cell)
 }
 
-/// Runs every cell of `loaded`'s sweep that is not finished yet (see [`run_plan`]).
-pub fn run_sweep(loaded: &LoadedScenario, options: &SweepOptions) -> Result<SweepOutcome> {
+/// The plan of `loaded`'s sweep, its cells in folders under `out_dir`.
+pub fn plan_sweep(loaded: &LoadedScenario, out_dir: &Path) -> Result<Plan> {
     let cells = expand(&loaded.scenario)?;
-    let plan = Plan {
+    Ok(Plan {
         kind: FolderKind::Sweep,
         name: loaded.scenario.name.clone(),
         scenario_yaml: to_yaml(&loaded.scenario),
         cells: cells
             .into_iter()
             .map(|c| {
-                let dir = sweep_cell_dir(&options.out_dir, &c);
+                let dir = sweep_cell_dir(out_dir, &c);
                 (c, dir)
             })
             .collect(),
@@ -135,8 +139,12 @@ pub fn run_sweep(loaded: &LoadedScenario, options: &SweepOptions) -> Result<Swee
             .collect(),
         extra: Vec::new(),
         policies: Vec::new(),
-    };
-    run_plan(&plan, options)
+    })
+}
+
+/// Runs every cell of `loaded`'s sweep (of `options.shard`) that is not finished yet (see [`run_plan`]).
+pub fn run_sweep(loaded: &LoadedScenario, options: &SweepOptions) -> Result<SweepOutcome> {
+    run_plan(&plan_sweep(loaded, &options.out_dir)?, options)
 }
 
 /// Refuses two cells that would run the identical inputs (the same scenario and data), naming both.
@@ -156,10 +164,14 @@ fn refuse_duplicates(jobs: &[cells::CellJob]) -> Result<()> {
     Ok(())
 }
 
-/// Runs every cell of `plan` that is not finished yet. After each cell the tables `results.csv` and
-/// `results.parquet` (one row per cell and policy, with `cell`, `setting` and `param.<path>` columns) are
-/// published (and an outdated report removed); at the end the long tables of every cell gathered into Parquet
-/// files, the report (`summary.md`, `figures/`, `report.html`) and `run.json` are built and published together.
+/// Runs every cell of `plan` in `options.shard` that is not finished yet, claiming each in the output folder
+/// so that any number of processes (shards, overlapping or repeated) can share the folder. After each cell the
+/// tables `results.csv` and `results.parquet` (one row per finished cell and policy, whichever process ran it,
+/// with `cell`, `setting` and `param.<path>` columns) and `failed_cells.json` are published (an outdated report
+/// removed). At the end, when this process ran the whole plan or every cell is now finished or failed, the long
+/// tables of every finished cell gathered into Parquet files, the report (`summary.md`, `figures/`,
+/// `report.html`) and `run.json` are built and published together; otherwise `ddmsim report` gathers them once
+/// the other shards are done.
 pub fn run_plan(plan: &Plan, options: &SweepOptions) -> Result<SweepOutcome> {
     let started = Instant::now();
     let mut inputs = options.inputs.clone();
@@ -169,7 +181,7 @@ pub fn run_plan(plan: &Plan, options: &SweepOptions) -> Result<SweepOutcome> {
         cache: options.cache.clone(),
     };
     let what = format!("--out {}", options.out_dir.display());
-    let folder = Mutex::new(LiveFolder::open(&options.out_dir, plan.kind, &protected, &what)?);
+    let folder = LiveFolder::open(&options.out_dir, plan.kind, &protected, &what)?;
     let named = plan
         .cells
         .iter()
@@ -186,97 +198,52 @@ pub fn run_plan(plan: &Plan, options: &SweepOptions) -> Result<SweepOutcome> {
         inputs,
     };
     runner.parallel = cells::cells_at_once(&jobs, &runner, options.parallel)?;
-    // The inputs of every cell as this run has them: `ddmsim report` shows only the cells that match.
-    let inputs: std::collections::BTreeMap<&str, &str> = jobs
-        .iter()
-        .map(|j| (j.name.as_str(), j.inputs_sha256.as_str()))
-        .collect();
-    let mut files = vec![
-        ("scenario.resolved.yaml".to_string(), plan.scenario_yaml.clone()),
-        (
-            INPUTS_FILE.to_string(),
-            serde_json::to_string_pretty(&inputs).expect("a map of strings serialises"),
+    let published = Published::of(plan, &jobs);
+    let claiming = Claiming {
+        log: ClaimLog::new(
+            options.out_dir.join(CLAIM_LOG),
+            Claimant::this_process(&options.shard.to_string()),
         ),
-    ];
-    files.extend(plan.extra.iter().cloned());
-    let cells: Vec<SweepCell> = plan.cells.iter().map(|(c, _)| c.clone()).collect();
-    let publish_rows = |so_far: &[Option<CellOutcome>]| {
-        let rows = rows_of(&cells, so_far.iter().map(Option::as_ref));
-        publish(&folder, &files, |dir| write_sweep_results(dir, &rows))
+        stale: options.stale.unwrap_or(DEFAULT_STALE),
     };
-    let outcomes = run_cells(&jobs, &runner, &publish_rows)?;
-    let outcome = SweepOutcome { cells, outcomes };
-    let record = SweepRecord {
+    join_plan(&folder, &published, &what)?;
+    let state = FolderState::new(&folder, plan, &jobs, &published);
+    let outcomes = run_cells(&jobs, options.shard, &runner, &claiming, &|so_far| {
+        state.publish(so_far, None).map(|_| ())
+    })?;
+    let record = |failed: &[FailedCell]| SweepRecord {
         ddmsim_version: env!("CARGO_PKG_VERSION").into(),
         scenario: plan.name.clone(),
         threads: rayon::current_num_threads(),
         parallel_cells: runner.parallel,
-        cells: outcome.cells.iter().map(SweepCell::label).collect(),
-        failed_cells: outcome
-            .failures()
-            .into_iter()
-            .map(|(cell, error)| FailedCell { cell, error })
-            .collect(),
+        cells: plan.cells.iter().map(|(c, _)| c.label()).collect(),
+        failed_cells: failed.to_vec(),
         total_seconds: started.elapsed().as_secs_f64(),
     };
-    publish(&folder, &files, |dir| {
-        let rows = rows_of(&outcome.cells, outcome.outcomes.iter().map(Some));
-        write_sweep_results(dir, &rows)?;
-        let finished: Vec<CellSource> = plan
-            .cells
-            .iter()
-            .zip(&outcome.outcomes)
-            .filter(|(_, o)| matches!(o, CellOutcome::Done(_)))
-            .map(|((c, cell_dir), _)| CellSource::of_cell(cell_dir, c))
-            .collect();
-        let tables = write_long_tables(dir, &finished)?;
-        let data = ReportData {
-            scenario_yaml: plan.scenario_yaml.clone(),
-            name: plan.name.clone(),
-            rows,
-            tables,
-            showcase: plan.showcase.clone(),
-            policies: plan.policies.clone(),
-        };
-        write_report(dir, &data)?;
-        let json = serde_json::to_string_pretty(&record).expect("a sweep record serialises");
-        write_atomic(&dir.join("run.json"), json.as_bytes())
-    })?;
-    Ok(outcome)
+    let whole = options.shard.count == 1;
+    let complete = state.publish(&outcomes, Some((&record, whole)))?;
+    Ok(SweepOutcome {
+        cells: plan.cells.iter().map(|(c, _)| c.clone()).collect(),
+        outcomes,
+        complete,
+    })
 }
 
-/// Builds files with `write` in a staging folder inside the output folder (with the files every publish carries:
-/// the resolved scenario, the cells' inputs and any extra file) and publishes them, removing the folder's own
-/// files they replace.
-fn publish(
-    folder: &Mutex<LiveFolder>,
-    with: &[(String, String)],
-    write: impl FnOnce(&Path) -> Result<()>,
-) -> Result<()> {
-    let mut folder = folder.lock().expect("no panics while held");
-    let staged = folder.staging()?;
-    for (name, content) in with {
-        write_atomic(&staged.path().join(name), content.as_bytes())?;
+/// Publishes the plan's files and lists the claim log in the folder's marker; when other processes have the
+/// folder open, refuses unless they run the same cells with the same inputs.
+fn join_plan(folder: &LiveFolder, published: &Published, what: &str) -> Result<()> {
+    let publishing = folder.begin()?;
+    if !folder.was_alone() {
+        let theirs = std::fs::read_to_string(folder.path().join(INPUTS_FILE)).ok();
+        if theirs.is_some_and(|theirs| theirs != published.inputs_json) {
+            return Err(Error::Refused(format!(
+                "{what}: another ddmsim process is running a different sweep or study (or another version of this \
+                 one) in this folder; wait for it to finish or choose another folder"
+            )));
+        }
     }
-    write(staged.path())?;
-    folder.publish(staged, &|_| true)
-}
-
-/// The rows of the finished cells, in cell order.
-fn rows_of<'a>(cells: &[SweepCell], outcomes: impl Iterator<Item = Option<&'a CellOutcome>>) -> Vec<SweepRow> {
-    cells
-        .iter()
-        .zip(outcomes)
-        .flat_map(|(cell, outcome)| match outcome {
-            Some(CellOutcome::Done(records)) => records
-                .iter()
-                .map(|r| SweepRow {
-                    cell: cell.label(),
-                    params: cell.params.clone(),
-                    record: r.clone(),
-                })
-                .collect(),
-            _ => Vec::new(),
-        })
-        .collect()
+    folder.list(&publishing, CLAIM_LOG)?;
+    let staged = folder.staging()?;
+    published.write(staged.path())?;
+    folder.publish(&publishing, staged, &|_| false)
 }

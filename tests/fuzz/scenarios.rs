@@ -891,6 +891,7 @@ fn drive(ws: &Path, case: &ScenarioCase) -> Result<Ended, TestCaseError> {
             parallel: Some(1),
             force: false,
             inputs: vec![file.clone()],
+            ..Default::default()
         };
         match ddmsim::sweep::run_sweep(&loaded, &options) {
             Ok(outcome) => {

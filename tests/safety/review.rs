@@ -39,6 +39,8 @@ fn a_sweep_folder_of_an_older_version_keeps_its_cells_through_report() {
     for marker in find_named(&env.path("sw"), ".ddmsim") {
         std::fs::remove_file(marker).unwrap();
     }
+    // Older versions kept no claim log either.
+    std::fs::remove_file(env.path("sw/claims.log")).unwrap();
     let cells_before = files(&env.path("sw/cells"));
     env.ddmsim(&["report", "sw"]).ok();
     assert_eq!(files(&env.path("sw/cells")), cells_before, "report removed cell files");

@@ -1,0 +1,336 @@
+//! Running a sweep or study on a Slurm cluster with Slurm itself as the scheduler: an sbatch array script whose
+//! tasks each run one shard of the cells (`--shard $SLURM_ARRAY_TASK_ID/N`, cells claimed in the shared output
+//! folder), and a gather script, submitted with `--dependency=afterany:<array>`, that runs `ddmsim report`. Both
+//! are written into the output folder's `slurm/`, and Slurm's logs go to `slurm/logs/`. The scripts use only
+//! options Slurm 22.05 accepts. The output folder, the model cache beside it, the scenario and the ddmsim binary
+//! must be on a file system every node sees at the same path.
+
+use crate::error::{Error, Result};
+use crate::store::{FolderKind, LiveFolder, Protected};
+use crate::sweep::Plan;
+use std::path::{Path, PathBuf};
+
+/// The array script's path inside the output folder.
+pub const ARRAY_SCRIPT: &str = "slurm/array.sbatch";
+
+/// The gather script's path inside the output folder.
+pub const GATHER_SCRIPT: &str = "slurm/gather.sbatch";
+
+/// How to lay a sweep or study out as Slurm jobs (`ddmsim slurm`'s flags).
+#[derive(Debug, Clone)]
+pub struct SlurmOptions {
+    /// The output folder (shared by every node).
+    pub out_dir: PathBuf,
+    /// Array tasks running at once (`--array=0-N%K`; `None`: as many as Slurm allows).
+    pub array_parallelism: Option<usize>,
+    /// Cells per array task, at most.
+    pub cells_per_task: usize,
+    /// `--partition`.
+    pub partition: Option<String>,
+    /// `--time` of each task.
+    pub time: Option<String>,
+    /// `--mem` of each task (`None`: ddmsim's estimate for its cells).
+    pub mem: Option<String>,
+    /// `--cpus-per-task`, also the task's worker threads.
+    pub cpus_per_task: usize,
+    /// More `#SBATCH` options, verbatim (each starts with `-`).
+    pub extra: Vec<String>,
+    /// Pass `--no-cache` to the tasks.
+    pub no_cache: bool,
+}
+
+/// A multi-run to lay out: its file, whether it is a study, and its plan.
+#[derive(Debug, Clone)]
+pub struct SlurmJob<'a> {
+    /// The sweep scenario or study file.
+    pub file: &'a Path,
+    /// Whether `file` is a study (run with `ddmsim study`) rather than a sweep (`ddmsim run`).
+    pub study: bool,
+    /// The planned cells.
+    pub plan: &'a Plan,
+}
+
+/// The two scripts and how the cells fall into tasks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scripts {
+    /// The array script.
+    pub array: String,
+    /// The gather script.
+    pub gather: String,
+    /// Array tasks (shards).
+    pub tasks: usize,
+    /// Cells in the plan.
+    pub cells: usize,
+    /// The `--mem` of each task.
+    pub mem: String,
+}
+
+/// Builds the scripts for `job` with `options`; `ddmsim` is the binary the nodes run and `workdir` the folder
+/// they start in. Every path is made absolute.
+pub fn scripts(job: &SlurmJob<'_>, options: &SlurmOptions, ddmsim: &Path, workdir: &Path) -> Result<Scripts> {
+    check_options(options)?;
+    let out = crate::store::absolute(&options.out_dir)?;
+    let file = crate::store::absolute(job.file)?;
+    for (what, path) in [
+        ("--out", &out),
+        ("the scenario", &file),
+        ("ddmsim", &ddmsim.to_path_buf()),
+    ] {
+        plain_path(what, path)?;
+    }
+    plain_path("the working folder", workdir)?;
+    let cells = job.plan.cells.len();
+    let tasks = cells.div_ceil(options.cells_per_task).max(1);
+    let mem = match &options.mem {
+        Some(mem) => mem.clone(),
+        None => estimated_mem(job.plan, options)?,
+    };
+    let name = format!("ddmsim-{}", job.plan.name);
+    let logs = out.join("slurm/logs");
+    let mut head = vec![
+        format!("--job-name={name}"),
+        match options.array_parallelism {
+            Some(k) => format!("--array=0-{}%{k}", tasks - 1),
+            None => format!("--array=0-{}", tasks - 1),
+        },
+        format!("--cpus-per-task={}", options.cpus_per_task),
+        format!("--mem={mem}"),
+    ];
+    head.extend(options.time.iter().map(|t| format!("--time={t}")));
+    head.extend(options.partition.iter().map(|p| format!("--partition={p}")));
+    head.extend([
+        "--requeue".to_string(),
+        "--open-mode=append".to_string(),
+        format!("--output={}/task-%A_%a.log", logs.display()),
+        format!("--chdir={}", workdir.display()),
+    ]);
+    head.extend(options.extra.iter().cloned());
+    let command = if job.study { "study" } else { "run" };
+    let cache = if options.no_cache { " --no-cache" } else { "" };
+    let array = format!(
+        "#!/bin/bash\n\
+         # Written by ddmsim {version}: {kind} `{plan}`, {cells} cells as {tasks} array tasks of at most {per} cells.\n\
+         # Task I runs the cells whose index is I modulo {tasks}, claiming each in the shared output folder: a\n\
+         # requeued, repeated or overlapping task never runs a cell twice, and finished cells are skipped.\n\
+         # SIGTERM (preemption, time limit, scancel) abandons the cell in progress cleanly; requeue the task to\n\
+         # resume it. Submit with ddmsim slurm --submit, or see `ddmsim slurm --help`.\n\
+         {sbatch}\
+         echo \"ddmsim shard ${{SLURM_ARRAY_TASK_ID}}/{tasks} on $(hostname), restart ${{SLURM_RESTART_COUNT:-0}}\"\n\
+         exec {ddmsim} {command} {file} --out {out} --shard \"${{SLURM_ARRAY_TASK_ID}}/{tasks}\" \\\n    \
+         --threads \"${{SLURM_CPUS_PER_TASK:-{cpus}}}\" --quiet{cache}\n",
+        version = env!("CARGO_PKG_VERSION"),
+        kind = if job.study { "study" } else { "sweep" },
+        plan = job.plan.name,
+        per = options.cells_per_task,
+        sbatch = sbatch_lines(&head),
+        ddmsim = ddmsim.display(),
+        file = file.display(),
+        out = out.display(),
+        cpus = options.cpus_per_task,
+    );
+    let gather_head = vec![
+        format!("--job-name={name}-gather"),
+        "--cpus-per-task=1".to_string(),
+        format!("--mem={}", gather_mem(job.plan)),
+        "--open-mode=append".to_string(),
+        format!("--output={}/gather-%j.log", logs.display()),
+        format!("--chdir={}", workdir.display()),
+    ];
+    let mut gather_head = gather_head;
+    gather_head.extend(options.partition.iter().map(|p| format!("--partition={p}")));
+    gather_head.extend(options.extra.iter().cloned());
+    let gather = format!(
+        "#!/bin/bash\n\
+         # Written by ddmsim {version}: gathers the finished cells of `{plan}` into its tables and report once the\n\
+         # array is over (submitted with --dependency=afterany:<array job>); it says which cells are missing.\n\
+         {sbatch}\
+         exec {ddmsim} report {out}\n",
+        version = env!("CARGO_PKG_VERSION"),
+        plan = job.plan.name,
+        sbatch = sbatch_lines(&gather_head),
+        ddmsim = ddmsim.display(),
+        out = out.display(),
+    );
+    Ok(Scripts {
+        array,
+        gather,
+        tasks,
+        cells,
+        mem,
+    })
+}
+
+/// Writes the scripts into the `kind` output folder (created if needed, refused as `ddmsim run` would refuse it)
+/// and makes `slurm/logs/` for Slurm's logs.
+pub fn write(scripts: &Scripts, out_dir: &Path, kind: FolderKind, protected: &Protected) -> Result<()> {
+    let what = format!("--out {}", out_dir.display());
+    let folder = LiveFolder::open(out_dir, kind, protected, &what)?;
+    let publishing = folder.begin()?;
+    let staged = folder.staging()?;
+    for (name, text) in [(ARRAY_SCRIPT, &scripts.array), (GATHER_SCRIPT, &scripts.gather)] {
+        let path = staged.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("in slurm/")).map_err(|e| Error::io("creating", &path, e))?;
+        crate::atomic::write_atomic(&path, text.as_bytes())?;
+    }
+    let logs = out_dir.join("slurm/logs");
+    std::fs::create_dir_all(&logs).map_err(|e| Error::io("creating", &logs, e))?;
+    folder.publish(&publishing, staged, &|_| false)
+}
+
+/// Submits the array script and then the gather script after it; returns their job ids.
+pub fn submit(out_dir: &Path) -> Result<(String, String)> {
+    let array = sbatch(&[], &out_dir.join(ARRAY_SCRIPT))?;
+    let gather = sbatch(
+        &[format!("--dependency=afterany:{array}")],
+        &out_dir.join(GATHER_SCRIPT),
+    )?;
+    Ok((array, gather))
+}
+
+/// The shell commands that submit the two scripts of `out_dir`.
+pub fn submit_commands(out_dir: &Path) -> String {
+    let out = out_dir.display();
+    format!(
+        "array=$(sbatch --parsable {out}/{ARRAY_SCRIPT}) && \\\n  sbatch --dependency=afterany:${{array%%;*}} {out}/{GATHER_SCRIPT}\n"
+    )
+}
+
+/// Runs `sbatch --parsable ARGS script` and returns the job id.
+fn sbatch(args: &[String], script: &Path) -> Result<String> {
+    let output = std::process::Command::new("sbatch")
+        .arg("--parsable")
+        .args(args)
+        .arg(script)
+        .output()
+        .map_err(|e| {
+            Error::Refused(format!(
+                "--submit: cannot run sbatch ({e}); is this a Slurm login node? Submit the scripts yourself:\n{}",
+                submit_commands(script.parent().and_then(Path::parent).unwrap_or(Path::new(".")))
+            ))
+        })?;
+    if !output.status.success() {
+        return Err(Error::Refused(format!(
+            "sbatch {} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    // --parsable prints `id` or `id;cluster`.
+    let id = text.trim().split(';').next().unwrap_or("").to_string();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(Error::Refused(format!(
+            "sbatch {}: printed `{}`, not a job id",
+            script.display(),
+            text.trim()
+        )));
+    }
+    Ok(id)
+}
+
+/// `#SBATCH` lines of `options`.
+fn sbatch_lines(options: &[String]) -> String {
+    options.iter().map(|o| format!("#SBATCH {o}\n")).collect()
+}
+
+/// Refuses flag values that cannot be written into an `#SBATCH` line as they are.
+fn check_options(o: &SlurmOptions) -> Result<()> {
+    if o.cells_per_task == 0 {
+        return Err(Error::invalid("--cells-per-task", "must be at least 1"));
+    }
+    if o.cpus_per_task == 0 {
+        return Err(Error::invalid("--cpus-per-task", "must be at least 1"));
+    }
+    if o.array_parallelism == Some(0) {
+        return Err(Error::invalid("--array-parallelism", "must be at least 1"));
+    }
+    let values = [("--partition", &o.partition), ("--time", &o.time), ("--mem", &o.mem)];
+    for (flag, value) in values {
+        if let Some(v) = value
+            && (v.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control() || c == '#'))
+        {
+            return Err(Error::invalid(flag, format!("`{v}` is empty or holds spaces or `#`")));
+        }
+    }
+    for extra in &o.extra {
+        if !extra.starts_with('-') || extra.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "--extra",
+                format!("`{extra}` is not one sbatch option on one line (e.g. --extra '--account=lab')"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a path Slurm's `#SBATCH` lines and the script's command line could not carry unquoted.
+fn plain_path(what: &str, path: &Path) -> Result<()> {
+    let text = path.to_string_lossy();
+    if text
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "'\"$`\\%#;&|<>()*?".contains(c))
+    {
+        return Err(Error::Refused(format!(
+            "{what}: {text} holds a space or a character special to the shell or to Slurm's file patterns; use a \
+             path without them"
+        )));
+    }
+    Ok(())
+}
+
+/// Memory per task: the largest cell's estimate, times the cells a task runs at once (one per CPU, at most its
+/// cells), with a quarter more and 256 MiB for the process, in MiB.
+fn estimated_mem(plan: &Plan, o: &SlurmOptions) -> Result<String> {
+    let mut largest = 0.0f64;
+    for (cell, _) in &plan.cells {
+        let estimate = crate::experiment::estimate_scenario(&cell.scenario, &plan.base_dir)?;
+        largest = largest.max(estimate.total());
+    }
+    let at_once = o.cpus_per_task.min(o.cells_per_task) as f64;
+    let mib = (largest * at_once * 1.25 / (1024.0 * 1024.0)).ceil() as u64 + 256;
+    Ok(format!("{mib}M"))
+}
+
+/// Memory of the gather job: it reads the cells' tables, a fraction of a cell's run.
+fn gather_mem(plan: &Plan) -> String {
+    format!("{}M", 512 + 8 * plan.cells.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> SlurmOptions {
+        SlurmOptions {
+            out_dir: PathBuf::from("/shared/out"),
+            array_parallelism: Some(2),
+            cells_per_task: 2,
+            partition: Some("debug".into()),
+            time: Some("01:00:00".into()),
+            mem: Some("2G".into()),
+            cpus_per_task: 4,
+            extra: vec!["--account=lab".into()],
+            no_cache: false,
+        }
+    }
+
+    #[test]
+    fn bad_flag_values_are_refused_naming_the_flag() {
+        let mut o = options();
+        o.time = Some("1 h".into());
+        assert!(check_options(&o).unwrap_err().to_string().starts_with("--time"));
+        let mut o = options();
+        o.extra = vec!["account=lab".into()];
+        assert!(check_options(&o).unwrap_err().to_string().starts_with("--extra"));
+        let mut o = options();
+        o.cells_per_task = 0;
+        assert!(
+            check_options(&o)
+                .unwrap_err()
+                .to_string()
+                .starts_with("--cells-per-task")
+        );
+        assert!(plain_path("--out", Path::new("/a b")).is_err());
+        assert!(plain_path("--out", Path::new("/a/b-c_d.e")).is_ok());
+    }
+}
