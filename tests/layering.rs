@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The top-level modules from the bottom layer up: each may use only those before it.
-const LAYERS: [&str; 25] = [
+const LAYERS: [&str; 27] = [
     "error",
     "hash",
     "rng",
     "progress",
+    "interrupt",
     "alloc",
     "atomic",
     "scenario",
@@ -32,10 +33,11 @@ const LAYERS: [&str; 25] = [
     "cells",
     "sweep",
     "study",
+    "slurm",
 ];
 
 /// Files of the binary and the crate root, which sit above every layer.
-const ABOVE_ALL: [&str; 3] = ["lib", "main", "cli"];
+const ABOVE_ALL: [&str; 4] = ["lib", "main", "cli", "slurm_cli"];
 
 /// The text of every `.rs` file under `dir`, recursively.
 fn sources(dir: &Path, out: &mut Vec<String>) {
