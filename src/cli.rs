@@ -54,7 +54,7 @@ pub enum Command {
     },
     /// Write (and with --submit, submit) Slurm scripts that run a sweep or study as a job array, each task one
     /// shard of the cells, and a gather job after it that runs `ddmsim report`.
-    Slurm(SlurmArgs),
+    Slurm(crate::slurm_cli::SlurmArgs),
     /// Check a scenario and print it with every default filled in.
     Validate {
         /// The scenario YAML file.
@@ -100,44 +100,6 @@ pub struct RunArgs {
     stale_claim: u64,
 }
 
-/// `ddmsim slurm`'s arguments.
-#[derive(Debug, clap::Args)]
-pub struct SlurmArgs {
-    /// The sweep scenario (a scenario with `sweep:`) or study file.
-    pub(crate) file: PathBuf,
-    /// Output folder, on a file system every node shares (default: reports/<name in the file>).
-    #[arg(long)]
-    pub(crate) out: Option<PathBuf>,
-    /// Array tasks running at once (default: as many as the cluster allows).
-    #[arg(long, value_name = "K")]
-    pub(crate) array_parallelism: Option<usize>,
-    /// Cells per array task (schedulers dislike many tiny jobs).
-    #[arg(long, value_name = "M", default_value_t = 1)]
-    pub(crate) cells_per_task: usize,
-    /// Slurm partition of every job.
-    #[arg(long)]
-    pub(crate) partition: Option<String>,
-    /// Time limit of each array task, as sbatch takes it (e.g. 02:00:00).
-    #[arg(long)]
-    pub(crate) time: Option<String>,
-    /// Memory of each array task, as sbatch takes it (default: ddmsim's estimate for the cells a task runs at
-    /// once).
-    #[arg(long)]
-    pub(crate) mem: Option<String>,
-    /// CPUs of each array task; the task runs that many worker threads.
-    #[arg(long, default_value_t = 1)]
-    pub(crate) cpus_per_task: usize,
-    /// One more sbatch option for every job, e.g. --extra '--account=lab' (repeatable).
-    #[arg(long = "extra", value_name = "OPTION", allow_hyphen_values = true)]
-    pub(crate) extra: Vec<String>,
-    /// Submit the jobs with sbatch and print their ids (otherwise print the commands that submit them).
-    #[arg(long)]
-    pub(crate) submit: bool,
-    /// The tasks always train (no model cache).
-    #[arg(long)]
-    pub(crate) no_cache: bool,
-}
-
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -149,21 +111,8 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             out(&scenario::to_yaml(&loaded.scenario))
         }
-        Command::Report { dir } => {
-            let gathered = ddmsim::report::rebuild_report(&dir)?;
-            let mut text = String::new();
-            for remark in gathered.remarks() {
-                text.push_str(&remark);
-                text.push('\n');
-            }
-            text.push_str(&format!(
-                "{} figures; report written to {}\n",
-                gathered.figures.len(),
-                dir.join("report.html").display()
-            ));
-            out(&text)
-        }
-        Command::Slurm(args) => crate::slurm_cli::run(&args),
+        Command::Report { dir } => report(&dir),
+        Command::Slurm(args) => out(&crate::slurm_cli::run(&args)?),
         Command::Study { study, run } => run_study(&study, &run),
         Command::Run {
             scenario,
@@ -224,12 +173,28 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 /// Writes `text` to standard output; a closed pipe or a full device is an error, not a panic.
-pub fn out(text: &str) -> Result<()> {
+fn out(text: &str) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
         .context("writing to standard output")
+}
+
+/// Rebuilds the report of `dir` and says what it gathered.
+fn report(dir: &std::path::Path) -> Result<()> {
+    let gathered = ddmsim::report::rebuild_report(dir)?;
+    let mut text = String::new();
+    for remark in gathered.remarks() {
+        text.push_str(&remark);
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "{} figures; report written to {}\n",
+        gathered.figures.len(),
+        dir.join("report.html").display()
+    ));
+    out(&text)
 }
 
 /// Runs a study and prints where its summary is; any cell that could not run makes it fail, naming the cells.

@@ -85,10 +85,33 @@ pub fn scripts(job: &SlurmJob<'_>, options: &SlurmOptions, ddmsim: &Path, workdi
         Some(mem) => mem.clone(),
         None => estimated_mem(job.plan, options)?,
     };
-    let name = format!("ddmsim-{}", job.plan.name);
-    let logs = out.join("slurm/logs");
+    let places = Places {
+        ddmsim,
+        workdir,
+        out: &out,
+        file: &file,
+    };
+    Ok(Scripts {
+        array: array_script(job, options, &places, tasks, &mem),
+        gather: gather_script(job, options, &places),
+        tasks,
+        cells,
+        mem,
+    })
+}
+
+/// The absolute paths the scripts name.
+struct Places<'a> {
+    ddmsim: &'a Path,
+    workdir: &'a Path,
+    out: &'a Path,
+    file: &'a Path,
+}
+
+/// The array script: `tasks` tasks, each a shard of the cells.
+fn array_script(job: &SlurmJob<'_>, options: &SlurmOptions, at: &Places<'_>, tasks: usize, mem: &str) -> String {
     let mut head = vec![
-        format!("--job-name={name}"),
+        format!("--job-name=ddmsim-{}", job.plan.name),
         match options.array_parallelism {
             Some(k) => format!("--array=0-{}%{k}", tasks - 1),
             None => format!("--array=0-{}", tasks - 1),
@@ -101,13 +124,11 @@ pub fn scripts(job: &SlurmJob<'_>, options: &SlurmOptions, ddmsim: &Path, workdi
     head.extend([
         "--requeue".to_string(),
         "--open-mode=append".to_string(),
-        format!("--output={}/task-%A_%a.log", logs.display()),
-        format!("--chdir={}", workdir.display()),
+        format!("--output={}/slurm/logs/task-%A_%a.log", at.out.display()),
+        format!("--chdir={}", at.workdir.display()),
     ]);
     head.extend(options.extra.iter().cloned());
-    let command = if job.study { "study" } else { "run" };
-    let cache = if options.no_cache { " --no-cache" } else { "" };
-    let array = format!(
+    format!(
         "#!/bin/bash\n\
          # Written by ddmsim {version}: {kind} `{plan}`, {cells} cells as {tasks} array tasks of at most {per} cells.\n\
          # Task I runs the cells whose index is I modulo {tasks}, claiming each in the shared output folder: a\n\
@@ -121,25 +142,31 @@ pub fn scripts(job: &SlurmJob<'_>, options: &SlurmOptions, ddmsim: &Path, workdi
         version = env!("CARGO_PKG_VERSION"),
         kind = if job.study { "study" } else { "sweep" },
         plan = job.plan.name,
+        cells = job.plan.cells.len(),
         per = options.cells_per_task,
         sbatch = sbatch_lines(&head),
-        ddmsim = ddmsim.display(),
-        file = file.display(),
-        out = out.display(),
+        ddmsim = at.ddmsim.display(),
+        command = if job.study { "study" } else { "run" },
+        file = at.file.display(),
+        out = at.out.display(),
         cpus = options.cpus_per_task,
-    );
-    let gather_head = vec![
-        format!("--job-name={name}-gather"),
+        cache = if options.no_cache { " --no-cache" } else { "" },
+    )
+}
+
+/// The gather script: `ddmsim report` on the output folder.
+fn gather_script(job: &SlurmJob<'_>, options: &SlurmOptions, at: &Places<'_>) -> String {
+    let mut head = vec![
+        format!("--job-name=ddmsim-{}-gather", job.plan.name),
         "--cpus-per-task=1".to_string(),
         format!("--mem={}", gather_mem(job.plan)),
         "--open-mode=append".to_string(),
-        format!("--output={}/gather-%j.log", logs.display()),
-        format!("--chdir={}", workdir.display()),
+        format!("--output={}/slurm/logs/gather-%j.log", at.out.display()),
+        format!("--chdir={}", at.workdir.display()),
     ];
-    let mut gather_head = gather_head;
-    gather_head.extend(options.partition.iter().map(|p| format!("--partition={p}")));
-    gather_head.extend(options.extra.iter().cloned());
-    let gather = format!(
+    head.extend(options.partition.iter().map(|p| format!("--partition={p}")));
+    head.extend(options.extra.iter().cloned());
+    format!(
         "#!/bin/bash\n\
          # Written by ddmsim {version}: gathers the finished cells of `{plan}` into its tables and report once the\n\
          # array is over (submitted with --dependency=afterany:<array job>); it says which cells are missing.\n\
@@ -147,17 +174,10 @@ pub fn scripts(job: &SlurmJob<'_>, options: &SlurmOptions, ddmsim: &Path, workdi
          exec {ddmsim} report {out}\n",
         version = env!("CARGO_PKG_VERSION"),
         plan = job.plan.name,
-        sbatch = sbatch_lines(&gather_head),
-        ddmsim = ddmsim.display(),
-        out = out.display(),
-    );
-    Ok(Scripts {
-        array,
-        gather,
-        tasks,
-        cells,
-        mem,
-    })
+        sbatch = sbatch_lines(&head),
+        ddmsim = at.ddmsim.display(),
+        out = at.out.display(),
+    )
 }
 
 /// Writes the scripts into the `kind` output folder (created if needed, refused as `ddmsim run` would refuse it)

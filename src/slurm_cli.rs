@@ -1,12 +1,49 @@
-//! `ddmsim slurm`: loads a sweep or study, writes its Slurm scripts into the output folder, and submits them or
-//! prints the commands that do.
+//! `ddmsim slurm`: its arguments; it loads a sweep or study, writes its Slurm scripts into the output folder, and
+//! submits them or says the commands that do.
 
-use crate::cli::SlurmArgs;
 use anyhow::{Context, Result};
 use ddmsim::slurm::{SlurmJob, SlurmOptions};
 use ddmsim::store::{FolderKind, Protected};
 use ddmsim::sweep::Plan;
 use std::path::{Path, PathBuf};
+
+/// `ddmsim slurm`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct SlurmArgs {
+    /// The sweep scenario (a scenario with `sweep:`) or study file.
+    pub(crate) file: PathBuf,
+    /// Output folder, on a file system every node shares (default: reports/<name in the file>).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Array tasks running at once (default: as many as the cluster allows).
+    #[arg(long, value_name = "K")]
+    pub(crate) array_parallelism: Option<usize>,
+    /// Cells per array task (schedulers dislike many tiny jobs).
+    #[arg(long, value_name = "M", default_value_t = 1)]
+    pub(crate) cells_per_task: usize,
+    /// Slurm partition of every job.
+    #[arg(long)]
+    pub(crate) partition: Option<String>,
+    /// Time limit of each array task, as sbatch takes it (e.g. 02:00:00).
+    #[arg(long)]
+    pub(crate) time: Option<String>,
+    /// Memory of each array task, as sbatch takes it (default: ddmsim's estimate for the cells a task runs at
+    /// once).
+    #[arg(long)]
+    pub(crate) mem: Option<String>,
+    /// CPUs of each array task; the task runs that many worker threads.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) cpus_per_task: usize,
+    /// One more sbatch option for every job, e.g. --extra '--account=lab' (repeatable).
+    #[arg(long = "extra", value_name = "OPTION", allow_hyphen_values = true)]
+    pub(crate) extra: Vec<String>,
+    /// Submit the jobs with sbatch and print their ids (otherwise print the commands that submit them).
+    #[arg(long)]
+    pub(crate) submit: bool,
+    /// The tasks always train (no model cache).
+    #[arg(long)]
+    pub(crate) no_cache: bool,
+}
 
 /// Loads the sweep or study `file` and plans it into `out` (default `reports/<name>`): the plan, whether it is a
 /// study, and the absolute output folder.
@@ -30,8 +67,8 @@ fn load_plan(file: &Path, out: Option<&Path>) -> Result<(Plan, bool, PathBuf)> {
     Ok((ddmsim::sweep::plan_sweep(&loaded, &out_dir)?, false, out_dir))
 }
 
-/// Runs `ddmsim slurm`.
-pub fn run(args: &SlurmArgs) -> Result<()> {
+/// Runs `ddmsim slurm`; returns what to print.
+pub fn run(args: &SlurmArgs) -> Result<String> {
     let (plan, study, out_dir) = load_plan(&args.file, args.out.as_deref())?;
     let options = SlurmOptions {
         out_dir: out_dir.clone(),
@@ -78,5 +115,5 @@ pub fn run(args: &SlurmArgs) -> Result<()> {
         text.push_str("submit them with:\n");
         text.push_str(&ddmsim::slurm::submit_commands(&out_dir));
     }
-    crate::cli::out(&text)
+    Ok(text)
 }
