@@ -80,6 +80,11 @@ struct Sizes {
     threads: f64,
 }
 
+/// The keys of SCAFFOLD's per-client control variates.
+const SCAFFOLD_KEYS: &str = "federation.algorithm, router.algorithm";
+/// The keys of the optimizer state clients keep between rounds.
+const PERSISTENT_KEYS: &str = "federation.local_optimizer, router.local_optimizer";
+
 /// Bytes of an f32 and of an f64.
 const F32: f64 = 4.0;
 /// See [`F32`].
@@ -187,7 +192,7 @@ fn training_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
             bytes: router * working(pr, s.router.time_embedding, &s.router.hidden),
         },
         Part {
-            key: "federation.algorithm, router.algorithm",
+            key: SCAFFOLD_KEYS,
             what: "SCAFFOLD's control variates of the clients that train, and a round's corrections",
             // The c_i of each client that ever trains its expert and the monolith (the router's: one each), and
             // per round a shift, a renewed c_i and its change for each participant.
@@ -198,7 +203,7 @@ fn training_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
                 * F32,
         },
         Part {
-            key: "federation.local_optimizer, router.local_optimizer",
+            key: PERSISTENT_KEYS,
             what: "the optimizer state each client that trains keeps between rounds (persistent only)",
             bytes: (kept_moments(s.federation.local_optimizer, &s.model.optimizer) * 2.0 * expert_state * p
                 + router * kept_moments(router_local, &s.router.optimizer) * router_state * pr)
@@ -312,14 +317,27 @@ fn fits(estimate: &Estimate, available: f64) -> Result<()> {
         largest.key,
         format!(
             "the run would need about {} of memory at its peak, more than the {} available; most of it is {} \
-         ({}); lower {} or pass --force to run anyway",
+         ({}); {} or pass --force to run anyway",
             bytes_text(total),
             bytes_text(available),
             largest.what,
             bytes_text(largest.bytes),
-            largest.key
+            advice(largest.key)
         ),
     ))
+}
+
+/// What to change when the part governed by `key` is the largest.
+fn advice(key: &str) -> String {
+    match key {
+        SCAFFOLD_KEYS => "use an algorithm that keeps nothing per client ({kind: fedavg} or fedprox), or fewer \
+                          rounds or clients per round (each client that ever trains keeps a control variate)"
+            .into(),
+        PERSISTENT_KEYS => "use fresh local optimizers (local_optimizer: fresh), or fewer rounds or clients per \
+                            round (each client that ever trains keeps its optimizer's state)"
+            .into(),
+        _ => format!("lower {key}"),
+    }
 }
 
 /// The estimated peak memory of the scenario `s` (relative data paths resolve against `base_dir`).
@@ -408,6 +426,7 @@ mod tests {
             err.starts_with("federation.algorithm, router.algorithm: the run would need about 1"),
             "{err}"
         );
+        assert!(err.contains("use an algorithm that keeps nothing per client"), "{err}");
         // Persistent local optimizers keep state for the same clients.
         s.federation.algorithm = AlgorithmConfig::Fedavg;
         s.federation.local_optimizer = LocalOptimizer::Persistent;
