@@ -36,11 +36,6 @@ pub struct Needs {
     pub monolith: bool,
 }
 
-/// Clients selected per round out of `n` for a fraction (at least one).
-pub fn per_round(fraction: f64, n: usize) -> usize {
-    ((fraction * n as f64).round() as usize).clamp(1, n.max(1))
-}
-
 /// The denoiser architecture of a scenario for data of dimension `dim`.
 pub fn denoiser_net(s: &Scenario, dim: usize) -> TimeNet {
     TimeNet::new(dim, s.model.time_embedding, &s.model.hidden, dim, s.model.residual)

@@ -2,7 +2,7 @@
 //! then trained on the CPU (models in parallel) or with the denoisers' rounds batched on a device.
 
 use super::gang::Gang;
-use super::{DenoiserDevice, Needs, denoiser_net, per_round, router_net};
+use super::{DenoiserDevice, Needs, denoiser_net, router_net};
 use crate::diffusion::{DenoiserModel, DenoiserTask, Objective};
 use crate::error::Result;
 use crate::federated::{BatchedLocal, Client, Faults, Plan, RoundLog, Task, train, train_batched};
@@ -38,7 +38,7 @@ pub(super) struct Training<'a> {
     s: &'a Scenario,
     parts: &'a [Vec<usize>],
     /// The rows each client trains the denoisers on (its own, or a data_swap attacker's poisoned points).
-    denoiser_parts: Vec<Vec<usize>>,
+    denoiser_parts: Vec<&'a [usize]>,
     groups: &'a ExpertGroups,
     /// The faults every model meets (expert outages added per expert).
     faults: Faults,
@@ -58,7 +58,7 @@ impl<'a> Training<'a> {
     pub fn new(
         s: &'a Scenario,
         train_x: &'a Array2<f32>,
-        (parts, groups, roster): (&'a [Vec<usize>], &'a ExpertGroups, &Roster),
+        (parts, groups, roster): (&'a [Vec<usize>], &'a ExpertGroups, &'a Roster),
         needs: Needs,
         progress: &Progress,
     ) -> Self {
@@ -67,10 +67,9 @@ impl<'a> Training<'a> {
         let expert_per_round: Vec<usize> = groups
             .experts
             .iter()
-            .map(|g| per_round(f.clients_per_round, g.clients.len()))
+            .map(|g| f.clients_per_round.of(g.clients.len()))
             .collect();
-        let active: Vec<Client> = (0..parts.len())
-            .filter(|c| !groups.idle_clients.contains(c))
+        let active: Vec<Client> = (groups.active_clients(parts.len()).into_iter())
             .map(|id| Client { id, rows: &parts[id] })
             .collect();
         let mut training = Training {
@@ -155,11 +154,7 @@ impl<'a> Training<'a> {
             optimizer: r.optimizer.clone(),
             local_optimizer: r.local_optimizer.unwrap_or(f.local_optimizer),
             strategy: r.strategy(f),
-            ..self.plan(
-                "router".into(),
-                ROUTER_TAG,
-                per_round(r.clients_per_round, self.active.len()),
-            )
+            ..self.plan("router".into(), ROUTER_TAG, r.clients_per_round.of(self.active.len()))
         }
     }
 
@@ -170,7 +165,7 @@ impl<'a> Training<'a> {
             .iter()
             .map(|&id| Client {
                 id,
-                rows: &self.denoiser_parts[id],
+                rows: self.denoiser_parts[id],
             })
             .collect()
     }
@@ -180,7 +175,7 @@ impl<'a> Training<'a> {
         (self.active.iter())
             .map(|c| Client {
                 id: c.id,
-                rows: &self.denoiser_parts[c.id],
+                rows: self.denoiser_parts[c.id],
             })
             .collect()
     }

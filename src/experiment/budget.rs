@@ -4,7 +4,9 @@
 
 use crate::data;
 use crate::error::{Error, Result};
-use crate::scenario::{AlgorithmConfig, DataConfig, DataKind, RoutingConfig, Scenario};
+use crate::scenario::{
+    AlgorithmConfig, DataConfig, DataKind, LocalOptimizer, OptimizerConfig, OptimizerKind, RoutingConfig, Scenario,
+};
 use std::path::Path;
 
 /// One part of a run's peak memory.
@@ -78,6 +80,11 @@ struct Sizes {
     threads: f64,
 }
 
+/// The keys of SCAFFOLD's per-client control variates.
+const SCAFFOLD_KEYS: &str = "federation.algorithm, router.algorithm";
+/// The keys of the optimizer state clients keep between rounds.
+const PERSISTENT_KEYS: &str = "federation.local_optimizer, router.local_optimizer";
+
 /// Bytes of an f32 and of an f64.
 const F32: f64 = 4.0;
 /// See [`F32`].
@@ -108,7 +115,6 @@ pub fn estimate_memory(s: &Scenario, rows: f64, dim: f64) -> Estimate {
     Estimate { parts }
 }
 
-/// The models of one round and the training threads' working memory.
 /// 1 when `algorithm` keeps control variates (SCAFFOLD), else 0.
 fn scaffold(algorithm: AlgorithmConfig) -> f64 {
     if matches!(algorithm, AlgorithmConfig::Scaffold { .. }) {
@@ -118,6 +124,23 @@ fn scaffold(algorithm: AlgorithmConfig) -> f64 {
     }
 }
 
+/// Vectors of `params` values a client keeps between rounds for its optimizer (`persistent` local optimizers
+/// only): Adam's two moments or SGD's velocity.
+fn kept_moments(local: LocalOptimizer, optimizer: &OptimizerConfig) -> f64 {
+    match (local, optimizer.kind) {
+        (LocalOptimizer::Fresh, _) => 0.0,
+        (LocalOptimizer::Persistent, OptimizerKind::Adam) => 2.0,
+        (LocalOptimizer::Persistent, OptimizerKind::Sgd) => 1.0,
+    }
+}
+
+/// The clients that ever train a model selecting `per_round` of its `clients` in each of `rounds` rounds: the
+/// ones that hold per-client state (SCAFFOLD's c_i, a kept optimizer), stored only for them.
+fn ever_trained(clients: f64, per_round: f64, rounds: usize) -> f64 {
+    (per_round * rounds as f64).min(clients)
+}
+
+/// The models of one round, the training threads' working memory and the per-client state.
 fn training_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
     let needs_router = s.routing.iter().any(|r| {
         !matches!(
@@ -135,8 +158,18 @@ fn training_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
         let widths: f64 = hidden.iter().map(|&w| w as f64).sum();
         z.threads * (4.0 * params + batch * (z.dim + embedding as f64 + widths) * 3.0) * F32
     };
-    let per_round = (s.federation.clients_per_round * clients).ceil().max(z.k);
-    let router_round = (s.router.clients_per_round * clients).ceil() * pr;
+    // A share is of each expert's group (a share of all clients in all); a count is per expert, so up to k of it.
+    let per_round = match s.federation.clients_per_round.is_count() {
+        true => (s.federation.clients_per_round.0 * z.k).min(clients),
+        false => s.federation.clients_per_round.at_most(clients),
+    }
+    .max(z.k);
+    let router_clients = s.router.clients_per_round.at_most(clients);
+    let router_round = router_clients * pr;
+    // Experts together, and the monolith, which trains as many clients per round.
+    let expert_state = ever_trained(clients, per_round, s.federation.rounds);
+    let router_state = ever_trained(clients, router_clients, s.router.rounds);
+    let router_local = s.router.local_optimizer.unwrap_or(s.federation.local_optimizer);
     vec![
         Part {
             key: "clients.count, federation.clients_per_round, model.hidden",
@@ -159,12 +192,21 @@ fn training_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
             bytes: router * working(pr, s.router.time_embedding, &s.router.hidden),
         },
         Part {
-            key: "federation.algorithm, router.algorithm",
-            what: "SCAFFOLD's control variates of every client, and a round's corrections",
-            // Each client's c_i for its expert and for the monolith (the router's: one per client), and per
-            // round a shift, a renewed c_i and its change for each participant.
-            bytes: (scaffold(s.federation.algorithm) * (2.0 * clients + 3.0 * per_round) * p
-                + router * scaffold(s.router.strategy(&s.federation).algorithm) * (clients * pr + 3.0 * router_round))
+            key: SCAFFOLD_KEYS,
+            what: "SCAFFOLD's control variates of the clients that train, and a round's corrections",
+            // The c_i of each client that ever trains its expert and the monolith (the router's: one each), and
+            // per round a shift, a renewed c_i and its change for each participant.
+            bytes: (scaffold(s.federation.algorithm) * (2.0 * expert_state + 3.0 * per_round) * p
+                + router
+                    * scaffold(s.router.strategy(&s.federation).algorithm)
+                    * (router_state * pr + 3.0 * router_round))
+                * F32,
+        },
+        Part {
+            key: PERSISTENT_KEYS,
+            what: "the optimizer state each client that trains keeps between rounds (persistent only)",
+            bytes: (kept_moments(s.federation.local_optimizer, &s.model.optimizer) * 2.0 * expert_state * p
+                + router * kept_moments(router_local, &s.router.optimizer) * router_state * pr)
                 * F32,
         },
         Part {
@@ -206,7 +248,9 @@ fn evaluation_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
         Part {
             key: "data.samples",
             what: "the training data memorization compares samples with (all of it, and one expert's at a time)",
-            bytes: z.rows * (dim * F64 * 4.0 + 48.0),
+            // All of it in one f64 buffer sorted along the first coordinate (with the sort's order and merge
+            // buffer), and one expert's at a time (at most all of it) selected in f32 and sorted the same way.
+            bytes: z.rows * (dim * (F64 + F32 + F64) + 2.0 * (F64 + F32)),
         },
         Part {
             key: "metrics.projections",
@@ -256,9 +300,14 @@ pub fn available_memory() -> Option<f64> {
 /// Refuses a run whose estimated peak memory exceeds the memory available, unless `force`.
 pub fn check(s: &Scenario, base_dir: &Path, force: bool) -> Result<()> {
     let estimate = estimate_scenario(s, base_dir)?;
-    let (Some(available), false) = (available_memory(), force) else {
-        return Ok(());
-    };
+    match (available_memory(), force) {
+        (Some(available), false) => fits(&estimate, available),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses `estimate` when it exceeds `available` bytes, with the total and the key of its largest part.
+fn fits(estimate: &Estimate, available: f64) -> Result<()> {
     let total = estimate.total();
     if total <= available {
         return Ok(());
@@ -268,14 +317,27 @@ pub fn check(s: &Scenario, base_dir: &Path, force: bool) -> Result<()> {
         largest.key,
         format!(
             "the run would need about {} of memory at its peak, more than the {} available; most of it is {} \
-         ({}); lower {} or pass --force to run anyway",
+         ({}); {} or pass --force to run anyway",
             bytes_text(total),
             bytes_text(available),
             largest.what,
             bytes_text(largest.bytes),
-            largest.key
+            advice(largest.key)
         ),
     ))
+}
+
+/// What to change when the part governed by `key` is the largest.
+fn advice(key: &str) -> String {
+    match key {
+        SCAFFOLD_KEYS => "use an algorithm that keeps nothing per client ({kind: fedavg} or fedprox), or fewer \
+                          rounds or clients per round (each client that ever trains keeps a control variate)"
+            .into(),
+        PERSISTENT_KEYS => "use fresh local optimizers (local_optimizer: fresh), or fewer rounds or clients per \
+                            round (each client that ever trains keeps its optimizer's state)"
+            .into(),
+        _ => format!("lower {key}"),
+    }
 }
 
 /// The estimated peak memory of the scenario `s` (relative data paths resolve against `base_dir`).
@@ -317,4 +379,61 @@ fn data_shape(config: &DataConfig, base_dir: &Path) -> Result<(f64, f64)> {
         DataKind::Digits => (1797.0, 64.0),
         DataKind::Csv { .. } => data::csv_shape(config, base_dir)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::load;
+
+    /// The bundled 100,000-client scenario, and its parameters per denoiser.
+    fn clients_100k() -> (Scenario, std::path::PathBuf) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/scale/clients_100k.yaml");
+        let loaded = load(&path).unwrap();
+        (loaded.scenario, loaded.base_dir)
+    }
+
+    #[test]
+    fn a_cross_device_federation_fits_in_a_gigabyte_without_per_client_state() {
+        let (s, dir) = clients_100k();
+        let estimate = estimate_scenario(&s, &dir).unwrap();
+        // The estimate is an upper bound (its parts never all peak at once; the run's measured peak is about
+        // 620 MB); with per-client state of every client it would be tens of GB.
+        let gib = 1024.0 * 1024.0 * 1024.0;
+        assert!(
+            estimate.total() < 1.5 * gib,
+            "{}: {:?}",
+            bytes_text(estimate.total()),
+            estimate
+        );
+        assert!(fits(&estimate, 1.5 * gib).is_ok());
+    }
+
+    #[test]
+    fn per_client_state_counts_the_clients_that_train_and_is_refused_when_it_cannot_fit() {
+        let (mut s, dir) = clients_100k();
+        s.federation.algorithm = AlgorithmConfig::Scaffold { variant: 2 };
+        let estimate = estimate_scenario(&s, &dir).unwrap();
+        let largest = estimate.largest().unwrap();
+        assert_eq!(largest.key, "federation.algorithm, router.algorithm");
+        // Sparse: 100 clients x 8 experts x 50 rounds = 40,000 of the 100,000 clients hold a c_i of each
+        // denoiser's 37,762 parameters (experts and monolith), not all of them; the router's 5,000 hold 6,920.
+        let (p, pr) = (37_762.0, 6_920.0);
+        let sparse = (2.0 * 40_000.0 * p + 3.0 * 800.0 * p + 5_000.0 * pr + 3.0 * 100.0 * pr) * F32;
+        assert_eq!(largest.bytes, sparse);
+        let err = fits(&estimate, 8.0 * 1024.0 * 1024.0 * 1024.0).unwrap_err().to_string();
+        assert!(
+            err.starts_with("federation.algorithm, router.algorithm: the run would need about 1"),
+            "{err}"
+        );
+        assert!(err.contains("use an algorithm that keeps nothing per client"), "{err}");
+        // Persistent local optimizers keep state for the same clients.
+        s.federation.algorithm = AlgorithmConfig::Fedavg;
+        s.federation.local_optimizer = LocalOptimizer::Persistent;
+        let estimate = estimate_scenario(&s, &dir).unwrap();
+        assert_eq!(
+            estimate.largest().unwrap().key,
+            "federation.local_optimizer, router.local_optimizer"
+        );
+    }
 }

@@ -93,10 +93,7 @@ pub(super) fn evaluate(
         analysis_seconds: BTreeMap::new(),
     };
     let held_out = reference.points().view();
-    let training = {
-        let train = p.split.train.x.mapv(f64::from);
-        TrainingSet::new(train.view(), held_out, s.metrics.memorization_quantile)
-    };
+    let training = TrainingSet::new(p.split.train.x.view(), held_out, s.metrics.memorization_quantile);
     let scorer = Scorer {
         reference,
         gmm: p.split.density.as_ref(),
@@ -362,7 +359,7 @@ fn experts_alone(
                     }
                 })?;
             let own = TrainingSet::new(
-                p.split.train.x.select(Axis(0), rows).mapv(f64::from).view(),
+                p.split.train.x.select(Axis(0), rows).view(),
                 held_out,
                 s.metrics.memorization_quantile,
             );

@@ -3,7 +3,6 @@
 //! grouped, each model's clients per round are known, and a model where the expected attackers break the bound (or
 //! exceed the configured `f`) is named in a warning: the run goes on, since measuring that is a fair question.
 
-use crate::ensemble::per_round;
 use crate::partition::ExpertGroups;
 use crate::scenario::{AggregateConfig, Scenario};
 
@@ -17,7 +16,7 @@ pub fn krum_warnings(s: &Scenario, groups: &ExpertGroups, active: usize) -> Vec<
     let experts: Vec<usize> = groups
         .experts
         .iter()
-        .map(|g| per_round(f.clients_per_round, g.clients.len()))
+        .map(|g| f.clients_per_round.of(g.clients.len()))
         .collect();
     let mut models: Vec<(String, usize, AggregateConfig, &str)> = experts
         .iter()
@@ -33,7 +32,7 @@ pub fn krum_warnings(s: &Scenario, groups: &ExpertGroups, active: usize) -> Vec<
     let router = s.router.strategy(f).aggregate;
     models.push((
         "router".into(),
-        per_round(s.router.clients_per_round, active),
+        s.router.clients_per_round.of(active),
         router,
         "router.aggregate",
     ));

@@ -64,6 +64,9 @@ pub(super) fn train(p: &Prepared, options: &RunOptions, progress: &Progress, clo
             ensemble
         }
     };
+    // The client models of the last rounds were freed on the worker threads; give that memory back before the
+    // evaluation allocates its own.
+    crate::alloc::release_freed();
     clock.lap("training");
     Ok(Trained {
         ensemble,

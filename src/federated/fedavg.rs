@@ -18,6 +18,7 @@ use crate::nn::{Optimizer, clip_global_norm};
 use crate::scenario::{AggregateConfig, AlgorithmConfig, LocalOptimizer, OnNonFinite, StragglerPolicy, Weighting};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
+use std::collections::BTreeMap;
 
 /// What one client's local update returns to the server.
 struct LocalOutcome {
@@ -33,6 +34,9 @@ struct LocalOutcome {
     /// SCAFFOLD option I: the gradient of its data at the global weights.
     gradient: Option<Vec<f32>>,
 }
+
+/// The kept optimizers of the clients (index into the model's clients) that have trained.
+type States = BTreeMap<usize, Optimizer>;
 
 /// One round's dispatched client: index into the model's clients, its work, kept optimizer, SCAFFOLD's shift
 /// c - c_i.
@@ -69,8 +73,9 @@ pub(super) fn federated(
         .then(|| Controls::new(clients.len(), global.len()));
     let mut path_steps = 0;
     let mut log = Vec::new();
-    // Optimizer state per client, kept between rounds only for persistent local optimizers.
-    let mut states: Vec<Option<Optimizer>> = vec![None; clients.len()];
+    // Optimizer state of each client that has trained, kept between rounds only for persistent local optimizers
+    // (so it grows with the clients that took part, not with all of them).
+    let mut states = States::new();
     for round in 1..=plan.rounds {
         crate::interrupt::check()?;
         let (taken, mut counts, late_rows) = dispatch(plan, round, clients, &mut states, controls.as_ref());
@@ -115,12 +120,12 @@ fn receive(
     round: usize,
     (global, clients): (&[f32], &[Client]),
     results: Vec<(usize, usize, LocalOutcome)>,
-    (states, counts): (&mut [Option<Optimizer>], &mut Participation),
+    (states, counts): (&mut States, &mut Participation),
 ) -> Result<Vec<Accepted>> {
     let mut accepted = Vec::with_capacity(results.len());
     for (c, steps, outcome) in results {
-        if plan.local_optimizer == LocalOptimizer::Persistent {
-            states[c] = outcome.optimizer;
+        if let (LocalOptimizer::Persistent, Some(optimizer)) = (plan.local_optimizer, outcome.optimizer) {
+            states.insert(c, optimizer);
         }
         let (mut params, id) = (outcome.params, clients[c].id);
         if plan.faults.is_byzantine(id) {
@@ -133,7 +138,7 @@ fn receive(
                 OnNonFinite::Fail => return Err(non_finite_update(plan, id, round, outcome.loss, bad)),
                 OnNonFinite::Skip => {
                     // A kept optimizer that went non-finite would spoil every later update of the client.
-                    states[c] = None;
+                    states.remove(&c);
                     counts.rejected += 1;
                     continue;
                 }
@@ -176,7 +181,7 @@ fn dispatch(
     plan: &Plan,
     round: usize,
     clients: &[Client],
-    states: &mut [Option<Optimizer>],
+    states: &mut States,
     controls: Option<&Controls>,
 ) -> (Vec<Taken>, Participation, u64) {
     let faults = &plan.faults;
@@ -211,7 +216,7 @@ fn dispatch(
         taken.push(Taken {
             c,
             work,
-            state: states[c].take(),
+            state: states.remove(&c),
             shift: controls.map(|k| k.shift(c)),
         });
     }

@@ -25,6 +25,13 @@ pub struct ExpertGroups {
 }
 
 impl ExpertGroups {
+    /// The clients out of `clients` that hold data (all but the idle ones), ascending; linear in the clients.
+    pub fn active_clients(&self, clients: usize) -> Vec<usize> {
+        let mut idle = vec![false; clients];
+        self.idle_clients.iter().for_each(|&c| idle[c] = true);
+        (0..clients).filter(|&c| !idle[c]).collect()
+    }
+
     /// Expert id of every client (`None` for idle clients).
     pub fn expert_of_client(&self, clients: usize) -> Vec<Option<usize>> {
         let mut of = vec![None; clients];
@@ -88,5 +95,6 @@ mod tests {
         assert_eq!(g.dropped, vec![2]);
         assert_eq!(g.idle_clients, vec![3]);
         assert_eq!(g.expert_of_client(4), vec![Some(0), Some(1), Some(0), None]);
+        assert_eq!(g.active_clients(4), vec![0, 1, 2]);
     }
 }

@@ -46,11 +46,12 @@ impl Roster {
         flags
     }
 
-    /// The rows each client trains its denoisers on: its own, or a data_swap attacker's poisoned points.
-    pub fn denoiser_parts(&self, parts: &[Vec<usize>]) -> Vec<Vec<usize>> {
-        let mut out = parts.to_vec();
+    /// The rows each client trains its denoisers on: its own, or a data_swap attacker's poisoned points
+    /// (borrowed, not copied: a cross-device federation's parts hold all the training rows).
+    pub fn denoiser_parts<'a>(&'a self, parts: &'a [Vec<usize>]) -> Vec<&'a [usize]> {
+        let mut out: Vec<&[usize]> = parts.iter().map(Vec::as_slice).collect();
         for swap in &self.swapped {
-            out[swap.client] = swap.rows.clone();
+            out[swap.client] = &swap.rows;
         }
         out
     }
@@ -64,7 +65,7 @@ pub fn roster(
     (assignment, k): (&[usize], usize),
     seed: u64,
 ) -> Result<Roster> {
-    let active: Vec<usize> = (0..parts.len()).filter(|c| !groups.idle_clients.contains(c)).collect();
+    let active = groups.active_clients(parts.len());
     let b = &faults.byzantine;
     let candidates: Vec<usize> = if b.experts.is_empty() {
         active.clone()

@@ -128,19 +128,34 @@ mod tests {
     }
 
     #[test]
-    fn participation_fractions_must_be_in_range() {
+    fn participation_must_be_a_share_or_a_whole_count() {
         let s = parse("name: t\nrouter: { clients_per_round: 0 }\n").unwrap();
         assert_eq!(
             validate(&s).unwrap_err().to_string(),
-            "router.clients_per_round: must be in (0, 1], got 0"
+            "router.clients_per_round: must be a share of the clients in (0, 1] or a whole number of clients from \
+             2 to 4294967295, got 0"
         );
-        let s = parse("name: t\nfederation: { clients_per_round: 1.5 }\n").unwrap();
-        assert!(
-            validate(&s)
-                .unwrap_err()
-                .to_string()
-                .starts_with("federation.clients_per_round: must be in (0, 1]")
-        );
+        for bad in ["1.5", "-3", ".nan", "1e12"] {
+            let s = parse(&format!("name: t\nfederation: {{ clients_per_round: {bad} }}\n")).unwrap();
+            let err = validate(&s).unwrap_err().to_string();
+            assert!(
+                err.starts_with("federation.clients_per_round: must be a share"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn clients_per_round_may_be_a_count_written_back_as_an_integer() {
+        let s = parse("name: t\nfederation: { clients_per_round: 100 }\nrouter: { clients_per_round: 1 }\n").unwrap();
+        validate(&s).unwrap();
+        assert_eq!(s.federation.clients_per_round.of(12_500), 100);
+        // 1 is the share it always was: every client.
+        assert_eq!(s.router.clients_per_round.of(12_500), 12_500);
+        let text = to_yaml(&s);
+        assert!(text.contains("  clients_per_round: 100\n"), "{text}");
+        assert!(text.contains("  clients_per_round: 1.0\n"), "{text}");
+        assert_eq!(parse(&text).unwrap(), s);
     }
 
     #[test]

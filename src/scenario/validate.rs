@@ -2,7 +2,7 @@
 
 use super::file::{
     ClientSizes, ClusterMethod, DataConfig, DataKind, GmmLayout, MetricsConfig, ModelConfig, OptimizerConfig,
-    PartitionConfig, RouterConfig, RoutingConfig, Scenario, ScheduleStage,
+    PartitionConfig, PerRound, RouterConfig, RoutingConfig, Scenario, ScheduleStage,
 };
 use crate::error::{Error, Result};
 
@@ -17,7 +17,7 @@ pub fn validate(scenario: &Scenario) -> Result<()> {
     validate_partition(&s.clients.partition, s.clients.count, &s.data.kind)?;
     let f = &s.federation;
     at_least("federation.rounds", f.rounds, 1)?;
-    share("federation.clients_per_round", f.clients_per_round)?;
+    per_round("federation.clients_per_round", f.clients_per_round)?;
     at_least("federation.local_steps", f.local_steps, 1)?;
     at_least("federation.batch_size", f.batch_size, 1)?;
     validate_model(&s.model)?;
@@ -214,7 +214,7 @@ fn validate_router(r: &RouterConfig) -> Result<()> {
     widths("router.hidden", &r.hidden)?;
     embedding("router.time_embedding", r.time_embedding)?;
     positive_f32("router.temperature", r.temperature)?;
-    share("router.clients_per_round", r.clients_per_round)?;
+    per_round("router.clients_per_round", r.clients_per_round)?;
     at_least("router.rounds", r.rounds, 1)?;
     at_least("router.local_steps", r.local_steps, 1)?;
     optimizer("router.optimizer", &r.optimizer)
@@ -372,6 +372,24 @@ fn embedding(path: &str, size: usize) -> Result<()> {
 pub(super) fn share(path: &str, value: f64) -> Result<()> {
     if !(value > 0.0 && value <= 1.0) {
         return Err(Error::invalid(path, format!("must be in (0, 1], got {}", num(value))));
+    }
+    Ok(())
+}
+
+/// Clients per round: a share in (0, 1], or a whole count above 1.
+fn per_round(path: &str, value: PerRound) -> Result<()> {
+    let v = value.0;
+    let share = v > 0.0 && v <= 1.0;
+    let count = v > 1.0 && v.fract() == 0.0 && v <= u32::MAX as f64;
+    if !(share || count) {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "must be a share of the clients in (0, 1] or a whole number of clients from 2 to {}, got {}",
+                u32::MAX,
+                num(v)
+            ),
+        ));
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The `federation` section: how experts and monolith are trained across clients.
 
+use super::PerRound;
 use super::strategy::{AggregateConfig, AlgorithmConfig, ServerConfig, Strategy};
 use serde::{Deserialize, Serialize};
 
@@ -13,9 +14,10 @@ pub struct FederationConfig {
     /// Number of communication rounds.
     #[serde(default = "d_rounds")]
     pub rounds: usize,
-    /// Fraction of a group's clients that train in each round (at least one client).
+    /// Clients of a group that train in each round: a share of them in (0, 1], or a whole count above 1 (at
+    /// least one client, at most the group).
     #[serde(default = "d_clients_per_round")]
-    pub clients_per_round: f64,
+    pub clients_per_round: PerRound,
     /// Optimizer steps each selected client runs per round.
     #[serde(default = "d_local_steps")]
     pub local_steps: usize,
@@ -65,8 +67,8 @@ pub(super) fn d_rounds() -> usize {
     40
 }
 /// Half the clients per round, a common cross-silo setting.
-fn d_clients_per_round() -> f64 {
-    0.5
+fn d_clients_per_round() -> PerRound {
+    PerRound(0.5)
 }
 /// See `d_rounds`.
 pub(super) fn d_local_steps() -> usize {

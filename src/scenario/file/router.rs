@@ -3,7 +3,7 @@
 use super::federation::{d_local_steps, d_rounds};
 use super::model::d_time_embedding;
 use super::strategy::{AggregateConfig, AlgorithmConfig, ServerConfig, Strategy};
-use super::{FederationConfig, LocalOptimizer, OptimizerConfig};
+use super::{FederationConfig, LocalOptimizer, OptimizerConfig, PerRound};
 use serde::{Deserialize, Serialize};
 
 /// The router: an MLP classifier on (x_t, t) predicting the expert shard, trained by all clients with FedAvg.
@@ -22,9 +22,9 @@ pub struct RouterConfig {
     /// Communication rounds of router training.
     #[serde(default = "d_rounds")]
     pub rounds: usize,
-    /// Fraction of all clients that train the router in each round (at least one client).
+    /// Clients that train the router in each round: a share of all clients in (0, 1], or a whole count above 1.
     #[serde(default = "d_router_clients_per_round")]
-    pub clients_per_round: f64,
+    pub clients_per_round: PerRound,
     /// Local optimizer steps per selected client and round.
     #[serde(default = "d_local_steps")]
     pub local_steps: usize,
@@ -64,8 +64,8 @@ fn d_router_hidden() -> Vec<usize> {
 }
 /// Every client, every round: DESIGN's "trained by all clients together", and a classifier under label skew
 /// suffers most when each round sees only some of the labels.
-fn d_router_clients_per_round() -> f64 {
-    1.0
+fn d_router_clients_per_round() -> PerRound {
+    PerRound(1.0)
 }
 /// The router's calibrated posterior.
 fn d_temperature() -> f64 {
