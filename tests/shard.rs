@@ -21,6 +21,11 @@ fn ddmsim() -> Command {
     Command::cargo_bin("ddmsim").unwrap()
 }
 
+/// The standard error of a finished command.
+fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8(assert.get_output().stderr.clone()).unwrap()
+}
+
 fn spawn(args: &[&str], file: &Path, out: &Path) -> Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_ddmsim"))
         .args(["run", "--quiet", "--no-cache", "--threads", "1", "--out"])
@@ -198,7 +203,7 @@ fn bad_shards_are_refused_naming_the_flag() {
             .arg(&file)
             .assert()
             .failure();
-        let stderr = String::from_utf8(run.get_output().stderr.clone()).unwrap();
+        let stderr = stderr_of(&run);
         assert!(stderr.contains("--shard"), "{bad}: {stderr}");
     }
     let single = dir.path().join("single.yaml");
@@ -212,7 +217,7 @@ fn bad_shards_are_refused_naming_the_flag() {
         .arg(&single)
         .assert()
         .failure();
-    let stderr = String::from_utf8(run.get_output().stderr.clone()).unwrap();
+    let stderr = stderr_of(&run);
     assert!(stderr.contains("--shard") && stderr.contains("single run"), "{stderr}");
     assert!(!dir.path().join("out").exists(), "a refused shard wrote its folder");
 }
@@ -272,14 +277,14 @@ fn slurm_writes_an_array_script_and_a_gather_script_and_refuses_what_it_cannot_d
         .args(["slurm", "sweep.yaml", "--out", "out", "--submit"])
         .assert()
         .failure();
-    let stderr = String::from_utf8(no_slurm.get_output().stderr.clone()).unwrap();
+    let stderr = stderr_of(&no_slurm);
     assert!(stderr.contains("sbatch"), "{stderr}");
     let bad = ddmsim()
         .current_dir(dir.path())
         .args(["slurm", "sweep.yaml", "--out", "out", "--time", "1 hour"])
         .assert()
         .failure();
-    let stderr = String::from_utf8(bad.get_output().stderr.clone()).unwrap();
+    let stderr = stderr_of(&bad);
     assert!(stderr.contains("--time"), "{stderr}");
     let single = dir.path().join("single.yaml");
     std::fs::copy(
@@ -288,6 +293,6 @@ fn slurm_writes_an_array_script_and_a_gather_script_and_refuses_what_it_cannot_d
     )
     .unwrap();
     let refused = ddmsim().args(["slurm"]).arg(&single).assert().failure();
-    let stderr = String::from_utf8(refused.get_output().stderr.clone()).unwrap();
+    let stderr = stderr_of(&refused);
     assert!(stderr.contains("has no `sweep`"), "{stderr}");
 }

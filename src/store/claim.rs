@@ -154,6 +154,12 @@ impl Claim {
         self.log.append(event, &self.cell, detail)
     }
 
+    /// Drops a claim that lost a race without logging it (it was never announced).
+    fn released_silently(mut self) {
+        self.released = true;
+        self.remove();
+    }
+
     fn remove(&mut self) {
         self.heartbeat.take();
         // Removed while still locked: a taker that opened it sees it is gone.
@@ -224,14 +230,6 @@ pub fn try_claim(cell_dir: &Path, label: &str, log: &ClaimLog, stale: Duration) 
         "{}: its claim files keep changing under ddmsim; is another program removing them?",
         cell_dir.display()
     )))
-}
-
-impl Claim {
-    /// Drops a claim that lost a race without logging it (it was never announced).
-    fn released_silently(mut self) {
-        self.released = true;
-        self.remove();
-    }
 }
 
 /// The prefix of the claim files of `cell_dir`, in its parent folder.
@@ -365,16 +363,12 @@ fn heartbeat_age(path: &Path) -> Option<Duration> {
     Some(SystemTime::now().duration_since(modified).unwrap_or_default())
 }
 
-/// Whether nobody holds the lock on `path` (`None`: the file system cannot say).
+/// Whether nobody holds the lock on `path` (`None`: the file system cannot say, or the file is gone).
 fn lock_is_free(path: &Path) -> Option<bool> {
-    let file = OpenOptions::new().read(true).write(true).open(path).ok()?;
-    match file.try_lock() {
-        Ok(()) => {
-            let _ = file.unlock();
-            Some(true)
-        }
-        Err(std::fs::TryLockError::WouldBlock) => Some(false),
-        Err(std::fs::TryLockError::Error(_)) => None,
+    match super::FileLock::try_existing(path) {
+        Ok(Some(_free)) => Some(true),
+        Ok(None) if path.exists() => Some(false),
+        Ok(None) | Err(_) => None,
     }
 }
 

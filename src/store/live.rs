@@ -9,7 +9,7 @@ use super::staging::{STAGING_INFIX, TargetLock};
 use crate::atomic::temp_dir_in;
 use crate::error::{Error, Result};
 use std::collections::BTreeSet;
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
 /// A folder ddmsim owns and updates in place. Any number of ddmsim processes may have it open at once (shards of
@@ -271,13 +271,7 @@ fn join_shared(path: &Path, what: &str) -> Result<(File, bool)> {
         ))
     };
     for _ in 0..100 {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io("locking", path, e))?;
+        let file = super::lock::open(path)?;
         let alone = match file.try_lock() {
             Ok(()) => {
                 // Downgraded at once: a single run may slip in between, and is then the one that holds it.

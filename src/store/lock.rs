@@ -100,7 +100,8 @@ impl Drop for FileLock {
     }
 }
 
-fn open(path: &Path) -> Result<File> {
+/// Opens (creating it if needed) the lock file at `path`.
+pub(super) fn open(path: &Path) -> Result<File> {
     OpenOptions::new()
         .create(true)
         .truncate(false)
