@@ -9,8 +9,8 @@ use crate::experiment::{RunOptions, run};
 use crate::progress::Progress;
 use crate::report::{Record, read_results};
 use crate::scenario::{LoadedScenario, Scenario};
-use crate::store::claim::{Attempt, ClaimLog, try_claim};
-use crate::store::{Existing, holds_results_of, inspect};
+use crate::store::claim::{Attempt, ClaimLog, clear_finished, try_claim};
+use crate::store::{Existing, TargetLock, holds_results_of, inspect};
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -225,6 +225,12 @@ pub fn run_cells(
         }
     }
     bar.reset_eta();
+    let finished: Vec<(&Path, &str)> = mine
+        .iter()
+        .filter(|&&i| start[i].is_some())
+        .map(|&i| (jobs[i].dir.as_path(), jobs[i].name.as_str()))
+        .collect();
+    clear_finished(&finished, &claiming.log, claiming.stale)?;
     let now = Instant::now();
     let queue = mine
         .iter()
@@ -297,23 +303,17 @@ impl Workers<'_> {
         }
         let claim = match try_claim(&job.dir, &job.name, &self.claiming.log, self.claiming.stale)? {
             Attempt::Taken(claim) => claim,
-            Attempt::Busy(holder) => {
-                let first = !std::mem::replace(&mut self.waiting_logged.lock().expect("no panics while held")[i], true);
-                if first {
-                    self.claiming
-                        .log
-                        .append("waiting", &job.name, &format!("held by {holder}"))?;
-                }
-                self.queue
-                    .lock()
-                    .expect("no panics while held")
-                    .push_back((i, Instant::now() + POLL));
-                return Ok(None);
-            }
+            Attempt::Busy(holder) => return self.wait_for(i, &format!("held by {holder}")),
         };
         if let Some(outcome) = finished_outcome(job) {
             claim.release("released", "finished meanwhile by another process")?;
             return Ok(Some(outcome));
+        }
+        if TargetLock::is_held(&job.dir)? {
+            // Its claim was judged abandoned, yet a process still writes the cell (a stalled heartbeat).
+            let why = "another process is still writing the cell's folder";
+            claim.release("released", why)?;
+            return self.wait_for(i, why);
         }
         self.bar.set_message(job.name.clone());
         let started = Instant::now();
@@ -325,6 +325,20 @@ impl Workers<'_> {
             CellOutcome::Failed(why) => claim.release("failed", why)?,
         }
         Ok(Some(outcome))
+    }
+
+    /// Puts cell `i`, busy elsewhere (`why`), back in the queue to be looked at again after [`POLL`]; logs the
+    /// first wait.
+    fn wait_for(&self, i: usize, why: &str) -> Result<Option<CellOutcome>> {
+        let first = !std::mem::replace(&mut self.waiting_logged.lock().expect("no panics while held")[i], true);
+        if first {
+            self.claiming.log.append("waiting", &self.jobs[i].name, why)?;
+        }
+        self.queue
+            .lock()
+            .expect("no panics while held")
+            .push_back((i, Instant::now() + POLL));
+        Ok(None)
     }
 
     /// Records cell `i`'s outcome and shows every outcome so far to `on_finished`.

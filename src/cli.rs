@@ -261,7 +261,13 @@ impl RunArgs {
             Some(text) => ddmsim::cells::Shard::parse(text)?,
             None => ddmsim::cells::Shard::default(),
         };
-        anyhow::ensure!(self.stale_claim >= 1, "--stale-claim: must be at least 1 second");
+        let least = ddmsim::store::claim::MIN_STALE.as_secs();
+        anyhow::ensure!(
+            self.stale_claim >= least,
+            "--stale-claim: must be at least {least} seconds (three heartbeats): a shorter timeout would take over \
+             claims whose holders are alive (got {})",
+            self.stale_claim
+        );
         Ok(ddmsim::sweep::SweepOptions {
             out_dir,
             quiet: self.quiet,

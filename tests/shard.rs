@@ -296,3 +296,58 @@ fn slurm_writes_an_array_script_and_a_gather_script_and_refuses_what_it_cannot_d
     let stderr = stderr_of(&refused);
     assert!(stderr.contains("has no `sweep`"), "{stderr}");
 }
+
+#[test]
+fn a_reordered_sweep_is_refused_while_the_first_runs_and_failures_of_other_inputs_do_not_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = sweep_file(dir.path(), "slow.yaml", "");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("federation: { rounds: 3,", "federation: { rounds: 1500,"),
+    )
+    .unwrap();
+    let reordered = dir.path().join("reordered.yaml");
+    std::fs::write(
+        &reordered,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("seed: [3, 4]", "seed: [4, 3]"),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let mut first = spawn(&["--shard", "0/2"], &file, &out);
+    let started = Instant::now();
+    while !out.join("claims.log").is_file() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the first sweep never joined"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let joined = ddmsim()
+        .args(["run", "--quiet", "--no-cache", "--shard", "1/2", "--out"])
+        .arg(&out)
+        .arg(&reordered)
+        .assert()
+        .failure();
+    let stderr = stderr_of(&joined);
+    assert!(stderr.contains("different sweep or study"), "{stderr}");
+    std::process::Command::new("kill")
+        .args(["-TERM", &first.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(first.wait().unwrap().code(), Some(143));
+
+    // Failures recorded for other inputs (a hash of another version, or none from an older ddmsim) are cells
+    // still to run, not cells that could not run.
+    let failed = r#"[{"cell": "clients.partition.alpha=0.3 seed=4", "error": "old", "inputs_sha256": "00"},
+                     {"cell": "clients.partition.alpha=1000 seed=4", "error": "older"}]"#;
+    std::fs::write(out.join("failed_cells.json"), failed).unwrap();
+    let report = ddmsim().arg("report").arg(&out).assert().success();
+    let stdout = String::from_utf8(report.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.contains("gathered 0 of 4 cells") && !stdout.contains("could not run"),
+        "{stdout}"
+    );
+}

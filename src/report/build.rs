@@ -402,10 +402,12 @@ pub fn rebuild_report(dir: &Path) -> Result<Gathered> {
 /// What the gather found among the cells `all` (labels, in order) given the rows of the finished ones.
 fn gathered(dir: &Path, figures: Vec<String>, all: &[String], rows: &[SweepRow]) -> Gathered {
     let finished: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.cell.as_str()).collect();
+    let recorded = recorded_inputs(dir).unwrap_or_default();
     let failed: Vec<FailedCell> = read_failed(dir)
         .unwrap_or_default()
         .into_iter()
         .filter(|f| all.contains(&f.cell) && !finished.contains(f.cell.as_str()))
+        .filter(|f| f.is_of(&f.cell, recorded.get(&f.cell).map(String::as_str)))
         .collect();
     let missing = all
         .iter()

@@ -15,6 +15,18 @@ pub struct FailedCell {
     pub cell: String,
     /// Why it could not run.
     pub error: String,
+    /// The hash of the inputs it failed with (absent in files of older versions): a failure counts only for the
+    /// cell as the sweep has it now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_sha256: Option<String>,
+}
+
+impl FailedCell {
+    /// Whether this failure is of the cell `cell` with the inputs `inputs` (a failure recorded without a hash
+    /// counts for none: the cell is run again).
+    pub fn is_of(&self, cell: &str, inputs: Option<&str>) -> bool {
+        self.cell == cell && self.inputs_sha256.is_some() && self.inputs_sha256.as_deref() == inputs
+    }
 }
 
 /// The cells listed in `dir`'s [`FAILED_FILE`] (none when it is absent).

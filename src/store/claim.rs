@@ -25,6 +25,10 @@ pub const HEARTBEAT: Duration = Duration::from_secs(15);
 /// The default age of a heartbeat after which a claim from another host counts as abandoned.
 pub const DEFAULT_STALE: Duration = Duration::from_secs(300);
 
+/// The shortest stale timeout allowed: three heartbeats, so a live holder on a busy file system is never judged
+/// gone.
+pub const MIN_STALE: Duration = Duration::from_secs(3 * HEARTBEAT.as_secs());
+
 /// Part of the names of claim files.
 pub const CLAIM_INFIX: &str = ".ddmsim-claim-";
 
@@ -203,7 +207,15 @@ pub fn try_claim(cell_dir: &Path, label: &str, log: &ClaimLog, stale: Duration) 
             None => (0, None),
             Some((n, path)) => match judge(path, log.claimant(), stale)? {
                 Judgement::Live(holder) => return Ok(Attempt::Busy(holder)),
-                Judgement::Gone(holder, why) => (n + 1, Some(format!("took over from {holder}: {why}"))),
+                Judgement::Gone(holder, why) => {
+                    let next = n.checked_add(1).ok_or_else(|| {
+                        Error::Refused(format!(
+                            "{}: is numbered past what ddmsim writes; remove it",
+                            path.display()
+                        ))
+                    })?;
+                    (next, Some(format!("took over from {holder}: {why}")))
+                }
                 Judgement::Vanished => continue,
             },
         };
@@ -230,6 +242,49 @@ pub fn try_claim(cell_dir: &Path, label: &str, log: &ClaimLog, stale: Duration) 
         "{}: its claim files keep changing under ddmsim; is another program removing them?",
         cell_dir.display()
     )))
+}
+
+/// Removes the claims left beside finished cells (`cells`: folder and label) by holders that are gone (a process killed
+/// between finishing a cell and releasing it), logging each: a claim on a finished cell is never taken over.
+/// Each parent folder is listed once.
+pub fn clear_finished(cells: &[(&Path, &str)], log: &ClaimLog, stale: Duration) -> Result<()> {
+    let mut listed: std::collections::HashMap<PathBuf, Vec<String>> = std::collections::HashMap::new();
+    for &(cell_dir, label) in cells {
+        let parent = super::parent_of(cell_dir);
+        if !listed.contains_key(&parent) {
+            listed.insert(parent.clone(), claim_names(&parent)?);
+        }
+        let prefix = claim_prefix(cell_dir);
+        if !listed[&parent].iter().any(|name| name.starts_with(&prefix)) {
+            continue;
+        }
+        for (_, path) in claims(&parent, &prefix)? {
+            if let Judgement::Gone(holder, why) = judge(&path, log.claimant(), stale)?
+                && std::fs::remove_file(&path).is_ok()
+            {
+                log.append(
+                    "cleared",
+                    label,
+                    &format!("claim of {holder} on a finished cell: {why}"),
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The names of the claim files in `parent` (none if it does not exist).
+fn claim_names(parent: &Path) -> Result<Vec<String>> {
+    let entries = match std::fs::read_dir(parent) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::read(parent, e)),
+    };
+    Ok(entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(CLAIM_INFIX))
+        .collect())
 }
 
 /// The prefix of the claim files of `cell_dir`, in its parent folder.
@@ -313,15 +368,24 @@ enum Judgement {
 
 /// Judges the claim at `path` (see the module's rules).
 fn judge(path: &Path, me: &Claimant, stale: Duration) -> Result<Judgement> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            let why = "not a claim file (ddmsim writes only files there)".to_string();
+            return Ok(Judgement::Gone("something else at a claim's name".into(), why));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Judgement::Vanished),
+        Err(e) => return Err(Error::read(path, e)),
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Judgement::Vanished),
         Err(e) => return Err(Error::read(path, e)),
     };
     let Some(age) = heartbeat_age(path) else {
         return Ok(Judgement::Vanished);
     };
-    let Ok(holder) = serde_json::from_str::<Claimant>(&text) else {
+    let Ok(holder) = serde_json::from_slice::<Claimant>(&bytes) else {
         return Ok(if age > UNREADABLE_GRACE {
             Judgement::Gone(
                 "an unreadable claim".into(),
@@ -345,14 +409,18 @@ fn judge(path: &Path, me: &Claimant, stale: Duration) -> Result<Judgement> {
             None => {}
         }
     }
+    // Slurm's word comes before the heartbeat: a suspended job sends none but is alive.
+    match holder.slurm_job.as_deref().and_then(slurm_job_ended) {
+        Some(true) => {
+            let job = holder.slurm_job.as_deref().unwrap_or_default();
+            return Ok(Judgement::Gone(who, format!("Slurm job {job} is no longer running")));
+        }
+        Some(false) => return Ok(Judgement::Live(who)),
+        None => {}
+    }
     if age > stale {
         let why = format!("no heartbeat for {} s", age.as_secs());
         return Ok(Judgement::Gone(who, why));
-    }
-    if let Some(job) = &holder.slurm_job
-        && slurm_job_ended(job)
-    {
-        return Ok(Judgement::Gone(who, format!("Slurm job {job} is no longer running")));
     }
     Ok(Judgement::Live(who))
 }
@@ -372,17 +440,18 @@ fn lock_is_free(path: &Path) -> Option<bool> {
     }
 }
 
-/// Whether `squeue` says Slurm job `job` is no longer pending or running (`false` when it cannot be asked).
-fn slurm_job_ended(job: &str) -> bool {
-    let Ok(out) = std::process::Command::new("squeue")
+/// Whether `squeue` says Slurm job `job` ended (`Some(false)`: it is pending, running or suspended; `None`: Slurm
+/// cannot be asked here).
+fn slurm_job_ended(job: &str) -> Option<bool> {
+    let out = std::process::Command::new("squeue")
         .args(["--noheader", "--jobs", job, "--format", "%T"])
         .output()
-    else {
-        return false;
-    };
+        .ok()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        return String::from_utf8_lossy(&out.stderr).contains("Invalid job id");
+        return String::from_utf8_lossy(&out.stderr)
+            .contains("Invalid job id")
+            .then_some(true);
     }
     let live = [
         "PENDING",
@@ -393,7 +462,7 @@ fn slurm_job_ended(job: &str) -> bool {
         "REQUEUED",
         "RESIZING",
     ];
-    !stdout.lines().any(|state| live.contains(&state.trim()))
+    Some(!stdout.lines().any(|state| live.contains(&state.trim())))
 }
 
 #[cfg(test)]
@@ -525,5 +594,63 @@ mod tests {
             }
         });
         assert_eq!(most.into_inner(), 1, "two threads held the claim at once");
+    }
+
+    #[test]
+    fn malformed_claim_files_are_taken_over_or_refused_never_fatal_or_endless() {
+        let dir = tempfile::tempdir().unwrap();
+        let cells = dir.path().join("cells");
+        std::fs::create_dir_all(&cells).unwrap();
+        let me = log(dir.path(), "h", None, 0);
+        let old = SystemTime::now() - Duration::from_secs(120);
+        // Bytes that are not UTF-8, unchanged for longer than a claimant takes to write its claim.
+        let garbage = cells.join(format!(".a{CLAIM_INFIX}0"));
+        std::fs::write(&garbage, [0xff, 0xfe, 0x00]).unwrap();
+        File::options()
+            .write(true)
+            .open(&garbage)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let Attempt::Taken(claim) = try_claim(&cells.join("a"), "a", &me, DEFAULT_STALE).unwrap() else {
+            panic!("an unreadable, old claim was not taken over")
+        };
+        claim.release("finished", "").unwrap();
+        // A folder where a claim file would be.
+        std::fs::create_dir(cells.join(format!(".b{CLAIM_INFIX}3"))).unwrap();
+        let Attempt::Taken(claim) = try_claim(&cells.join("b"), "b", &me, DEFAULT_STALE).unwrap() else {
+            panic!("a folder at a claim's name blocked the cell")
+        };
+        assert!(cells.join(format!(".b{CLAIM_INFIX}4")).is_file());
+        claim.release("finished", "").unwrap();
+        // The highest number there is: refused with what to do, not wrapped round.
+        let mut dead = me.claimant().clone();
+        dead.pid = 1;
+        let top = cells.join(format!(".c{CLAIM_INFIX}{}", u64::MAX));
+        std::fs::write(&top, serde_json::to_string(&dead).unwrap()).unwrap();
+        let err = try_claim(&cells.join("c"), "c", &me, DEFAULT_STALE)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("remove it"), "{err}");
+    }
+
+    #[test]
+    fn claims_left_beside_finished_cells_are_cleared_unless_their_holder_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let cells = dir.path().join("cells");
+        let me = log(dir.path(), "h", None, 0);
+        let mut dead = me.claimant().clone();
+        dead.pid = 1;
+        let left = dead_claim(&cells, &dead, 2);
+        let Attempt::Taken(live) = try_claim(&cells.join("b"), "b", &me, DEFAULT_STALE).unwrap() else {
+            panic!("a free cell was not claimed")
+        };
+        let (a, b) = (cells.join("a"), cells.join("b"));
+        clear_finished(&[(a.as_path(), "a"), (b.as_path(), "b")], &me, DEFAULT_STALE).unwrap();
+        assert!(!left.exists(), "a dead holder's claim on a finished cell was kept");
+        assert_eq!(names(&cells), [format!(".b{CLAIM_INFIX}0")], "a live claim was removed");
+        drop(live);
+        let text = std::fs::read_to_string(dir.path().join(CLAIM_LOG)).unwrap();
+        assert!(text.contains("\tcleared\ta\tclaim of h pid 1"), "{text}");
     }
 }

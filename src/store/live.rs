@@ -59,6 +59,19 @@ impl LiveFolder {
     /// files first (the user's notes stay); anything ddmsim did not write is refused. When others have it open,
     /// it must already be a `kind` folder. `what` names the folder in messages.
     pub fn open(target: &Path, kind: FolderKind, protected: &Protected, what: &str) -> Result<Self> {
+        let (folder, publishing) = Self::open_publishing(target, kind, protected, what)?;
+        drop(publishing);
+        Ok(folder)
+    }
+
+    /// [`LiveFolder::open`], still holding the publish lock taken to open it: what the caller checks and
+    /// publishes before dropping it is seen by every process that opens the folder later.
+    pub fn open_publishing(
+        target: &Path,
+        kind: FolderKind,
+        protected: &Protected,
+        what: &str,
+    ) -> Result<(Self, Publishing)> {
         check_target(target, protected, what)?;
         let parent = super::parent_of(target);
         std::fs::create_dir_all(&parent).map_err(|e| Error::io("creating", &parent, e))?;
@@ -74,10 +87,11 @@ impl LiveFolder {
             alone,
         };
         // The publish lock is released before the folder on failure: dropping the folder takes it again.
-        let prepared = folder.prepare(alone, what);
-        drop(publishing);
-        prepared?;
-        Ok(folder)
+        if let Err(e) = folder.prepare(alone, what) {
+            drop(publishing);
+            return Err(e);
+        }
+        Ok((folder, publishing))
     }
 
     /// Readies the folder for this process (see [`LiveFolder::open`]); under the publish lock.

@@ -36,6 +36,12 @@ impl TargetLock {
 }
 
 impl TargetLock {
+    /// Whether another process holds the lock of `target` now (a run writing it).
+    pub fn is_held(target: &Path) -> Result<bool> {
+        let path = Self::path_of(target);
+        Ok(FileLock::try_existing(&path)?.is_none() && path.exists())
+    }
+
     /// The lock file of `target`, beside it.
     pub fn path_of(target: &Path) -> PathBuf {
         parent_of(target).join(format!(".{}.ddmsim-lock", unique_name(target)))

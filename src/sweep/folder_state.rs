@@ -18,8 +18,6 @@ use std::sync::Mutex;
 /// The files every publish of a plan carries (the resolved scenario, the cells' inputs, a study's cells).
 pub(super) struct Published {
     files: Vec<(String, String)>,
-    /// The cells' inputs (`inputs.json`), compared with what another process sharing the folder runs.
-    pub(super) inputs_json: String,
 }
 
 impl Published {
@@ -33,10 +31,26 @@ impl Published {
         let inputs_json = serde_json::to_string_pretty(&inputs).expect("a map of strings serialises");
         let mut files = vec![
             ("scenario.resolved.yaml".to_string(), plan.scenario_yaml.clone()),
-            (INPUTS_FILE.to_string(), inputs_json.clone()),
+            (INPUTS_FILE.to_string(), inputs_json),
         ];
         files.extend(plan.extra.iter().cloned());
-        Published { files, inputs_json }
+        Published { files }
+    }
+
+    /// Whether the folder `dir` holds these files as they are, or none of them (its first process has not
+    /// published them yet, or they were never written).
+    pub(super) fn matches(&self, dir: &Path) -> bool {
+        let theirs: Vec<Option<Vec<u8>>> = self
+            .files
+            .iter()
+            .map(|(name, _)| std::fs::read(dir.join(name)).ok())
+            .collect();
+        theirs.iter().all(Option::is_none)
+            || self
+                .files
+                .iter()
+                .zip(&theirs)
+                .all(|((_, ours), theirs)| theirs.as_deref() == Some(ours.as_bytes()))
     }
 
     /// Writes the files into the staging folder `dir`.
@@ -130,8 +144,8 @@ impl<'a> FolderState<'a> {
             .collect()
     }
 
-    /// The failed cells: this process's, and those the folder lists (from any process) that are not finished
-    /// since, in cell order.
+    /// The failed cells: this process's, and those the folder lists (from any process) with the cells' current
+    /// inputs that are not finished since, in cell order.
     fn failures(&self, view: &[Option<CellOutcome>]) -> Result<Vec<FailedCell>> {
         let listed = read_failed(self.folder.path())?;
         Ok(self
@@ -142,9 +156,13 @@ impl<'a> FolderState<'a> {
                 Some(CellOutcome::Failed(error)) => Some(FailedCell {
                     cell: job.name.clone(),
                     error: error.clone(),
+                    inputs_sha256: Some(job.inputs_sha256.clone()),
                 }),
                 Some(CellOutcome::Done(_)) => None,
-                None => listed.iter().find(|f| f.cell == job.name).cloned(),
+                None => listed
+                    .iter()
+                    .find(|f| f.is_of(&job.name, Some(&job.inputs_sha256)))
+                    .cloned(),
             })
             .collect())
     }

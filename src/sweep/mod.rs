@@ -10,10 +10,10 @@ mod folder_state;
 use crate::cells::{self, CellOutcome, CellRunner, Claiming, Shard, run_cells};
 use crate::error::{Error, Result};
 pub use crate::report::FailedCell;
-use crate::report::{INPUTS_FILE, showcase_label};
+use crate::report::showcase_label;
 use crate::scenario::{LoadedScenario, SweepCell, expand, to_yaml};
 use crate::store::claim::{CLAIM_LOG, ClaimLog, Claimant, DEFAULT_STALE};
-use crate::store::{FolderKind, LiveFolder, Protected};
+use crate::store::{FolderKind, LiveFolder, Protected, Publishing};
 use folder_state::{FolderState, Published};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -180,8 +180,6 @@ pub fn run_plan(plan: &Plan, options: &SweepOptions) -> Result<SweepOutcome> {
         inputs: inputs.clone(),
         cache: options.cache.clone(),
     };
-    let what = format!("--out {}", options.out_dir.display());
-    let folder = LiveFolder::open(&options.out_dir, plan.kind, &protected, &what)?;
     let named = plan
         .cells
         .iter()
@@ -199,6 +197,8 @@ pub fn run_plan(plan: &Plan, options: &SweepOptions) -> Result<SweepOutcome> {
     };
     runner.parallel = cells::cells_at_once(&jobs, &runner, options.parallel)?;
     let published = Published::of(plan, &jobs);
+    let what = format!("--out {}", options.out_dir.display());
+    let (folder, opening) = LiveFolder::open_publishing(&options.out_dir, plan.kind, &protected, &what)?;
     let claiming = Claiming {
         log: ClaimLog::new(
             options.out_dir.join(CLAIM_LOG),
@@ -206,7 +206,7 @@ pub fn run_plan(plan: &Plan, options: &SweepOptions) -> Result<SweepOutcome> {
         ),
         stale: options.stale.unwrap_or(DEFAULT_STALE),
     };
-    join_plan(&folder, &published, &what)?;
+    join_plan(&folder, opening, &published, &what)?;
     let state = FolderState::new(&folder, plan, &jobs, &published);
     let outcomes = run_cells(&jobs, options.shard, &runner, &claiming, &|so_far| {
         state.publish(so_far, None).map(|_| ())
@@ -229,21 +229,19 @@ pub fn run_plan(plan: &Plan, options: &SweepOptions) -> Result<SweepOutcome> {
     })
 }
 
-/// Publishes the plan's files and lists the claim log in the folder's marker; when other processes have the
-/// folder open, refuses unless they run the same cells with the same inputs.
-fn join_plan(folder: &LiveFolder, published: &Published, what: &str) -> Result<()> {
-    let publishing = folder.begin()?;
-    if !folder.was_alone() {
-        let theirs = std::fs::read_to_string(folder.path().join(INPUTS_FILE)).ok();
-        if theirs.is_some_and(|theirs| theirs != published.inputs_json) {
-            return Err(Error::Refused(format!(
-                "{what}: another ddmsim process is running a different sweep or study (or another version of this \
-                 one) in this folder; wait for it to finish or choose another folder"
-            )));
-        }
+/// Publishes the plan's files and lists the claim log in the folder's marker, still under the publish lock
+/// `opening` taken to open the folder (so every process that joins later sees them); when other processes had
+/// the folder open, refuses unless they run the same plan: the same cells in the same order with the same inputs.
+fn join_plan(folder: &LiveFolder, opening: Publishing, published: &Published, what: &str) -> Result<()> {
+    if !folder.was_alone() && !published.matches(folder.path()) {
+        drop(opening);
+        return Err(Error::Refused(format!(
+            "{what}: another ddmsim process is running a different sweep or study (or another version or order \
+             of this one) in this folder; wait for it to finish or choose another folder"
+        )));
     }
-    folder.list(&publishing, CLAIM_LOG)?;
+    folder.list(&opening, CLAIM_LOG)?;
     let staged = folder.staging()?;
     published.write(staged.path())?;
-    folder.publish(&publishing, staged, &|_| false)
+    folder.publish(&opening, staged, &|_| false)
 }
