@@ -139,8 +139,11 @@ impl Shard {
         let (i, n) = text.split_once('/').ok_or_else(|| bad("no `/`"))?;
         let index: usize = i.trim().parse().map_err(|_| bad("I is not a whole number"))?;
         let count: usize = n.trim().parse().map_err(|_| bad("N is not a whole number"))?;
-        if count == 0 || index >= count {
-            return Err(bad("I must be below N"));
+        if count == 0 {
+            return Err(bad("N (the number of shards) must be at least 1"));
+        }
+        if index >= count {
+            return Err(bad("I must be below N (shards are numbered from 0)"));
         }
         Ok(Shard { index, count })
     }

@@ -36,15 +36,15 @@ pub fn install() -> std::io::Result<()> {
             };
             RECEIVED.store(first, Ordering::SeqCst);
             crate::progress::warn(&format!(
-                "{} received: abandoning the work in progress (a second signal ends it at once)",
+                "{} received: stopping at the work's next checkpoint (a second signal ends it at once)",
                 signal_name(first)
             ));
             std::thread::spawn(move || {
                 std::thread::sleep(GRACE);
-                forced_exit(first);
+                forced_exit(first, &format!("the work did not stop within {} s", GRACE.as_secs()));
             });
-            if arrived.next().is_some() {
-                forced_exit(first);
+            if let Some(second) = arrived.next() {
+                forced_exit(first, &format!("a second signal ({}) arrived", signal_name(second)));
             }
         })?;
     Ok(())
@@ -93,8 +93,8 @@ pub fn on_forced_exit(action: impl FnOnce() + Send + 'static) -> ForcedExitActio
     ForcedExitAction { id }
 }
 
-/// Runs every registered action and exits with 128 + the signal's number.
-fn forced_exit(signal: i32) -> ! {
+/// Runs every registered action and exits with 128 + the signal's number, saying `why`.
+fn forced_exit(signal: i32, why: &str) -> ! {
     let actions = match FORCED_EXIT_ACTIONS.lock() {
         Ok(mut actions) => std::mem::take(&mut *actions),
         Err(_) => BTreeMap::new(),
@@ -103,9 +103,8 @@ fn forced_exit(signal: i32) -> ! {
         action();
     }
     crate::progress::warn(&format!(
-        "{}: the work did not stop within {} s; its partial files were removed and ddmsim exits now",
-        signal_name(signal),
-        GRACE.as_secs()
+        "{}: {why}; the partial files of the work in progress were removed and ddmsim exits now",
+        signal_name(signal)
     ));
     std::process::exit(128 + signal)
 }

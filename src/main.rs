@@ -16,7 +16,17 @@ fn main() -> std::process::ExitCode {
         );
     }
     match cli::run(cli) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => {
+            if let Some(signal) = ddmsim::interrupt::received() {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "note: {} arrived after the work's last checkpoint: the work had finished, and its results are \
+                     complete",
+                    ddmsim::interrupt::signal_name(signal)
+                );
+            }
+            std::process::ExitCode::SUCCESS
+        }
         Err(err) => {
             // Each cause is shown once: a message that already quotes its cause (as the library's errors quote
             // the operating system's) is not followed by it again.

@@ -81,6 +81,7 @@ pub fn scripts(job: &SlurmJob<'_>, options: &SlurmOptions, ddmsim: &Path, workdi
     plain_path("the working folder", workdir)?;
     let cells = job.plan.cells.len();
     let tasks = cells.div_ceil(options.cells_per_task).max(1);
+    check_tasks(cells, tasks, max_array_size())?;
     let mem = match &options.mem {
         Some(mem) => mem.clone(),
         None => estimated_mem(job.plan, options)?,
@@ -164,6 +165,7 @@ fn gather_script(job: &SlurmJob<'_>, options: &SlurmOptions, at: &Places<'_>) ->
         format!("--output={}/slurm/logs/gather-%j.log", at.out.display()),
         format!("--chdir={}", at.workdir.display()),
     ];
+    head.extend(options.time.iter().map(|t| format!("--time={t}")));
     head.extend(options.partition.iter().map(|p| format!("--partition={p}")));
     head.extend(options.extra.iter().cloned());
     format!(
@@ -197,26 +199,33 @@ pub fn write(scripts: &Scripts, out_dir: &Path, kind: FolderKind, protected: &Pr
     folder.publish(&publishing, staged, &|_| false)
 }
 
-/// Submits the array script and then the gather script after it; returns their job ids.
+/// Submits the array script and then the gather script after it; returns their job ids. If the gather job
+/// cannot be submitted, the error names the array job already submitted and the command that submits the gather.
 pub fn submit(out_dir: &Path) -> Result<(String, String)> {
-    let array = sbatch(&[], &out_dir.join(ARRAY_SCRIPT))?;
-    let gather = sbatch(
-        &[format!("--dependency=afterany:{array}")],
-        &out_dir.join(GATHER_SCRIPT),
-    )?;
+    let array = sbatch(&[], &out_dir.join(ARRAY_SCRIPT), out_dir)?;
+    let dependency = format!("--dependency=afterany:{array}");
+    let gather_script = out_dir.join(GATHER_SCRIPT);
+    let gather = sbatch(std::slice::from_ref(&dependency), &gather_script, out_dir).map_err(|e| {
+        Error::Refused(format!(
+            "array job {array} is submitted, but the gather job is not ({e}); once that is fixed, submit it with: \
+             sbatch {dependency} {}",
+            gather_script.display()
+        ))
+    })?;
     Ok((array, gather))
 }
 
-/// The shell commands that submit the two scripts of `out_dir`.
+/// The shell command (one line) that submits the two scripts of `out_dir`, the gather after the array.
 pub fn submit_commands(out_dir: &Path) -> String {
     let out = out_dir.display();
     format!(
-        "array=$(sbatch --parsable {out}/{ARRAY_SCRIPT}) && \\\n  sbatch --dependency=afterany:${{array%%;*}} {out}/{GATHER_SCRIPT}\n"
+        "array=$(sbatch --parsable {out}/{ARRAY_SCRIPT}) && sbatch --dependency=afterany:${{array%%;*}} \
+         {out}/{GATHER_SCRIPT}"
     )
 }
 
-/// Runs `sbatch --parsable ARGS script` and returns the job id.
-fn sbatch(args: &[String], script: &Path) -> Result<String> {
+/// Runs `sbatch --parsable ARGS script` (of the output folder `out_dir`) and returns the job id.
+fn sbatch(args: &[String], script: &Path, out_dir: &Path) -> Result<String> {
     let output = std::process::Command::new("sbatch")
         .arg("--parsable")
         .args(args)
@@ -224,8 +233,8 @@ fn sbatch(args: &[String], script: &Path) -> Result<String> {
         .output()
         .map_err(|e| {
             Error::Refused(format!(
-                "--submit: cannot run sbatch ({e}); is this a Slurm login node? Submit the scripts yourself:\n{}",
-                submit_commands(script.parent().and_then(Path::parent).unwrap_or(Path::new(".")))
+                "--submit: cannot run sbatch ({e}); is this a Slurm login node? Submit the scripts yourself: {}",
+                submit_commands(out_dir)
             ))
         })?;
     if !output.status.success() {
@@ -273,14 +282,86 @@ fn check_options(o: &SlurmOptions) -> Result<()> {
         }
     }
     for extra in &o.extra {
-        if !extra.starts_with('-') || extra.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "--extra",
-                format!("`{extra}` is not one sbatch option on one line (e.g. --extra '--account=lab')"),
-            ));
-        }
+        check_extra(extra)?;
     }
     Ok(())
+}
+
+/// The sbatch options ddmsim's scripts set themselves, with the `ddmsim slurm` flag that sets each (if any).
+const SET_BY_DDMSIM: [(&str, Option<&str>); 12] = [
+    ("--array", Some("--cells-per-task and --array-parallelism")),
+    ("--cpus-per-task", Some("--cpus-per-task")),
+    ("--mem", Some("--mem")),
+    ("--time", Some("--time")),
+    ("--partition", Some("--partition")),
+    ("--job-name", None),
+    ("--output", None),
+    ("--error", None),
+    ("--chdir", None),
+    ("--requeue", None),
+    ("--open-mode", None),
+    ("--dependency", None),
+];
+
+/// Refuses an `--extra` value that is not one long sbatch option (`--name` or `--name=value`) on one line, or
+/// that is one the scripts set themselves.
+fn check_extra(extra: &str) -> Result<()> {
+    let name = extra.split_once('=').map_or(extra, |(name, _)| name);
+    let well_formed = name.len() > 2
+        && name.starts_with("--")
+        && name[2..]
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !extra.chars().any(char::is_control);
+    if !well_formed {
+        return Err(Error::invalid(
+            "--extra",
+            format!("`{extra}` is not one long sbatch option on one line (write e.g. --extra '--account=lab')"),
+        ));
+    }
+    if let Some((_, flag)) = SET_BY_DDMSIM.iter().find(|(set, _)| *set == name) {
+        let instead = match flag {
+            Some(flag) => format!("use ddmsim slurm's {flag}"),
+            None => "the scripts rely on their own value".to_string(),
+        };
+        return Err(Error::invalid(
+            "--extra",
+            format!("`{extra}`: ddmsim's scripts set {name} themselves; {instead}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The largest array Slurm accepts here (`MaxArraySize`, asked of `scontrol`; Slurm's default 1001 when it
+/// cannot be asked).
+fn max_array_size() -> usize {
+    let asked = std::process::Command::new("scontrol")
+        .args(["show", "config"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            text.lines()
+                .find_map(|l| l.strip_prefix("MaxArraySize"))
+                .and_then(|rest| rest.trim().trim_start_matches('=').trim().parse().ok())
+        });
+    asked.unwrap_or(1001)
+}
+
+/// Refuses more array tasks than Slurm's `max` array size allows, saying how many cells per task fit.
+fn check_tasks(cells: usize, tasks: usize, max: usize) -> Result<()> {
+    if tasks <= max {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "--cells-per-task",
+        format!(
+            "{cells} cells make {tasks} array tasks, more than Slurm's MaxArraySize of {max} here; use \
+             --cells-per-task {} or more",
+            cells.div_ceil(max.max(1))
+        ),
+    ))
 }
 
 /// Refuses a path Slurm's `#SBATCH` lines and the script's command line could not carry unquoted.
@@ -339,9 +420,26 @@ mod tests {
         let mut o = options();
         o.time = Some("1 h".into());
         assert!(check_options(&o).unwrap_err().to_string().starts_with("--time"));
+        for bad in [
+            "account=lab",
+            "-",
+            "--",
+            "-A lab",
+            "--account lab",
+            "--output=x.log",
+            "--array=0-3",
+        ] {
+            let mut o = options();
+            o.extra = vec![bad.into()];
+            let err = check_options(&o).unwrap_err().to_string();
+            assert!(err.starts_with("--extra"), "{bad}: {err}");
+        }
         let mut o = options();
-        o.extra = vec!["account=lab".into()];
-        assert!(check_options(&o).unwrap_err().to_string().starts_with("--extra"));
+        o.extra = vec!["--account=lab".into(), "--exclusive".into(), "--gres=gpu:1".into()];
+        check_options(&o).unwrap();
+        let err = check_tasks(2500, 2500, 1001).unwrap_err().to_string();
+        assert!(err.contains("--cells-per-task 3 or more"), "{err}");
+        check_tasks(1001, 1001, 1001).unwrap();
         let mut o = options();
         o.cells_per_task = 0;
         assert!(

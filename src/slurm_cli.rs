@@ -34,7 +34,8 @@ pub struct SlurmArgs {
     /// CPUs of each array task; the task runs that many worker threads.
     #[arg(long, default_value_t = 1)]
     pub(crate) cpus_per_task: usize,
-    /// One more sbatch option for every job, e.g. --extra '--account=lab' (repeatable).
+    /// One more long sbatch option for every job, e.g. --extra '--account=lab' (repeatable; not one the scripts set
+    /// themselves, such as --array or --output).
     #[arg(long = "extra", value_name = "OPTION", allow_hyphen_values = true)]
     pub(crate) extra: Vec<String>,
     /// Submit the jobs with sbatch and print their ids (otherwise print the commands that submit them).
@@ -114,6 +115,7 @@ pub fn run(args: &SlurmArgs) -> Result<String> {
     } else {
         text.push_str("submit them with:\n");
         text.push_str(&ddmsim::slurm::submit_commands(&out_dir));
+        text.push('\n');
     }
     Ok(text)
 }

@@ -268,8 +268,32 @@ fn slurm_writes_an_array_script_and_a_gather_script_and_refuses_what_it_cannot_d
     let file_abs = std::fs::canonicalize(&file).unwrap();
     assert!(array.contains(&format!(" run {} ", file_abs.display())), "{array}");
     let gather = std::fs::read_to_string(out.join("slurm/gather.sbatch")).unwrap();
-    assert!(gather.contains(" report "), "{gather}");
+    assert!(
+        gather.contains(" report ") && gather.contains("#SBATCH --time=01:00:00"),
+        "{gather}"
+    );
     assert!(out.join("slurm/logs").is_dir());
+    // Nothing has run yet: the gather says so rather than that the folder is not ddmsim's.
+    let early = ddmsim().arg("report").arg(&out).assert().failure();
+    let stderr = stderr_of(&early);
+    assert!(stderr.contains("nothing to gather yet"), "{stderr}");
+    let nowhere = ddmsim()
+        .arg("report")
+        .arg(dir.path().join("nowhere"))
+        .assert()
+        .failure();
+    let stderr = stderr_of(&nowhere);
+    assert!(stderr.contains("no such folder"), "{stderr}");
+    let overriding = ddmsim()
+        .current_dir(dir.path())
+        .args(["slurm", "sweep.yaml", "--out", "out", "--extra=--output=x.log"])
+        .assert()
+        .failure();
+    let stderr = stderr_of(&overriding);
+    assert!(
+        stderr.contains("--extra") && stderr.contains("set --output themselves"),
+        "{stderr}"
+    );
     // No sbatch on PATH: --submit says so instead of pretending.
     let no_slurm = ddmsim()
         .current_dir(dir.path())

@@ -360,11 +360,23 @@ pub fn rebuild_report(dir: &Path) -> Result<Gathered> {
             StudyCells::FILE
         )));
     }
+    let multi = matches!(folder.kind(), FolderKind::Sweep | FolderKind::Study);
+    if multi && !dir.join("scenario.resolved.yaml").is_file() {
+        return Err(Error::Refused(format!(
+            "{what}: nothing to gather yet: no run of this {} has started in this folder; run it (or submit its \
+             slurm/array.sbatch) first",
+            if folder.kind() == FolderKind::Study {
+                "study"
+            } else {
+                "sweep"
+            }
+        )));
+    }
     let publishing = folder.begin()?;
     let data = load_report_data(dir)?;
     let staged = folder.staging()?;
     // A sweep's or study's tables are rebuilt from its cells when they are there; otherwise only the report is.
-    let tables = matches!(folder.kind(), FolderKind::Sweep | FolderKind::Study) && dir.join("cells").is_dir();
+    let tables = multi && dir.join("cells").is_dir();
     let mut labels_of_all = Vec::new();
     if tables {
         write_sweep_results(staged.path(), &data.rows)?;

@@ -32,6 +32,7 @@ pub struct LiveFolder {
 pub struct LiveStaging {
     dir: tempfile::TempDir,
     _live: FileLock,
+    _forced: crate::interrupt::ForcedExitAction,
 }
 
 impl LiveStaging {
@@ -137,7 +138,10 @@ impl LiveFolder {
         let kind = match inspect(dir, what) {
             Ok(Existing::Marked(marker)) => marker.kind,
             Ok(Existing::Legacy) => legacy_kind(dir),
-            Ok(Existing::Absent | Existing::Empty) => return Err(not_ours()),
+            Ok(Existing::Absent) => {
+                return Err(Error::Refused(format!("{what}: no such folder")));
+            }
+            Ok(Existing::Empty) => return Err(not_ours()),
             Err(_) if dir.is_dir() && !dir.join(MARKER).exists() => return Err(not_ours()),
             Err(e) => return Err(e),
         };
@@ -174,7 +178,15 @@ impl LiveFolder {
     pub fn staging(&self) -> Result<LiveStaging> {
         let dir = temp_dir_in(&self.dir, STAGING_INFIX)?;
         let live = mark_live(dir.path())?;
-        Ok(LiveStaging { dir, _live: live })
+        let path = dir.path().to_path_buf();
+        let forced = crate::interrupt::on_forced_exit(move || {
+            let _ = std::fs::remove_dir_all(&path);
+        });
+        Ok(LiveStaging {
+            dir,
+            _live: live,
+            _forced: forced,
+        })
     }
 
     /// Lists `rel` (a file ddmsim writes outside publishes, e.g. the claim log) in the folder's marker.

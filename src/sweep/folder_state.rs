@@ -14,6 +14,7 @@ use crate::store::LiveFolder;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// The files every publish of a plan carries (the resolved scenario, the cells' inputs, a study's cells).
 pub(super) struct Published {
@@ -74,7 +75,12 @@ pub(super) struct FolderState<'a> {
     published: &'a Published,
     /// Outcomes of cells other processes finished, read back once.
     read_back: Mutex<HashMap<usize, CellOutcome>>,
+    /// When the other processes' cells were last looked at.
+    scanned: Mutex<Option<Instant>>,
 }
+
+/// How often a publish looks again at the cells other processes run.
+const RESCAN: Duration = Duration::from_secs(30);
 
 impl<'a> FolderState<'a> {
     /// The state of `folder`, running `plan` as `jobs`.
@@ -90,6 +96,7 @@ impl<'a> FolderState<'a> {
             jobs,
             published,
             read_back: Mutex::new(HashMap::new()),
+            scanned: Mutex::new(None),
         }
     }
 
@@ -98,14 +105,13 @@ impl<'a> FolderState<'a> {
     /// ran whole or every cell is done. Returns whether every cell is finished or failed.
     pub(super) fn publish(&self, own: &[Option<CellOutcome>], last: Option<Last<'_>>) -> Result<bool> {
         let publishing = self.folder.begin()?;
-        let view = self.view(own);
+        let view = self.view(own, last.is_some());
         let failed = self.failures(&view)?;
         let complete = view
             .iter()
             .zip(self.jobs)
             .all(|(o, j)| matches!(o, Some(CellOutcome::Done(_))) || failed.iter().any(|f| f.cell == j.name));
-        let cells: Vec<SweepCell> = self.plan.cells.iter().map(|(c, _)| c.clone()).collect();
-        let rows = rows_of(&cells, view.iter().map(Option::as_ref));
+        let rows = rows_of(self.plan.cells.iter().map(|(c, _)| c), view.iter().map(Option::as_ref));
         let staged = self.folder.staging()?;
         let dir = staged.path();
         self.published.write(dir)?;
@@ -125,9 +131,16 @@ impl<'a> FolderState<'a> {
         Ok(complete)
     }
 
-    /// Every cell's outcome: this process's, or read back from the folder if another process finished it.
-    fn view(&self, own: &[Option<CellOutcome>]) -> Vec<Option<CellOutcome>> {
+    /// Every cell's outcome: this process's, or read back from the folder if another process finished it. The
+    /// other processes' cells not yet seen finished are looked at again on the `last` publish, and otherwise at
+    /// most every [`RESCAN`] (each look reads every such cell's marker: costly in a large sweep).
+    fn view(&self, own: &[Option<CellOutcome>], last: bool) -> Vec<Option<CellOutcome>> {
         let mut read_back = self.read_back.lock().expect("no panics while held");
+        let mut scanned = self.scanned.lock().expect("no panics while held");
+        let rescan = last || scanned.is_none_or(|at| at.elapsed() >= RESCAN);
+        if rescan {
+            *scanned = Some(Instant::now());
+        }
         own.iter()
             .enumerate()
             .map(|(i, o)| {
@@ -136,6 +149,9 @@ impl<'a> FolderState<'a> {
                 }
                 if let Some(done) = read_back.get(&i) {
                     return Some(done.clone());
+                }
+                if !rescan {
+                    return None;
                 }
                 let done = cells::finished_outcome(&self.jobs[i])?;
                 read_back.insert(i, done.clone());
@@ -192,9 +208,11 @@ impl<'a> FolderState<'a> {
 }
 
 /// The rows of the finished cells, in cell order.
-fn rows_of<'a>(cells: &[SweepCell], outcomes: impl Iterator<Item = Option<&'a CellOutcome>>) -> Vec<SweepRow> {
+fn rows_of<'a>(
+    cells: impl Iterator<Item = &'a SweepCell>,
+    outcomes: impl Iterator<Item = Option<&'a CellOutcome>>,
+) -> Vec<SweepRow> {
     cells
-        .iter()
         .zip(outcomes)
         .flat_map(|(cell, outcome)| match outcome {
             Some(CellOutcome::Done(records)) => records

@@ -197,6 +197,14 @@ pub fn run_plan(plan: &Plan, options: &SweepOptions) -> Result<SweepOutcome> {
     };
     runner.parallel = cells::cells_at_once(&jobs, &runner, options.parallel)?;
     let published = Published::of(plan, &jobs);
+    if !(0..jobs.len()).any(|i| options.shard.holds(i)) {
+        crate::progress::warn(&format!(
+            "shard {}: holds none of the {} cells (there are more shards than cells); it only gathers what the \
+             other shards finished",
+            options.shard,
+            jobs.len()
+        ));
+    }
     let what = format!("--out {}", options.out_dir.display());
     let (folder, opening) = LiveFolder::open_publishing(&options.out_dir, plan.kind, &protected, &what)?;
     let claiming = Claiming {
