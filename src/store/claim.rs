@@ -440,9 +440,29 @@ fn lock_is_free(path: &Path) -> Option<bool> {
     }
 }
 
-/// Whether `squeue` says Slurm job `job` ended (`Some(false)`: it is pending, running or suspended; `None`: Slurm
-/// cannot be asked here).
+/// How long `squeue`'s answer about a job is reused (waiting cells are looked at every few seconds; Slurm's
+/// controller should not be asked that often).
+const SQUEUE_TTL: Duration = Duration::from_secs(30);
+
+/// Whether Slurm job `job` ended, as `squeue` said within the last [`SQUEUE_TTL`] (see [`ask_squeue`]).
 fn slurm_job_ended(job: &str) -> Option<bool> {
+    type Answers = std::collections::HashMap<String, (std::time::Instant, Option<bool>)>;
+    static ANSWERS: std::sync::Mutex<Option<Answers>> = std::sync::Mutex::new(None);
+    let mut answers = ANSWERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let answers = answers.get_or_insert_with(Answers::new);
+    if let Some((at, answer)) = answers.get(job)
+        && at.elapsed() < SQUEUE_TTL
+    {
+        return *answer;
+    }
+    let answer = ask_squeue(job);
+    answers.insert(job.to_string(), (std::time::Instant::now(), answer));
+    answer
+}
+
+/// Whether `squeue` says Slurm job `job` no longer runs the process that claimed (`Some(false)`: it is running,
+/// suspended or ending; `None`: Slurm cannot be asked here).
+fn ask_squeue(job: &str) -> Option<bool> {
     let out = std::process::Command::new("squeue")
         .args(["--noheader", "--jobs", job, "--format", "%T"])
         .output()
@@ -453,15 +473,9 @@ fn slurm_job_ended(job: &str) -> Option<bool> {
             .contains("Invalid job id")
             .then_some(true);
     }
-    let live = [
-        "PENDING",
-        "RUNNING",
-        "CONFIGURING",
-        "COMPLETING",
-        "SUSPENDED",
-        "REQUEUED",
-        "RESIZING",
-    ];
+    // Only a job that runs (or is suspended, or still unwinding) can hold a claim: a pending or requeued job's
+    // claims are from an earlier run of it.
+    let live = ["RUNNING", "COMPLETING", "SUSPENDED", "STOPPED", "RESIZING"];
     Some(!stdout.lines().any(|state| live.contains(&state.trim())))
 }
 
