@@ -82,9 +82,10 @@ pub fn scripts(job: &SlurmJob<'_>, options: &SlurmOptions, ddmsim: &Path, workdi
     let cells = job.plan.cells.len();
     let tasks = cells.div_ceil(options.cells_per_task).max(1);
     check_tasks(cells, tasks, max_array_size())?;
+    let estimates = cell_estimates(job.plan)?;
     let mem = match &options.mem {
         Some(mem) => mem.clone(),
-        None => estimated_mem(job.plan, options)?,
+        None => task_mem(&estimates, options),
     };
     let places = Places {
         ddmsim,
@@ -94,7 +95,7 @@ pub fn scripts(job: &SlurmJob<'_>, options: &SlurmOptions, ddmsim: &Path, workdi
     };
     Ok(Scripts {
         array: array_script(job, options, &places, tasks, &mem),
-        gather: gather_script(job, options, &places),
+        gather: gather_script(job, options, &places, &gather_mem(&estimates)),
         tasks,
         cells,
         mem,
@@ -156,11 +157,11 @@ fn array_script(job: &SlurmJob<'_>, options: &SlurmOptions, at: &Places<'_>, tas
 }
 
 /// The gather script: `ddmsim report` on the output folder.
-fn gather_script(job: &SlurmJob<'_>, options: &SlurmOptions, at: &Places<'_>) -> String {
+fn gather_script(job: &SlurmJob<'_>, options: &SlurmOptions, at: &Places<'_>, mem: &str) -> String {
     let mut head = vec![
         format!("--job-name=ddmsim-{}-gather", job.plan.name),
         "--cpus-per-task=1".to_string(),
-        format!("--mem={}", gather_mem(job.plan)),
+        format!("--mem={mem}"),
         "--open-mode=append".to_string(),
         format!("--output={}/slurm/logs/gather-%j.log", at.out.display()),
         format!("--chdir={}", at.workdir.display()),
@@ -379,23 +380,35 @@ fn plain_path(what: &str, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Memory per task: the largest cell's estimate, times the cells a task runs at once (one per CPU, at most its
-/// cells), with a quarter more and 256 MiB for the process, in MiB.
-fn estimated_mem(plan: &Plan, o: &SlurmOptions) -> Result<String> {
-    let mut largest = 0.0f64;
-    for (cell, _) in &plan.cells {
-        let estimate = crate::experiment::estimate_scenario(&cell.scenario, &plan.base_dir)?;
-        largest = largest.max(estimate.total());
-    }
-    let at_once = o.cpus_per_task.min(o.cells_per_task) as f64;
-    let mib = (largest * at_once * 1.25 / (1024.0 * 1024.0)).ceil() as u64 + 256;
-    Ok(format!("{mib}M"))
+/// The estimated peak memory of each cell's run, in bytes.
+fn cell_estimates(plan: &Plan) -> Result<Vec<f64>> {
+    plan.cells
+        .iter()
+        .map(|(cell, _)| Ok(crate::experiment::estimate_scenario(&cell.scenario, &plan.base_dir)?.total()))
+        .collect()
 }
 
-/// Memory of the gather job: it reads the cells' tables, a fraction of a cell's run.
-fn gather_mem(plan: &Plan) -> String {
-    format!("{}M", 512 + 8 * plan.cells.len())
+/// Memory per task: the largest cell's estimate, times the cells a task runs at once (one per CPU, at most its
+/// cells), with a quarter more and 256 MiB for the process, in MiB.
+fn task_mem(estimates: &[f64], o: &SlurmOptions) -> String {
+    let largest = estimates.iter().copied().fold(0.0, f64::max);
+    let at_once = o.cpus_per_task.min(o.cells_per_task) as f64;
+    let mib = (largest * at_once * 1.25 / MIB).ceil() as u64 + 256;
+    format!("{mib}M")
 }
+
+/// Memory of the gather job: `ddmsim report` holds every cell's tables at once, so its peak grows by a part of
+/// each cell's estimate. Measured with `/usr/bin/time -v ddmsim report` (peak RSS): about 38 MB plus 7 MB per
+/// cell of `scenarios/sweep_skew_k.yaml` (estimate 12 MiB a cell; 3, 9 and 18 cells: 59, 103 and 166 MB) and
+/// 37 MB plus 27.5 MB per cell of `scenarios/studies/lost_experts_digits.yaml` (estimate 122 MiB; 3, 6 and 10
+/// cells: 119, 202 and 312 MB). 128 MiB plus 0.6 of each cell's estimate covers both, with room.
+fn gather_mem(estimates: &[f64]) -> String {
+    let mib = 128 + (estimates.iter().map(|e| 0.6 * e).sum::<f64>() / MIB).ceil() as u64;
+    format!("{mib}M")
+}
+
+/// Bytes in a MiB.
+const MIB: f64 = 1024.0 * 1024.0;
 
 #[cfg(test)]
 mod tests {
@@ -450,5 +463,27 @@ mod tests {
         );
         assert!(plain_path("--out", Path::new("/a b")).is_err());
         assert!(plain_path("--out", Path::new("/a/b-c_d.e")).is_ok());
+    }
+
+    /// The gather job's memory for `file` (a sweep or study of the bundled ones), in MB.
+    fn gather_mb(file: &str) -> f64 {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let out = Path::new("/tmp/unused");
+        let plan = if crate::study::is_study_file(&path).unwrap() {
+            crate::study::plan_study(&crate::study::load(&path).unwrap(), out)
+        } else {
+            crate::sweep::plan_sweep(&crate::scenario::load(&path).unwrap(), out).unwrap()
+        };
+        let mem = gather_mem(&cell_estimates(&plan).unwrap());
+        mem.trim_end_matches('M').parse::<f64>().unwrap() * MIB / 1e6
+    }
+
+    #[test]
+    fn the_gather_job_asks_for_more_than_the_measured_peak_of_ddmsim_report() {
+        // Peak RSS of `ddmsim report` on the finished folders (see gather_mem): 166 MB and 312 MB.
+        let gmm = gather_mb("scenarios/sweep_skew_k.yaml");
+        assert!((166.0 * 1.2..166.0 * 4.0).contains(&gmm), "{gmm} MB");
+        let digits = gather_mb("scenarios/studies/lost_experts_digits.yaml");
+        assert!((312.0 * 1.2..312.0 * 4.0).contains(&digits), "{digits} MB");
     }
 }
