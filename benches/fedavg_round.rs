@@ -22,6 +22,7 @@ fn bench_fedavg_round(c: &mut Criterion) {
         net: TimeNet::new(2, 32, &[128, 128, 128], 2, false),
         objective: Objective::Flow,
         data: &data,
+        condition: None,
     };
     let rows: Vec<usize> = (0..CLIENTS * PER_CLIENT).collect();
     let clients: Vec<Client> = rows

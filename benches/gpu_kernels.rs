@@ -138,6 +138,7 @@ fn bench_round(c: &mut Criterion, ctx: &GpuContext) {
         net: TimeNet::new(2, 32, &[WIDTH; 3], 2, false),
         objective: Objective::Flow,
         data: &data,
+        condition: None,
     };
     let global: Vec<f32> = task.net.mlp.init(&mut derive(0, Stream::Init, &[]));
     let config = OptimizerConfig {

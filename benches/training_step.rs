@@ -28,6 +28,7 @@ fn bench_training_step(c: &mut Criterion) {
             net: TimeNet::new(d, 32, &vec![width; depth], d, false),
             objective: Objective::Flow,
             data: &data,
+            condition: None,
         };
         let mut params: Vec<f32> = task.net.mlp.init(&mut derive(0, Stream::Init, &[]));
         let config = OptimizerConfig {

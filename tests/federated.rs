@@ -85,6 +85,7 @@ fn fedprox_at_mu_zero_is_fedavg_to_the_bit() {
         net,
         objective: Objective::new(ObjectiveKind::Flow),
         data: &data,
+        condition: None,
     };
     let init = task.net.mlp.init(&mut derive(1, Stream::Init, &[]));
     let mut fedavg = plan(Strategy::default(), 4, 3, 3, 0.05);
@@ -119,6 +120,7 @@ fn the_default_server_step_is_fedavg_written_out() {
         net,
         objective: Objective::new(ObjectiveKind::Flow),
         data: &data,
+        condition: None,
     };
     let init = task.net.mlp.init(&mut derive(2, Stream::Init, &[]));
     let mut p = plan(Strategy::default(), 5, parts.len(), 4, 0.05);

@@ -322,6 +322,7 @@ fn batched_local_updates_of_several_clients_match_the_cpu_local_updates() {
         net: TimeNet::new(2, 8, &[32, 32, 32], 2, residual),
         objective: Objective::Flow,
         data: &data,
+        condition: None,
     });
     // Five clients; the last holds fewer points than a batch (it trains on all of them, padded on the GPU).
     let rows: Vec<Vec<usize>> = vec![

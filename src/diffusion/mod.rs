@@ -8,7 +8,7 @@ mod on_device;
 pub mod sampler;
 pub mod schedule;
 
-pub use model::{DenoiserModel, DenoiserTask, forward_noised};
+pub use model::{Conditioning, DenoiserModel, DenoiserTask, forward_noised};
 pub use objective::{NoisedBatch, Objective};
 pub use on_device::{DeviceDenoiser, LoadedNets};
 

@@ -237,6 +237,7 @@ mod tests {
             net: TimeNet::new(1, 2, &[2], 1, false),
             objective: Objective::Flow,
             data: &data,
+            condition: None,
         };
         let device = Recorder::default();
         // Model m has m + 1 clients (rows 100 m + 10 c ..) and trains 3 + m rounds, so the gang shrinks as the

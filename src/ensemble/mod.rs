@@ -4,6 +4,7 @@
 mod gang;
 mod training;
 
+use crate::data::Dataset;
 use crate::diffusion::{DenoiserModel, DenoiserTask, LoadedNets};
 use crate::error::Result;
 use crate::federated::{ClientWork, LocalResult, RoundLog};
@@ -12,7 +13,6 @@ use crate::partition::{ExpertGroups, Roster};
 use crate::progress::Progress;
 use crate::routing::RouterModel;
 use crate::scenario::{OptimizerConfig, Scenario};
-use ndarray::Array2;
 use training::Training;
 
 /// Everything trained for one run.
@@ -36,9 +36,12 @@ pub struct Needs {
     pub monolith: bool,
 }
 
-/// The denoiser architecture of a scenario for data of dimension `dim`.
-pub fn denoiser_net(s: &Scenario, dim: usize) -> TimeNet {
-    TimeNet::new(dim, s.model.time_embedding, &s.model.hidden, dim, s.model.residual)
+/// The denoiser architecture of a scenario for data of dimension `dim` whose training points have `classes`
+/// classes (used only when `model.condition` is on).
+pub fn denoiser_net(s: &Scenario, dim: usize, classes: usize) -> TimeNet {
+    let m = &s.model;
+    let classes = if m.condition.enabled { classes } else { 0 };
+    TimeNet::conditional(dim, m.time_embedding, classes, &m.hidden, dim, m.residual)
 }
 
 /// The router architecture of a scenario for `experts` experts.
@@ -71,15 +74,16 @@ pub trait DenoiserDevice: Sync {
 /// Trains experts, router and monolith on the clients' data (`parts[c]` are client c's rows of `train`, grouped
 /// into experts by `groups`, with the misbehaving clients of `roster`); with a `device`, the experts' and the
 /// monolith's FedAvg local updates run on it, every model's round as one batch (the router always on the CPU).
+/// Conditional denoisers train on `train`'s labels.
 pub fn train_ensemble(
     s: &Scenario,
-    train_x: &Array2<f32>,
+    train: &Dataset,
     clients: (&[Vec<usize>], &ExpertGroups, &Roster),
     needs: Needs,
     progress: &Progress,
     device: Option<&dyn DenoiserDevice>,
 ) -> Result<Ensemble> {
-    let training = Training::new(s, train_x, clients, needs, progress);
+    let training = Training::new(s, train, clients, needs, progress);
     let (experts, (router, monolith)) = match device {
         Some(device) => {
             debug_assert!(

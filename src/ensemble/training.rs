@@ -3,7 +3,8 @@
 
 use super::gang::Gang;
 use super::{DenoiserDevice, Needs, denoiser_net, router_net};
-use crate::diffusion::{DenoiserModel, DenoiserTask, Objective};
+use crate::data::Dataset;
+use crate::diffusion::{Conditioning, DenoiserModel, DenoiserTask, Objective};
 use crate::error::Result;
 use crate::federated::{BatchedLocal, Client, Faults, Plan, RoundLog, Task, train, train_batched};
 use crate::partition::{ExpertGroups, Roster};
@@ -12,7 +13,6 @@ use crate::rng::{Stream, derive};
 use crate::routing::{RouterModel, RouterTask};
 use crate::scenario::Scenario;
 use indicatif::ProgressBar;
-use ndarray::Array2;
 use rayon::prelude::*;
 use std::sync::Arc;
 
@@ -54,10 +54,10 @@ pub(super) struct Training<'a> {
 }
 
 impl<'a> Training<'a> {
-    /// Lays out the trainings of `groups` on `train_x`.
+    /// Lays out the trainings of `groups` on `train` (its labels are the classes of conditional denoisers).
     pub fn new(
         s: &'a Scenario,
-        train_x: &'a Array2<f32>,
+        train: &'a Dataset,
         (parts, groups, roster): (&'a [Vec<usize>], &'a ExpertGroups, &'a Roster),
         needs: Needs,
         progress: &Progress,
@@ -80,9 +80,16 @@ impl<'a> Training<'a> {
             faults: faults(s, roster, parts.len()),
             needs,
             task: DenoiserTask {
-                net: denoiser_net(s, train_x.ncols()),
+                net: denoiser_net(s, train.dim(), train.num_classes().unwrap_or(0)),
                 objective: objective.clone(),
-                data: train_x,
+                data: &train.x,
+                condition: (s.model.condition.enabled)
+                    .then(|| train.labels.as_deref())
+                    .flatten()
+                    .map(|labels| Conditioning {
+                        labels,
+                        dropout: s.model.condition.dropout,
+                    }),
             },
             objective,
             expert_per_round,

@@ -27,6 +27,12 @@ pub fn open(s: &Scenario) -> Result<Option<Box<dyn DenoiserDevice>>> {
              and SCAFFOLD's corrected steps run on the CPU, with device: cpu",
         );
     }
+    if s.model.condition.enabled {
+        return unsupported(
+            "model.condition.enabled",
+            "unconditional denoisers only: class-conditional ones run on the CPU (device: cpu)",
+        );
+    }
     if s.faults.stragglers.fraction > 0.0 {
         return unsupported(
             "faults.stragglers.fraction",

@@ -71,6 +71,7 @@ pub(super) fn prepare<'a>(loaded: &'a LoadedScenario, options: &RunOptions, cloc
     let inputs_sha256 = inputs_sha256(s, &loaded.base_dir)?;
     let split = data::load(&s.data, s.clients.partition.natural_column(), &loaded.base_dir, s.seed)?;
     data::check_usable(&split, &s.metrics)?;
+    check_conditionable(s, &split)?;
     let clusters = cluster(&split.train, &s.clusters, s.seed)?;
     let (parts, counts, groups) = group_clients(s, &clusters, split.train.natural_ids.as_ref())?;
     let survivors = Survivors::of(s, groups.experts.len())?;
@@ -233,4 +234,29 @@ fn build_policies(
             (label, routing::build(r, &context))
         })
         .collect()
+}
+
+/// Conditional denoisers need a class for every training point, and classes the held-out points share.
+fn check_conditionable(s: &Scenario, split: &DataSplit) -> Result<()> {
+    if !s.model.condition.enabled {
+        return Ok(());
+    }
+    let (Some(train), Some(test)) = (split.train.num_classes(), split.test.num_classes()) else {
+        return Err(Error::invalid(
+            "model.condition.enabled",
+            "class-conditional denoisers need labelled data (gmm: the mixture component; digits; csv: set \
+             label_column)",
+        ));
+    };
+    if test > train {
+        return Err(Error::invalid(
+            "model.condition.enabled",
+            format!(
+                "the held-out points have class {} but no training point has it (the training points have {train} \
+                 classes); use more points",
+                test - 1
+            ),
+        ));
+    }
+    Ok(())
 }

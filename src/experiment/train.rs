@@ -34,7 +34,11 @@ pub(super) fn train(p: &Prepared, options: &RunOptions, progress: &Progress, clo
         None => None,
     };
     let (dim, experts) = (p.split.train.dim(), p.groups.experts.len());
-    let cached = match cache.as_ref().map(|c| load_ensemble(c, &key, s, dim, experts, p.needs)) {
+    let classes = p.split.train.num_classes().unwrap_or(0);
+    let cached = match cache
+        .as_ref()
+        .map(|c| load_ensemble(c, &key, s, (dim, classes), experts, p.needs))
+    {
         Some(Lookup::Hit(ensemble)) => Some(ensemble),
         Some(Lookup::Bad(why)) => {
             warn(&format!(
@@ -50,7 +54,7 @@ pub(super) fn train(p: &Prepared, options: &RunOptions, progress: &Progress, clo
         None => {
             let trained = train_ensemble(
                 s,
-                &p.split.train.x,
+                &p.split.train,
                 (&p.parts, &p.groups, &p.roster),
                 p.needs,
                 progress,

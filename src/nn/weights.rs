@@ -39,6 +39,9 @@ pub fn to_bytes(net: &TimeNet, params: &[f32], extra: &[(&str, String)]) -> Vec<
     metadata.insert("format".into(), "pt".into());
     metadata.insert("dim".into(), net.dim.to_string());
     metadata.insert("time_embedding".into(), net.embedding.to_string());
+    if net.classes > 0 {
+        metadata.insert("classes".into(), net.classes.to_string());
+    }
     for (k, v) in extra {
         metadata.insert(k.to_string(), v.clone());
     }

@@ -82,7 +82,15 @@ impl Task for RouterTask<'_> {
 
     fn loss_and_grad(&self, params: &[f32], rows: &[usize], rng: &mut Rng, grad: &mut [f32]) -> f32 {
         let mut cache = Cache::default();
-        let (logits, _) = forward_noised(&self.net, params, &self.objective, self.data, rows, rng, &mut cache);
+        let (logits, _) = forward_noised(
+            &self.net,
+            params,
+            &self.objective,
+            (self.data, None),
+            rows,
+            rng,
+            &mut cache,
+        );
         let mut d = softmax(logits, 1.0);
         let n = rows.len() as f32;
         let mut loss = 0.0;

@@ -207,6 +207,15 @@ fn validate_model(m: &ModelConfig) -> Result<()> {
             format!("must be in [0, 1), got {}", num(m.ema)),
         ));
     }
+    if !(0.0..1.0).contains(&m.condition.dropout) {
+        return Err(Error::invalid(
+            "model.condition.dropout",
+            format!(
+                "must be in [0, 1) (the share of training rows whose class is dropped), got {}",
+                num(m.condition.dropout)
+            ),
+        ));
+    }
     optimizer("model.optimizer", &m.optimizer)
 }
 

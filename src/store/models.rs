@@ -61,12 +61,13 @@ fn names(experts: usize, needs: Needs) -> Vec<String> {
     names
 }
 
-/// The trained models of `key`, verified; `experts`, `dim` and `s` give the architectures.
+/// The trained models of `key`, verified; `experts`, `dim`, the training points' `classes` and `s` give the
+/// architectures.
 pub fn load_ensemble(
     cache: &ModelCache,
     key: &str,
     s: &Scenario,
-    dim: usize,
+    (dim, classes): (usize, usize),
     experts: usize,
     needs: Needs,
 ) -> Lookup<Ensemble> {
@@ -75,18 +76,24 @@ pub fn load_ensemble(
         Lookup::Miss => return Lookup::Miss,
         Lookup::Bad(why) => return Lookup::Bad(why),
     };
-    match parse(&files, s, dim, experts, needs) {
+    match parse(&files, s, (dim, classes), experts, needs) {
         Ok(ensemble) => Lookup::Hit(ensemble),
         Err(why) => Lookup::Bad(why),
     }
 }
 
 /// The ensemble in an entry's files (in the order of [`names`]).
-fn parse(files: &[Vec<u8>], s: &Scenario, dim: usize, experts: usize, needs: Needs) -> Result<Ensemble, String> {
+fn parse(
+    files: &[Vec<u8>],
+    s: &Scenario,
+    (dim, classes): (usize, usize),
+    experts: usize,
+    needs: Needs,
+) -> Result<Ensemble, String> {
     let weights_of = |i: usize, net: &TimeNet| {
         weights::from_bytes(&files[i], net).map_err(|e| format!("{}: {e}", names(experts, needs)[i]))
     };
-    let net = denoiser_net(s, dim);
+    let net = denoiser_net(s, dim, classes);
     let models = (0..experts)
         .map(|j| {
             Ok(DenoiserModel {

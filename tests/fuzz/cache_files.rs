@@ -102,7 +102,7 @@ fn baseline() -> Baseline {
     let scenario = loaded.scenario.clone();
     let dim = 2;
     let opened = ModelCache::open(&cache).expect("the cache opens");
-    let original = match load_ensemble(&opened, &key, &scenario, dim, experts, needs) {
+    let original = match load_ensemble(&opened, &key, &scenario, (dim, 0), experts, needs) {
         Lookup::Hit(e) => Weights::of(&e),
         Lookup::Miss => panic!("the fresh entry is a miss"),
         Lookup::Bad(why) => panic!("the fresh entry is bad: {why}"),
@@ -479,7 +479,14 @@ fn check(base: &Baseline, case: &CacheCase, tally: &Tally) -> Result<(), TestCas
         ModelCache::open(&cache_dir).map_err(|e| TestCaseError::fail(format!("the cache does not open: {e}")))?;
     let before = tree(&root);
     let lookup = std::panic::catch_unwind(|| {
-        load_ensemble(&cache, &base.key, &base.scenario, base.dim, base.experts, base.needs)
+        load_ensemble(
+            &cache,
+            &base.key,
+            &base.scenario,
+            (base.dim, 0),
+            base.experts,
+            base.needs,
+        )
     })
     .map_err(|p| TestCaseError::fail(format!("PANIC in load_ensemble: {}", panic_text(&*p))))?;
     if tree(&root) != before {

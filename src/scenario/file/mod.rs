@@ -30,7 +30,7 @@ pub use faults::{
 };
 pub use federation::{FederationConfig, FederationMode, LocalOptimizer};
 pub use metrics::{ClassifierConfig, MetricsConfig};
-pub use model::{ModelConfig, ObjectiveKind};
+pub use model::{ConditionConfig, ModelConfig, ObjectiveKind};
 pub use optimizer::{OptimizerConfig, OptimizerKind};
 pub use per_round::PerRound;
 pub use router::RouterConfig;

@@ -25,6 +25,44 @@ pub struct ModelConfig {
     /// The optimizer.
     #[serde(default)]
     pub optimizer: OptimizerConfig,
+    /// Class conditioning of the denoisers (off by default; then left out of resolved scenarios).
+    #[serde(default, skip_serializing_if = "ConditionConfig::is_default")]
+    pub condition: ConditionConfig,
+}
+
+/// Class-conditional denoisers: a learned class embedding joins the time embedding, and label dropout trains the
+/// unconditional branch (the null class) in the same network, as classifier-free guidance needs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionConfig {
+    /// Whether the denoisers (experts and monolith) see the class of each point.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Probability that a training row's class is replaced by the null class.
+    #[serde(default = "d_dropout")]
+    pub dropout: f64,
+}
+
+/// Classifier-free guidance's usual label dropout (Ho and Salimans 2022 use 0.1 to 0.2).
+fn d_dropout() -> f64 {
+    0.1
+}
+
+impl Default for ConditionConfig {
+    /// Unconditional.
+    fn default() -> Self {
+        ConditionConfig {
+            enabled: false,
+            dropout: d_dropout(),
+        }
+    }
+}
+
+impl ConditionConfig {
+    /// Whether this is the default (unconditional; left out of resolved scenarios, so cache keys stay).
+    pub fn is_default(&self) -> bool {
+        *self == ConditionConfig::default()
+    }
 }
 
 /// Three hidden layers of 256: ample for low-dimensional mixtures.
@@ -50,6 +88,7 @@ impl Default for ModelConfig {
             objective: ObjectiveKind::Flow,
             ema: d_ema(),
             optimizer: OptimizerConfig::default(),
+            condition: ConditionConfig::default(),
         }
     }
 }
