@@ -83,9 +83,10 @@ impl<'a> Training<'a> {
                 net: denoiser_net(s, train.dim(), train.num_classes().unwrap_or(0)),
                 objective: objective.clone(),
                 data: &train.x,
-                condition: (s.model.condition.enabled)
-                    .then(|| train.labels.as_deref())
-                    .flatten()
+                condition: train
+                    .labels
+                    .as_deref()
+                    .filter(|_| s.model.condition.enabled)
                     .map(|labels| Conditioning {
                         labels,
                         dropout: s.model.condition.dropout,
