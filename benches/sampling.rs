@@ -67,6 +67,7 @@ fn bench_routed_sampling(c: &mut Criterion) {
             router: Some(&router),
             policy: policy.as_ref(),
             device: None,
+            guidance: None,
         };
         group.bench_function(*name, |b| {
             b.iter(|| black_box(sampler::sample(&mixture, &objective, &x1, STEPS)))

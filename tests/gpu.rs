@@ -429,6 +429,7 @@ fn nets_loaded_on_the_gpu_predict_and_route_as_the_cpu_does() {
         t: 0.37,
         step: 4,
         first_row: 0,
+        rows: ddmsim::diffusion::Rows::Samples,
     };
     for (j, e) in experts.iter().enumerate() {
         let cpu = e.net.infer(&e.params, x.view(), at.t);
@@ -472,6 +473,7 @@ fn nets_loaded_on_the_gpu_predict_and_route_as_the_cpu_does() {
             router: Some(&router),
             policy: policy.as_ref(),
             device: None,
+            guidance: None,
         };
         let gpu = RoutedMixture {
             device: Some(&loaded as &dyn LoadedNets),

@@ -4,7 +4,7 @@
 
 use super::stats::spearman;
 use super::subject::over_chunks;
-use crate::diffusion::{At, Objective, sampler};
+use crate::diffusion::{At, Objective, Rows, sampler};
 use crate::metrics::Values;
 use crate::routing::{Evaluation, ExpertData, Routed};
 use ndarray::{Array2, ArrayView1, ArrayView2};
@@ -178,7 +178,16 @@ fn trajectory(
     let mut sums = vec![blank; times.len()];
     let mut total_disagreement = vec![0.0f64; x.nrows()];
     for (i, &t) in times.iter().enumerate() {
-        let e = routed.evaluate(x.view(), At { t, step: i, first_row }, true);
+        let e = routed.evaluate(
+            x.view(),
+            At {
+                t,
+                step: i,
+                first_row,
+                rows: Rows::Samples,
+            },
+            true,
+        );
         let x0_hat = objective.x0_hat(x.view(), e.combined.view(), t);
         let distances = (data.knn_distance(x0_hat.view()), data.centroid_distance(x0_hat.view()));
         for (r, total) in total_disagreement.iter_mut().enumerate() {

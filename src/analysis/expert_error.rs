@@ -3,7 +3,7 @@
 //! expert that owns the point's cluster (the oracle).
 
 use super::subject::Subject;
-use crate::diffusion::{At, Denoiser, NoisedBatch, Objective};
+use crate::diffusion::{At, Denoiser, NoisedBatch, Objective, Rows};
 use crate::metrics::Values;
 use crate::rng::Rng;
 use ndarray::ArrayView2;
@@ -21,6 +21,8 @@ pub struct HeldOut {
     /// The id each scored expert has in tables: its position by default, its index among the trained experts
     /// when some were lost at sampling time.
     pub expert_ids: Vec<usize>,
+    /// The class of each held-out point, when the data is labelled (guidance requests it for the point).
+    pub labels: Option<Vec<usize>>,
 }
 
 /// One cell of the expert x cluster x bin error matrix.
@@ -102,6 +104,7 @@ pub fn held_out(
         owner,
         mse,
         expert_ids: (0..experts.len()).collect(),
+        labels: None,
     }
 }
 
@@ -142,6 +145,7 @@ impl HeldOut {
                 t: *t,
                 step: b,
                 first_row: 0,
+                rows: Rows::HeldOut,
             };
             let (pred, weights) = subject.evaluate(batch.xt.view(), at);
             let mixture = row_mse(pred.view(), batch.target.view());

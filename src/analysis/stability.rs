@@ -4,7 +4,7 @@
 
 use super::stats::{mean, quantile};
 use super::subject::{Subject, over_chunks, row_norms, selection_differs};
-use crate::diffusion::{At, Objective, sampler};
+use crate::diffusion::{At, Objective, Rows, sampler};
 use crate::metrics::Values;
 use crate::rng::{Stream, derive};
 use ndarray::{Array2, ArrayView2};
@@ -109,7 +109,12 @@ impl Probe<'_> {
         };
         let refine_from = steps - steps.div_ceil(10).max(1);
         for (i, &t) in self.times.iter().enumerate() {
-            let at = At { t, step: i, first_row };
+            let at = At {
+                t,
+                step: i,
+                first_row,
+                rows: Rows::Samples,
+            };
             let (pred, weights) = self.subject.evaluate(x.view(), at);
             let next = self.step(x.view(), &pred, i);
             for (s, trajectory) in perturbed.iter_mut().enumerate() {

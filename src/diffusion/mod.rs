@@ -2,12 +2,14 @@
 //!
 //! The sampler never knows routing exists: a routed mixture of experts is just another [`Denoiser`].
 
+pub mod guidance;
 mod model;
 mod objective;
 mod on_device;
 pub mod sampler;
 pub mod schedule;
 
+pub use guidance::{Branch, Guidance, Guided};
 pub use model::{Conditioning, DenoiserModel, DenoiserTask, forward_noised};
 pub use objective::{NoisedBatch, Objective};
 pub use on_device::{DeviceDenoiser, LoadedNets};
@@ -25,6 +27,18 @@ pub struct At {
     pub step: usize,
     /// Global id of the batch's first row.
     pub first_row: usize,
+    /// Which set the rows belong to (guidance looks up a row's requested class in it).
+    pub rows: Rows,
+}
+
+/// The sets of rows a denoiser is evaluated on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rows {
+    /// The samples (row i of the sampler's noise).
+    #[default]
+    Samples,
+    /// The noised held-out points of the alignment analyses.
+    HeldOut,
 }
 
 impl At {
@@ -34,6 +48,7 @@ impl At {
             t,
             step: 0,
             first_row: 0,
+            rows: Rows::Samples,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Deterministic samplers: Euler for flow matching, DDIM (eta = 0) for DDPM. They see only a [`Denoiser`].
 
-use super::{At, Denoiser, Objective};
+use super::{At, Denoiser, Objective, Rows};
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
@@ -89,6 +89,7 @@ fn run(
             t,
             step: i,
             first_row: 0,
+            rows: Rows::Samples,
         };
         let pred = denoiser.predict_all(x.view(), at);
         if check && pred.iter().any(|v| !v.is_finite()) {

@@ -11,7 +11,7 @@ use super::train::Trained;
 use super::{Clock, RunOptions};
 use crate::analysis::{AnalysisSetup, HeldOut, PolicyAnalysis, StabilitySettings, Subject, analyse_policy};
 use crate::classifier::{self, Classifier, ClassifierScores};
-use crate::diffusion::{Denoiser, DenoiserModel, DeviceDenoiser, sampler};
+use crate::diffusion::{At, Denoiser, DenoiserModel, DeviceDenoiser, Guidance, Guided, sampler};
 use crate::error::{Error, Result};
 use crate::metrics::{Reference, SampleSet, TrainingSet, Values};
 use crate::progress::Progress;
@@ -220,12 +220,19 @@ fn policies(
         alignment: held.as_ref().map(|h| (p.expert_data.as_ref(), h)),
         badness: &badness,
     };
+    let guidance = s.sampling.guidance.as_ref().map(|config| {
+        let classes = p.split.train.num_classes().unwrap_or(0);
+        let mut guidance = Guidance::new(config, s.sampling.samples, classes);
+        guidance.held_out = held.as_ref().and_then(|h| h.labels.clone()).unwrap_or_default();
+        guidance
+    });
     // On a device, the sampler's calls run there (weights uploaded once); the analyses stay on the CPU.
     let on_device = p.device.as_deref().map(|d| load_for_sampling(d, models)).transpose()?;
     let bar = progress.bar(p.policies.len() as u64, "sampling");
     for (label, policy) in &p.policies {
         bar.set_message(label.to_string());
-        one_policy(p, models, (label, policy), (scorer, &setup, on_device.as_ref()), out)?;
+        let on = (scorer, &setup, on_device.as_ref(), guidance.as_ref());
+        one_policy(p, models, (label, policy), on, out)?;
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -235,20 +242,25 @@ fn policies(
 
 /// The models one policy samples with: on the CPU (what the analyses evaluate) and on the device, if any.
 enum Models<'a> {
-    /// The monolith, and its copy on the device.
-    Monolith(&'a DenoiserModel, Option<DeviceDenoiser<'a>>),
+    /// The monolith (guided when sampling is), and its copy on the device.
+    Monolith(Monolith<'a>, Option<DeviceDenoiser<'a>>),
     /// The experts combined by the policy, on the CPU and with the device's nets.
     Routed(RoutedMixture<'a>, RoutedMixture<'a>),
 }
 
 impl<'a> Models<'a> {
-    fn of(policy: &'a Built, models: &'a SamplingModels, on_device: Option<&'a SamplingNets>) -> Self {
+    fn of(
+        policy: &'a Built,
+        models: &'a SamplingModels,
+        on_device: Option<&'a SamplingNets>,
+        guidance: Option<&'a Guidance>,
+    ) -> Self {
         match policy {
             Built::Monolith => {
-                let mono = models.monolith.expect("trained when a policy needs it");
+                let model = models.monolith.expect("trained when a policy needs it");
                 let nets = on_device.and_then(|d| d.monolith.as_ref());
                 Models::Monolith(
-                    mono,
+                    Monolith { model, guidance },
                     nets.map(|n| DeviceDenoiser {
                         nets: n.as_ref(),
                         index: 0,
@@ -261,6 +273,7 @@ impl<'a> Models<'a> {
                     router: models.router(),
                     policy: policy.as_ref(),
                     device: None,
+                    guidance,
                 };
                 let device = on_device.map(|d| d.routed.as_ref());
                 Models::Routed(RoutedMixture { device, ..mixture }, mixture)
@@ -271,7 +284,7 @@ impl<'a> Models<'a> {
     /// What the analyses evaluate (on the CPU).
     fn subject(&self) -> Subject<'_> {
         match self {
-            Models::Monolith(mono, _) => Subject::Single(*mono),
+            Models::Monolith(mono, _) => Subject::Single(mono),
             Models::Routed(_, cpu) => Subject::Routed(cpu),
         }
     }
@@ -280,8 +293,27 @@ impl<'a> Models<'a> {
     fn sampled(&self) -> &dyn Denoiser {
         match self {
             Models::Monolith(_, Some(device)) => device,
-            Models::Monolith(mono, None) => *mono,
+            Models::Monolith(mono, None) => mono,
             Models::Routed(sampled, _) => sampled,
+        }
+    }
+}
+
+/// The monolith on the CPU, guided when sampling is.
+struct Monolith<'a> {
+    model: &'a DenoiserModel,
+    guidance: Option<&'a Guidance>,
+}
+
+impl Denoiser for Monolith<'_> {
+    fn predict(&self, x: ArrayView2<f32>, at: At) -> Array2<f32> {
+        match self.guidance {
+            Some(guidance) => Guided {
+                model: self.model,
+                guidance,
+            }
+            .predict(x, at),
+            None => self.model.predict(x, at),
         }
     }
 }
@@ -291,13 +323,13 @@ fn one_policy(
     p: &Prepared,
     models: &SamplingModels,
     (label, policy): (&PolicyLabel, &Built),
-    (scorer, setup, on_device): (&Scorer, &AnalysisSetup, Option<&SamplingNets>),
+    (scorer, setup, on_device, guidance): (&Scorer, &AnalysisSetup, Option<&SamplingNets>, Option<&Guidance>),
     out: &mut Evaluated,
 ) -> Result<()> {
     crate::interrupt::check()?;
     let s = p.scenario();
     let started = Instant::now();
-    let models = Models::of(policy, models, on_device);
+    let models = Models::of(policy, models, on_device, guidance);
     let (subject, sampled) = (models.subject(), models.sampled());
     let samples = sampler::sample_checked(sampled, &p.objective, setup.x1, s.sampling.steps).map_err(|(step, t)| {
         Error::NonFinite {

@@ -77,7 +77,7 @@ pub(super) fn held_out_points(
                 .collect()
         })
         .collect();
-    held_out(
+    let mut held = held_out(
         experts,
         objective,
         points.x.view(),
@@ -85,7 +85,9 @@ pub(super) fn held_out_points(
         cluster_owners(&expert_counts, k),
         s.metrics.error_bins,
         rng,
-    )
+    );
+    held.labels = points.labels;
+    held
 }
 
 /// `n` standard normal points in `dim` dimensions (`n` is `sampling.samples`: allocated fallibly).

@@ -248,6 +248,17 @@ fn check_conditionable(s: &Scenario, split: &DataSplit) -> Result<()> {
              label_column)",
         ));
     };
+    if let Some(crate::scenario::GuidanceConfig {
+        classes: crate::scenario::RequestedClasses::List(list),
+        ..
+    }) = &s.sampling.guidance
+        && let Some(&beyond) = list.iter().find(|&&c| c >= train)
+    {
+        return Err(Error::invalid(
+            "sampling.guidance.classes",
+            format!("class {beyond} does not exist: the data has classes 0 to {}", train - 1),
+        ));
+    }
     if test > train {
         return Err(Error::invalid(
             "model.condition.enabled",

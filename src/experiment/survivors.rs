@@ -143,6 +143,7 @@ mod tests {
                 router: models.router(),
                 policy: policy.as_ref(),
                 device: None,
+                guidance: None,
             };
             let e = mixture.evaluate(x.view(), At::time(0.5), true);
             assert_eq!(e.weights.ncols(), 3, "{config:?}");

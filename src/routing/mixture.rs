@@ -2,8 +2,8 @@
 //! which experts run, and only those experts are evaluated on those samples.
 
 use super::{RouteState, RouterModel, RoutingPolicy, softmax};
-use crate::diffusion::sampler::{CHUNK, map_chunks, predict_in_chunks, stack_rows};
-use crate::diffusion::{At, Denoiser, DenoiserModel, LoadedNets};
+use crate::diffusion::sampler::{CHUNK, map_chunks, stack_rows};
+use crate::diffusion::{At, Branch, Denoiser, DenoiserModel, Guidance, LoadedNets};
 use ndarray::{Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
@@ -19,6 +19,9 @@ pub struct RoutedMixture<'a> {
     /// ([`Denoiser::predict_all`]) then run there, except for policies that need every expert's prediction. The
     /// analyses' [`RoutedMixture::evaluate`] always runs on the CPU.
     pub device: Option<&'a dyn LoadedNets>,
+    /// Classifier-free guidance of conditional experts (`None`: each expert's plain prediction). Row r of a batch
+    /// is global row `at.first_row + r`, whose requested class the guidance holds.
+    pub guidance: Option<&'a Guidance>,
 }
 
 /// Everything the mixture computed for one batch.
@@ -36,8 +39,48 @@ pub struct Evaluation {
 impl RoutedMixture<'_> {
     /// Evaluates the mixture at (x, at). With `every_expert`, all experts run on all rows and their predictions
     /// (and the router's probabilities, if there is a router) are returned for analysis; otherwise each expert
-    /// runs only on the rows that give it weight.
+    /// runs only on the rows that give it weight. Under `combined` guidance the combined prediction is
+    /// U + w (C - U) and the rest is the conditional branch's.
     pub fn evaluate(&self, x: ArrayView2<f32>, at: At, every_expert: bool) -> Evaluation {
+        let Some(g) = self.guidance.filter(|g| g.blends_mixtures()) else {
+            return self.evaluate_branch(x, at, every_expert, self.branch());
+        };
+        let conditional = self.evaluate_branch(x, at, every_expert, Branch::Conditional);
+        let unconditional = self.evaluate_branch(x, at, false, Branch::Unconditional);
+        Evaluation {
+            combined: g.blend(unconditional.combined, &conditional.combined),
+            ..conditional
+        }
+    }
+
+    /// The branch the experts run when the mixture is evaluated once.
+    fn branch(&self) -> Branch {
+        self.guidance.map_or(Branch::Guided, Guidance::expert_branch)
+    }
+
+    /// Expert `j`'s prediction on `x` (only on `rows` of it, in order, when given) in `branch` of the guidance.
+    fn run_expert(&self, j: usize, x: ArrayView2<f32>, at: At, rows: Option<&[usize]>, branch: Branch) -> Array2<f32> {
+        let expert = &self.experts[j];
+        let selected;
+        let x = match rows {
+            Some(rows) if rows.len() != x.nrows() => {
+                selected = x.select(Axis(0), rows);
+                selected.view()
+            }
+            _ => x,
+        };
+        let Some(g) = self.guidance else {
+            return expert.predict(x, at);
+        };
+        let ids: Vec<usize> = match rows {
+            Some(rows) => rows.iter().map(|r| at.first_row + r).collect(),
+            None => (at.first_row..at.first_row + x.nrows()).collect(),
+        };
+        g.predict(expert, x, at, &ids, branch)
+    }
+
+    /// [`RoutedMixture::evaluate`] with the experts in `branch`.
+    fn evaluate_branch(&self, x: ArrayView2<f32>, at: At, every_expert: bool, branch: Branch) -> Evaluation {
         let e = self.experts.len();
         let wants_router = self.policy.needs_router() || (every_expert && self.router.is_some());
         let probs = match (wants_router, self.router) {
@@ -54,9 +97,8 @@ impl RoutedMixture<'_> {
             }
         };
         let predictions = (every_expert || self.policy.needs_predictions()).then(|| {
-            self.experts
-                .iter()
-                .map(|expert| expert.predict(x, at))
+            (0..e)
+                .map(|j| self.run_expert(j, x, at, None, branch))
                 .collect::<Vec<_>>()
         });
         let weights = self.policy.weights(&RouteState {
@@ -66,7 +108,7 @@ impl RoutedMixture<'_> {
             predictions: predictions.as_deref(),
         });
         let mut combined = Array2::zeros(x.raw_dim());
-        for (j, expert) in self.experts.iter().enumerate() {
+        for j in 0..e {
             let rows: Vec<usize> = (0..x.nrows()).filter(|&i| weights[[i, j]] > 0.0).collect();
             if rows.is_empty() {
                 continue;
@@ -75,13 +117,9 @@ impl RoutedMixture<'_> {
             let own;
             let (pred, compact) = match &predictions {
                 Some(all) => (&all[j], false),
-                None if rows.len() == x.nrows() => {
-                    own = expert.predict(x, at);
-                    (&own, false)
-                }
                 None => {
-                    own = expert.predict(x.select(Axis(0), &rows).view(), at);
-                    (&own, true)
+                    own = self.run_expert(j, x, at, Some(&rows), branch);
+                    (&own, rows.len() != x.nrows())
                 }
             };
             for (k, &i) in rows.iter().enumerate() {
@@ -170,10 +208,27 @@ impl Denoiser for RoutedMixture<'_> {
     /// row's prediction does not depend on the other rows of its batch, and each row still sums its experts in
     /// expert order, so the result is the same as chunk by chunk.
     fn predict_all(&self, x: ArrayView2<f32>, at: At) -> Array2<f32> {
-        if self.policy.needs_predictions() || x.nrows() == 0 {
-            return predict_in_chunks(self, x, at);
+        let Some(g) = self.guidance.filter(|g| g.blends_mixtures()) else {
+            return self.predict_all_branch(x, at, self.branch());
+        };
+        let conditional = self.predict_all_branch(x, at, Branch::Conditional);
+        g.blend(self.predict_all_branch(x, at, Branch::Unconditional), &conditional)
+    }
+}
+
+impl RoutedMixture<'_> {
+    /// [`Denoiser::predict_all`] with the experts in `branch`.
+    fn predict_all_branch(&self, x: ArrayView2<f32>, at: At, branch: Branch) -> Array2<f32> {
+        if x.nrows() == 0 {
+            return Array2::zeros(x.raw_dim());
+        }
+        if self.policy.needs_predictions() {
+            return stack_rows(&map_chunks(x, at, |chunk, at| {
+                self.evaluate_branch(chunk, at, false, branch).combined
+            }));
         }
         if let Some(device) = self.device {
+            debug_assert!(self.guidance.is_none(), "guidance runs on the CPU");
             return self.predict_on_device(device, x, at);
         }
         let parts = map_chunks(x, at, |chunk, at| self.chunk_weights(chunk, at, None));
@@ -187,14 +242,7 @@ impl Denoiser for RoutedMixture<'_> {
             .collect();
         let predictions: Vec<Array2<f32>> = batches
             .par_iter()
-            .map(|(j, rows)| {
-                let expert = &self.experts[*j];
-                if rows.len() == x.nrows() {
-                    expert.predict(x, at)
-                } else {
-                    expert.predict(x.select(Axis(0), rows).view(), at)
-                }
-            })
+            .map(|(j, rows)| self.run_expert(*j, x, at, Some(rows), branch))
             .collect();
         let mut combined = Array2::zeros(x.raw_dim());
         for ((j, rows), pred) in batches.iter().zip(&predictions) {
@@ -308,11 +356,13 @@ mod tests {
                 router: Some(&router),
                 policy: policy.as_ref(),
                 device: None,
+                guidance: None,
             };
             let at = At {
                 t: 0.6,
                 step: 3,
                 first_row: 0,
+                rows: crate::diffusion::Rows::Samples,
             };
             let batched = mixture.predict_all(x.view(), at);
             let chunked = predict_in_chunks(&mixture, x.view(), at);
@@ -330,6 +380,7 @@ mod tests {
             router: Some(&router),
             policy: &Full,
             device: None,
+            guidance: None,
         };
         assert!((full.predict(x.view(), At::time(0.5))[[0, 0]] - (1.0 + 20.0 + 100.0) / 4.0).abs() < 1e-4);
         let top1 = RoutedMixture {
@@ -340,6 +391,7 @@ mod tests {
                 renormalize: true,
             },
             device: None,
+            guidance: None,
         };
         assert!((top1.predict(x.view(), At::time(0.5))[[2, 0]] - 10.0).abs() < 1e-5);
         let uniform = RoutedMixture {
@@ -347,6 +399,7 @@ mod tests {
             router: None,
             policy: &Uniform,
             device: None,
+            guidance: None,
         };
         assert!((uniform.predict(x.view(), At::time(0.5))[[1, 0]] - 37.0).abs() < 1e-4);
     }
@@ -368,9 +421,119 @@ mod tests {
                 router: Some(&router),
                 policy,
                 device: None,
+                guidance: None,
             };
             assert!(mixture.predict(x.view(), At::time(0.5)).iter().all(|v| v.is_nan()));
             assert!(mixture.predict_all(x.view(), At::time(0.5)).iter().all(|v| v.is_nan()));
         }
+    }
+
+    /// Conditional experts of 3 classes with seeded random weights.
+    fn conditional_experts(n: u64) -> Vec<DenoiserModel> {
+        use rand::Rng as _;
+        (0..n)
+            .map(|j| {
+                let net = TimeNet::conditional(2, 4, 3, &[16, 16], 2, false);
+                let rng = &mut crate::rng::derive(0, crate::rng::Stream::Init, &[20 + j]);
+                let params = (0..net.mlp.param_count())
+                    .map(|_| rng.random_range(-0.5..0.5))
+                    .collect();
+                DenoiserModel { net, params }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn guidance_per_expert_and_combined_agree_under_a_router_that_ignores_the_class() {
+        use crate::diffusion::Guidance;
+        use crate::scenario::GuidanceApply;
+        let experts = conditional_experts(3);
+        let (net, params) = random_net(2, 3, 9);
+        let router = RouterModel {
+            net,
+            params,
+            temperature: 1.0,
+        };
+        let n = CHUNK + 40;
+        let x = Array2::from_shape_fn((n, 2), |(i, j)| ((i * 2 + j) as f32 * 0.377).cos() * 2.0);
+        let at = At {
+            t: 0.4,
+            step: 2,
+            first_row: 0,
+            rows: crate::diffusion::Rows::Samples,
+        };
+        let top2 = TopK {
+            k: 2,
+            renormalize: true,
+        };
+        for policy in [&top2 as &dyn RoutingPolicy, &Full] {
+            let mut seen: Vec<Array2<f32>> = Vec::new();
+            for scale in [0.0f32, 1.0, 3.0, 7.5] {
+                let guidance = |apply| Guidance {
+                    scale,
+                    classes: (0..n).map(|i| i % 3).collect(),
+                    held_out: Vec::new(),
+                    apply,
+                };
+                let (per, comb) = (guidance(GuidanceApply::PerExpert), guidance(GuidanceApply::Combined));
+                let mixture = |g| RoutedMixture {
+                    experts: &experts,
+                    router: Some(&router),
+                    policy,
+                    device: None,
+                    guidance: Some(g),
+                };
+                let (a, b) = (mixture(&per), mixture(&comb));
+                let (pa, pb) = (a.predict_all(x.view(), at), b.predict_all(x.view(), at));
+                if scale == 0.0 || scale == 1.0 {
+                    // One branch each: the same sums in the same order.
+                    assert_eq!(pa, pb, "w = {scale}");
+                } else {
+                    let gap = (&pa - &pb).iter().fold(0f32, |m, d| m.max(d.abs()));
+                    assert!(gap < 1e-4, "w = {scale}: per_expert and combined differ by {gap}");
+                }
+                // Chunk by chunk (what the analyses evaluate) equals the batched call.
+                assert_eq!(pa, crate::diffusion::sampler::predict_in_chunks(&a, x.view(), at));
+                assert_eq!(pb, crate::diffusion::sampler::predict_in_chunks(&b, x.view(), at));
+                assert!(!seen.contains(&pa), "w = {scale} gives another scale's prediction");
+                seen.push(pa);
+            }
+        }
+    }
+
+    #[test]
+    fn guidance_moves_each_expert_along_its_conditional_direction() {
+        use crate::diffusion::{Guidance, Guided};
+        use crate::scenario::GuidanceApply;
+        let experts = conditional_experts(1);
+        let n = 7;
+        let x = Array2::from_shape_fn((n, 2), |(i, j)| (i as f32 - j as f32) * 0.3);
+        let classes: Vec<usize> = (0..n).map(|i| (i + 1) % 3).collect();
+        let at = At::time(0.5);
+        let u = experts[0].predict(x.view(), at);
+        let c = experts[0].predict_classes(x.view(), at, &classes);
+        assert_ne!(u, c, "the class must matter");
+        let guidance = Guidance {
+            scale: 2.5,
+            classes,
+            held_out: Vec::new(),
+            apply: GuidanceApply::PerExpert,
+        };
+        let guided = Guided {
+            model: &experts[0],
+            guidance: &guidance,
+        }
+        .predict(x.view(), at);
+        let expected = &u + &((&c - &u) * 2.5);
+        assert!((&guided - &expected).iter().all(|d| d.abs() < 1e-5));
+        // A mixture of one expert is that expert, guided.
+        let mixture = RoutedMixture {
+            experts: &experts,
+            router: None,
+            policy: &Uniform,
+            device: None,
+            guidance: Some(&guidance),
+        };
+        assert_eq!(mixture.predict_all(x.view(), at), guided);
     }
 }

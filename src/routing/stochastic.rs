@@ -92,6 +92,7 @@ mod tests {
                 t: 0.5,
                 step,
                 first_row,
+                rows: crate::diffusion::Rows::Samples,
             },
             predictions: None,
         }

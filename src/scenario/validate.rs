@@ -2,7 +2,7 @@
 
 use super::file::{
     ClientSizes, ClusterMethod, DataConfig, DataKind, GmmLayout, MetricsConfig, ModelConfig, OptimizerConfig,
-    PartitionConfig, PerRound, RouterConfig, RoutingConfig, Scenario, ScheduleStage,
+    PartitionConfig, PerRound, RequestedClasses, RouterConfig, RoutingConfig, Scenario, ScheduleStage,
 };
 use crate::error::{Error, Result};
 
@@ -38,6 +38,7 @@ pub fn validate(scenario: &Scenario) -> Result<()> {
         Some(k) => s.sampling.lost_experts.check(k, Some("clusters.k"))?,
         None => s.sampling.lost_experts.check_listed_once()?,
     }
+    validate_guidance(s)?;
     validate_routing(&s.routing, clusters)?;
     validate_metrics(&s.metrics)?;
     if !s.sweep.is_empty() {
@@ -217,6 +218,46 @@ fn validate_model(m: &ModelConfig) -> Result<()> {
         ));
     }
     optimizer("model.optimizer", &m.optimizer)
+}
+
+/// Guidance needs conditional denoisers (with an unconditional branch unless w = 1), a finite scale of at least 0
+/// and at least one requested class.
+fn validate_guidance(s: &Scenario) -> Result<()> {
+    let Some(g) = &s.sampling.guidance else {
+        return Ok(());
+    };
+    if !s.model.condition.enabled {
+        return Err(Error::invalid(
+            "sampling.guidance",
+            "guides class-conditional denoisers: set model.condition.enabled: true",
+        ));
+    }
+    if !(g.scale.is_finite() && g.scale >= 0.0) {
+        return Err(Error::invalid(
+            "sampling.guidance.scale",
+            format!(
+                "must be a finite number of at least 0 (0: unconditional, 1: conditional), got {}",
+                num(g.scale)
+            ),
+        ));
+    }
+    if g.scale != 1.0 && s.model.condition.dropout == 0.0 {
+        return Err(Error::invalid(
+            "sampling.guidance.scale",
+            format!(
+                "{} needs the unconditional branch, which model.condition.dropout: 0 never trains; raise the dropout \
+                 or use scale 1",
+                num(g.scale)
+            ),
+        ));
+    }
+    if matches!(&g.classes, RequestedClasses::List(list) if list.is_empty()) {
+        return Err(Error::invalid(
+            "sampling.guidance.classes",
+            "must be `balanced` or a non-empty list of classes",
+        ));
+    }
+    Ok(())
 }
 
 fn validate_router(r: &RouterConfig) -> Result<()> {

@@ -35,7 +35,7 @@ pub use optimizer::{OptimizerConfig, OptimizerKind};
 pub use per_round::PerRound;
 pub use router::RouterConfig;
 pub use routing::{RoutingConfig, ScheduleStage};
-pub use sampling::SamplingConfig;
+pub use sampling::{GuidanceApply, GuidanceConfig, RequestedClasses, SamplingConfig};
 pub use strategy::{AggregateConfig, AlgorithmConfig, ServerConfig, Strategy, Weighting};
 
 use serde::{Deserialize, Serialize};

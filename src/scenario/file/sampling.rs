@@ -17,6 +17,69 @@ pub struct SamplingConfig {
     /// renormalise over the rest. Empty (the default): none, and the key is left out of resolved scenarios.
     #[serde(default, skip_serializing_if = "LostExperts::is_default")]
     pub lost_experts: LostExperts,
+    /// Classifier-free guidance of conditional denoisers (none: unconditional sampling; left out of resolved
+    /// scenarios).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<GuidanceConfig>,
+}
+
+/// Classifier-free guidance: each sample requests a class, and each conditional denoiser that runs predicts
+/// u + w (c - u) from its unconditional (u) and conditional (c) predictions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuidanceConfig {
+    /// The guidance scale w: 0 is unconditional sampling, 1 plain conditional sampling, above 1 guided.
+    pub scale: f64,
+    /// The class each sample requests.
+    #[serde(default)]
+    pub classes: RequestedClasses,
+    /// Where u + w (c - u) is formed.
+    #[serde(default)]
+    pub apply: GuidanceApply,
+}
+
+/// The classes samples request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RequestedClasses {
+    /// `balanced`: sample i requests class i modulo the number of classes.
+    #[default]
+    #[serde(with = "balanced")]
+    Balanced,
+    /// A list of classes, cycled over the samples (sample i requests entry i modulo its length).
+    List(Vec<usize>),
+}
+
+/// The word `balanced` as the only value of [`RequestedClasses::Balanced`].
+mod balanced {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("balanced")
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+        let word = String::deserialize(d)?;
+        if word == "balanced" {
+            Ok(())
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "expected `balanced` or a list of classes, got `{word}`"
+            )))
+        }
+    }
+}
+
+/// Where guidance is applied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuidanceApply {
+    /// Each expert that runs forms u_j + w (c_j - u_j); the policy combines those.
+    #[default]
+    PerExpert,
+    /// The mixture's unconditional prediction U = sum_j p_j(none) u_j and conditional C = sum_j p_j(c) c_j give
+    /// U + w (C - U); equal to `per_expert` when the router ignores the class.
+    Combined,
 }
 
 /// DDM's evaluation used 50 steps.
@@ -35,6 +98,7 @@ impl Default for SamplingConfig {
             steps: d_steps(),
             samples: d_sampling_samples(),
             lost_experts: LostExperts::default(),
+            guidance: None,
         }
     }
 }
