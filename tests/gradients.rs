@@ -90,6 +90,7 @@ fn router_cross_entropy_has_correct_gradients() {
         objective: Objective::new(ObjectiveKind::Flow),
         data: &x,
         labels: &labels,
+        condition: None,
     };
     check(&task, 2);
 }

@@ -46,7 +46,7 @@ impl Guidance {
     }
 
     /// The classes requested by rows `ids` (global rows of the set `at.rows`).
-    fn requested(&self, at: At, ids: &[usize]) -> Vec<usize> {
+    pub fn requested(&self, at: At, ids: &[usize]) -> Vec<usize> {
         let table = match at.rows {
             Rows::Samples => &self.classes,
             Rows::HeldOut => &self.held_out,
@@ -76,6 +76,16 @@ impl Guidance {
         let w = self.scale;
         Zip::from(&mut u).and(c).for_each(|u, &c| *u += w * (c - *u));
         u
+    }
+
+    /// Whether `branch` asks for the requested classes (a conditional router then routes by them): the
+    /// conditional branch, and the guided one unless w = 0 (unconditional sampling).
+    pub fn uses_classes(&self, branch: Branch) -> bool {
+        match branch {
+            Branch::Conditional => true,
+            Branch::Guided => self.scale != 0.0,
+            Branch::Unconditional => false,
+        }
     }
 
     /// Whether the mixture's two predictions are formed and blended (`combined`, a scale other than 0 and 1).

@@ -44,9 +44,12 @@ pub fn denoiser_net(s: &Scenario, dim: usize, classes: usize) -> TimeNet {
     TimeNet::conditional(dim, m.time_embedding, classes, &m.hidden, dim, m.residual)
 }
 
-/// The router architecture of a scenario for `experts` experts.
-pub fn router_net(s: &Scenario, dim: usize, experts: usize) -> TimeNet {
-    TimeNet::new(dim, s.router.time_embedding, &s.router.hidden, experts, false)
+/// The router architecture of a scenario for `experts` experts, on points of `classes` classes (used only when
+/// `router.conditional` is on).
+pub fn router_net(s: &Scenario, dim: usize, experts: usize, classes: usize) -> TimeNet {
+    let r = &s.router;
+    let classes = if r.conditional { classes } else { 0 };
+    TimeNet::conditional(dim, r.time_embedding, classes, &r.hidden, experts, false)
 }
 
 /// A device that runs the denoisers' local updates of a round together and holds nets for sampling (the GPU of

@@ -216,12 +216,14 @@ impl<'a> Training<'a> {
                 self.parts[c].iter().for_each(|&i| labels[i] = e);
             }
         }
-        let net = router_net(self.s, data.ncols(), self.groups.experts.len());
+        let classes = self.task.net.classes;
+        let net = router_net(self.s, data.ncols(), self.groups.experts.len(), classes);
         let task = RouterTask {
             net: net.clone(),
             objective: self.objective.clone(),
             data,
             labels: &labels,
+            condition: self.task.condition.filter(|_| self.s.router.conditional),
         };
         let init = task.net.mlp.init(&mut derive(self.s.seed, Stream::Init, &[ROUTER_TAG]));
         debug_assert_eq!(init.len(), task.param_count());

@@ -1,7 +1,7 @@
 //! The router: an MLP classifier on (x_t, t) predicting which expert's shard a noisy point came from
 //! (DDM Algorithm 1), trained with cross-entropy; at sampling time softmax(logits / temperature).
 
-use crate::diffusion::{Objective, forward_noised};
+use crate::diffusion::{Conditioning, Objective, forward_noised};
 use crate::federated::Task;
 use crate::nn::{Cache, TimeNet};
 use crate::rng::Rng;
@@ -35,6 +35,15 @@ impl RouterModel {
         softmax(self.net.infer(&self.params, x, t), self.temperature)
     }
 
+    /// [`RouterModel::probs`] given class `classes[i]` of row i (a conditional router; an unconditional one
+    /// ignores them).
+    pub fn probs_classes(&self, x: ArrayView2<f32>, t: f64, classes: &[usize]) -> Array2<f32> {
+        softmax(
+            self.net.infer_classes(&self.params, x, t, |i| classes[i]),
+            self.temperature,
+        )
+    }
+
     /// The router over the experts `kept` only (in that order): the output layer keeps their columns, so its
     /// probabilities are the softmax of their logits, i.e. this router's probabilities renormalised over them.
     pub fn restricted_to(&self, kept: &[usize]) -> RouterModel {
@@ -42,7 +51,8 @@ impl RouterModel {
         let layers = mlp.layers();
         let last = layers[layers.len() - 1];
         let hidden: Vec<usize> = layers[..layers.len() - 1].iter().map(|l| l.fan_out).collect();
-        let net = TimeNet::new(self.net.dim, self.net.embedding, &hidden, kept.len(), mlp.residual());
+        let (dim, embedding, classes) = (self.net.dim, self.net.embedding, self.net.classes);
+        let net = TimeNet::conditional(dim, embedding, classes, &hidden, kept.len(), mlp.residual());
         // Every layer before the output one as it is; then the output weight [fan_in, experts] row by row, and
         // the bias, at the kept columns.
         let mut params = self.params[..last.weight].to_vec();
@@ -69,6 +79,8 @@ pub struct RouterTask<'a> {
     pub data: &'a Array2<f32>,
     /// Expert id of every training point (the expert of the client holding it).
     pub labels: &'a [usize],
+    /// The points' classes, for a conditional router.
+    pub condition: Option<Conditioning<'a>>,
 }
 
 impl Task for RouterTask<'_> {
@@ -86,7 +98,7 @@ impl Task for RouterTask<'_> {
             &self.net,
             params,
             &self.objective,
-            (self.data, None),
+            (self.data, self.condition),
             rows,
             rng,
             &mut cache,
@@ -120,8 +132,19 @@ mod tests {
 
     #[test]
     fn a_restricted_router_renormalises_over_the_kept_experts() {
+        check_restricted(0);
+    }
+
+    #[test]
+    fn a_restricted_conditional_router_keeps_its_classes() {
+        check_restricted(3);
+    }
+
+    /// A router of `classes` classes (0: unconditional) restricted to some experts gives the full router's
+    /// probabilities renormalised over them, for every class.
+    fn check_restricted(classes: usize) {
         use rand::Rng as _;
-        let net = TimeNet::new(2, 4, &[16, 8], 5, false);
+        let net = TimeNet::conditional(2, 4, classes, &[16, 8], 5, false);
         let rng = &mut crate::rng::derive(3, crate::rng::Stream::Init, &[]);
         let params = (0..net.mlp.param_count())
             .map(|_| rng.random_range(-1.0..1.0))
@@ -132,11 +155,13 @@ mod tests {
             temperature: 1.7,
         };
         let x = Array2::from_shape_fn((7, 2), |(i, j)| ((i * 2 + j) as f32 * 0.37).sin() * 3.0);
-        let full = router.probs(x.view(), 0.4);
+        let row_classes: Vec<usize> = (0..7).map(|i| i % (classes + 1)).collect();
+        let full = router.probs_classes(x.view(), 0.4, &row_classes);
         let kept = [4, 1, 2];
         let restricted = router.restricted_to(&kept);
         assert_eq!(restricted.net.mlp.output(), 3);
-        let p = restricted.probs(x.view(), 0.4);
+        assert_eq!(restricted.net.classes, classes);
+        let p = restricted.probs_classes(x.view(), 0.4, &row_classes);
         for (i, row) in p.rows().into_iter().enumerate() {
             assert!((row.sum() - 1.0).abs() < 1e-5, "row {i} sums to {}", row.sum());
             let mass: f32 = kept.iter().map(|&j| full[[i, j]]).sum();

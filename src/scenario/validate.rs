@@ -220,9 +220,16 @@ fn validate_model(m: &ModelConfig) -> Result<()> {
     optimizer("model.optimizer", &m.optimizer)
 }
 
-/// Guidance needs conditional denoisers (with an unconditional branch unless w = 1), a finite scale of at least 0
-/// and at least one requested class.
+/// Guidance and a conditional router need conditional denoisers; guidance needs an unconditional branch unless
+/// w = 1, a finite scale of at least 0 and at least one requested class.
 fn validate_guidance(s: &Scenario) -> Result<()> {
+    if s.router.conditional && !s.model.condition.enabled {
+        return Err(Error::invalid(
+            "router.conditional",
+            "routes by class, trained with the denoisers' classes and label dropout: set model.condition.enabled: \
+             true",
+        ));
+    }
     let Some(g) = &s.sampling.guidance else {
         return Ok(());
     };

@@ -104,7 +104,7 @@ fn parse(
         .collect::<Result<Vec<_>, String>>()?;
     let mut next = experts;
     let router = if needs.router {
-        let rnet = router_net(s, dim, experts);
+        let rnet = router_net(s, dim, experts, classes);
         let params = weights_of(next, &rnet)?;
         next += 1;
         Some(RouterModel {

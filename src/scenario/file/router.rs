@@ -45,6 +45,11 @@ pub struct RouterConfig {
     /// The router's aggregation rule (default: `federation.aggregate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregate: Option<AggregateConfig>,
+    /// Whether the router also sees each point's class (with the denoisers' label dropout, so it routes without
+    /// one too); needs `model.condition.enabled`. Off by default, as in DDM, and then left out of resolved
+    /// scenarios.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub conditional: bool,
 }
 
 impl RouterConfig {
@@ -87,6 +92,7 @@ impl Default for RouterConfig {
             algorithm: None,
             server: None,
             aggregate: None,
+            conditional: false,
         }
     }
 }
