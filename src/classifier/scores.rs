@@ -32,8 +32,15 @@ impl<'a> ClassifierScores<'a> {
                 memo: Memo::default(),
                 features,
                 counts: count(&logits, classifier.net.mlp.output()),
+                labels: None,
             },
         }
+    }
+
+    /// Keeps the true class of each reference image (per-class distances use it).
+    pub fn with_reference_labels(mut self, labels: Option<Vec<usize>>) -> Self {
+        self.reference.labels = labels;
+        self
     }
 
     /// Predicted count of each class among the reference images.
@@ -55,6 +62,7 @@ impl<'a> ClassifierScores<'a> {
             features,
             counts,
             top_probability,
+            predicted: argmax_rows(&logits),
             reference: &self.reference,
         }
     }

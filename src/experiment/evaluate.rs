@@ -56,10 +56,18 @@ struct Scorer<'a> {
 }
 
 impl Scorer<'_> {
-    fn score(&self, label: &PolicyLabel, x: ArrayView2<f32>, out: &mut Evaluated) -> Values {
+    /// The metrics of the samples `x` of `label` (which requested the classes `requested`, when guided).
+    fn score(
+        &self,
+        label: &PolicyLabel,
+        x: ArrayView2<f32>,
+        requested: Option<&[usize]>,
+        out: &mut Evaluated,
+    ) -> Values {
         let mut set = SampleSet::new(x, &self.reference);
         set.gmm = self.gmm;
         set.training = Some(&self.training);
+        set.requested = requested;
         set.classified = self.classifier.as_ref().map(|c| c.classify(x));
         if let Some(c) = &set.classified {
             out.class_counts.push((label.clone(), c.counts.clone()));
@@ -79,7 +87,10 @@ pub(super) fn evaluate(
     let s = p.scenario();
     let classifier = load_classifier(p, options)?;
     clock.lap("classifier");
-    let reference = Reference::new(p.split.test.x.view(), &s.metrics, s.seed);
+    // Guided runs compare each class's samples with the reference points of that class.
+    let guided = s.sampling.guidance.is_some();
+    let test_labels = p.split.test.labels.as_deref().filter(|_| guided);
+    let reference = Reference::labelled(p.split.test.x.view(), test_labels, &s.metrics, s.seed);
     let mut out = Evaluated {
         records: Vec::new(),
         analyses: Vec::new(),
@@ -98,9 +109,9 @@ pub(super) fn evaluate(
         reference,
         gmm: p.split.density.as_ref(),
         training,
-        classifier: classifier
-            .as_ref()
-            .map(|(c, _)| ClassifierScores::new(c, p.split.test.x.view())),
+        classifier: classifier.as_ref().map(|(c, _)| {
+            ClassifierScores::new(c, p.split.test.x.view()).with_reference_labels(test_labels.map(<[usize]>::to_vec))
+        }),
     };
     if let Some(scores) = &scorer.classifier {
         out.class_counts
@@ -153,7 +164,7 @@ fn reference_rows(p: &Prepared, scorer: &Scorer, out: &mut Evaluated) -> Result<
         (PolicyLabel::ReferenceData, data_rows),
         (PolicyLabel::ReferenceNoise, noise),
     ] {
-        let values = scorer.score(&label, x.view(), out);
+        let values = scorer.score(&label, x.view(), None, out);
         push_record(out, s.seed, label, values)?;
     }
     Ok(())
@@ -343,7 +354,8 @@ fn one_policy(
                 .into(),
         }
     })?;
-    let mut values = scorer.score(label, samples.view(), out);
+    let requested = guidance.map(|g| g.classes.as_slice());
+    let mut values = scorer.score(label, samples.view(), requested, out);
     out.sampling_seconds
         .insert(label.to_string(), started.elapsed().as_secs_f64());
     let started = Instant::now();

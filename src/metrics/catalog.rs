@@ -45,6 +45,9 @@ pub enum Applies {
     Alignment,
     /// Each expert sampling alone, against its own training data (the per-expert table).
     PerExpert,
+    /// Guided samples (`sampling.guidance`), each requesting a class; the column is left out of tables where
+    /// no row has a value, so unguided runs keep their tables.
+    Guided,
 }
 
 impl Applies {
@@ -58,6 +61,7 @@ impl Applies {
             Applies::RoutedStability => "routed policies, with metrics.stability",
             Applies::Alignment => "routed policies, with metrics.alignment",
             Applies::PerExpert => "each expert alone (experts.csv)",
+            Applies::Guided => "guided samples (sampling.guidance)",
         }
     }
 }

@@ -16,6 +16,7 @@ declare_metrics! {
     manifold,
     known_density,
     classified,
+    conditional,
     analysed,
     kid,
     memorization,
@@ -53,6 +54,7 @@ pub fn columns_of(families: &[Family]) -> Vec<&'static str> {
 /// The reference set R with everything about it that every comparison reuses.
 pub struct Reference {
     points: Array2<f64>,
+    labels: Option<Vec<usize>>,
     rows: Vec<Vec<f64>>,
     radii: Vec<f64>,
     bandwidth: f64,
@@ -64,13 +66,19 @@ pub struct Reference {
 impl Reference {
     /// Prepares the reference set from the test split (seeded subsample beyond `max_reference` points).
     pub fn new(test: ArrayView2<f32>, config: &MetricsConfig, seed: u64) -> Self {
+        Self::labelled(test, None, config, seed)
+    }
+
+    /// [`Reference::new`] keeping the class of each reference point from the test split's `labels`.
+    pub fn labelled(test: ArrayView2<f32>, labels: Option<&[usize]>, config: &MetricsConfig, seed: u64) -> Self {
         let rng = &mut derive(seed, Stream::Metrics, &[0]);
-        let points = if test.nrows() > config.max_reference {
+        let (points, labels) = if test.nrows() > config.max_reference {
             let mut idx = rand::seq::index::sample(rng, test.nrows(), config.max_reference).into_vec();
             idx.sort_unstable();
-            test.select(Axis(0), &idx).mapv(f64::from)
+            let labels = labels.map(|l| idx.iter().map(|&i| l[i]).collect());
+            (test.select(Axis(0), &idx).mapv(f64::from), labels)
         } else {
-            test.mapv(f64::from)
+            (test.mapv(f64::from), labels.map(<[usize]>::to_vec))
         };
         let rows: Vec<Vec<f64>> = points.rows().into_iter().map(|r| r.to_vec()).collect();
         Reference {
@@ -85,7 +93,13 @@ impl Reference {
             memo: Memo::default(),
             rows,
             points,
+            labels,
         }
+    }
+
+    /// The class of each reference point, when the test split is labelled and the reference was built with it.
+    pub fn labels(&self) -> Option<&[usize]> {
+        self.labels.as_deref()
     }
 
     /// The reference points. Shape [n, dim].

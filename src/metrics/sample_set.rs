@@ -17,6 +17,8 @@ pub struct Classified<'a> {
     pub counts: Vec<usize>,
     /// Each sample's top-class probability.
     pub top_probability: Vec<f64>,
+    /// Each sample's most probable class.
+    pub predicted: Vec<usize>,
     /// The reference set's features and class counts.
     pub reference: &'a ClassifiedReference,
 }
@@ -29,6 +31,8 @@ pub struct ClassifiedReference {
     pub mean_cov: (nalgebra::DVector<f64>, nalgebra::DMatrix<f64>),
     /// Predicted count of each class among them.
     pub counts: Vec<usize>,
+    /// The true class of each reference image, when known (per-class distances use it).
+    pub labels: Option<Vec<usize>>,
     /// Values computed once from the reference features by the metrics that reuse them.
     pub memo: super::Memo,
 }
@@ -47,6 +51,8 @@ pub struct SampleSet<'a> {
     pub training: Option<&'a TrainingSet>,
     /// The classifier's view, for labelled images.
     pub classified: Option<Classified<'a>>,
+    /// The class each sample requested, for guided samples.
+    pub requested: Option<&'a [usize]>,
     prdc: OnceCell<Prdc>,
     density: OnceCell<Option<DensityMetrics>>,
 }
@@ -62,6 +68,7 @@ impl<'a> SampleSet<'a> {
             gmm: None,
             training: None,
             classified: None,
+            requested: None,
             prdc: OnceCell::new(),
             density: OnceCell::new(),
         }

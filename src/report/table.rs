@@ -28,7 +28,8 @@ pub fn metric_columns() -> impl Iterator<Item = &'static str> {
     crate::metrics::columns()
 }
 
-/// The records as a polars frame: `policy`, `seed`, then every metric column (empty where not computed).
+/// The records as a polars frame: `policy`, `seed`, then every metric column (empty where not computed; a
+/// column of guided samples only when some record has a value in it).
 pub fn frame(records: &[Record]) -> PolarsResult<DataFrame> {
     let mut columns = vec![
         Column::new(
@@ -39,6 +40,10 @@ pub fn frame(records: &[Record]) -> PolarsResult<DataFrame> {
     ];
     for name in metric_columns() {
         let values: Vec<Option<f64>> = records.iter().map(|r| r.values.get(name).copied()).collect();
+        let guided = crate::metrics::registry::get(name).applies == crate::metrics::Applies::Guided;
+        if guided && values.iter().all(Option::is_none) {
+            continue;
+        }
         columns.push(Column::new(name.into(), values));
     }
     DataFrame::new_infer_height(columns)
