@@ -39,33 +39,37 @@ pub struct GuidanceConfig {
 }
 
 /// The classes samples request.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum RequestedClasses {
     /// `balanced`: sample i requests class i modulo the number of classes.
     #[default]
-    #[serde(with = "balanced")]
+    #[serde(serialize_with = "balanced")]
     Balanced,
     /// A list of classes, cycled over the samples (sample i requests entry i modulo its length).
     List(Vec<usize>),
 }
 
-/// The word `balanced` as the only value of [`RequestedClasses::Balanced`].
-mod balanced {
-    use serde::{Deserialize, Deserializer, Serializer};
+/// Writes [`RequestedClasses::Balanced`] as the word `balanced`.
+fn balanced<S: serde::Serializer>(s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("balanced")
+}
 
-    pub fn serialize<S: Serializer>(s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str("balanced")
-    }
+/// How `classes` may be written: a word or a list.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ClassesText {
+    Word(String),
+    List(Vec<usize>),
+}
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
-        let word = String::deserialize(d)?;
-        if word == "balanced" {
-            Ok(())
-        } else {
-            Err(serde::de::Error::custom(format!(
-                "expected `balanced` or a list of classes, got `{word}`"
-            )))
+impl<'de> Deserialize<'de> for RequestedClasses {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let expected = "`balanced` or a list of class numbers";
+        match ClassesText::deserialize(d).map_err(|_| serde::de::Error::custom(format!("expected {expected}")))? {
+            ClassesText::Word(word) if word == "balanced" => Ok(RequestedClasses::Balanced),
+            ClassesText::Word(word) => Err(serde::de::Error::custom(format!("expected {expected}, got `{word}`"))),
+            ClassesText::List(list) => Ok(RequestedClasses::List(list)),
         }
     }
 }

@@ -1,0 +1,213 @@
+//! End-to-end tests of class-conditional denoisers and classifier-free guidance: `model.condition` off is
+//! today's run to the byte, guidance raises the share of samples of the requested class, w = 1 per_expert and
+//! combined give the same samples under a router that ignores the class, and bad settings are refused by key.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn ddmsim() -> Command {
+    Command::cargo_bin("ddmsim").unwrap()
+}
+
+/// A small, well separated mixture whose conditional experts train in seconds; `SAMPLING` and `ROUTER` are
+/// replaced by each test.
+const SMALL: &str = "name: small-guided
+seed: 3
+data: { kind: gmm, components: 4, dim: 2, radius: 3.0, std: 0.3, samples: 2000, test_fraction: 0.25 }
+clusters: { method: kmeans, k: 4 }
+clients: { count: 8, partition: { kind: dirichlet, alpha: 0.3, min_partition_size: 0 } }
+federation: { rounds: 60, clients_per_round: 0.5, local_steps: 5, batch_size: 64 }
+model: { hidden: [32, 32], time_embedding: 8, condition: { enabled: true } }
+router: { hidden: [16], time_embedding: 8, rounds: 20, local_steps: 5ROUTER }
+sampling: { steps: 20, samples: 600SAMPLING }
+metrics: { max_reference: 300, stability: false, alignment: false }
+routing:
+  - { policy: top_k, k: 1 }
+  - { policy: full }
+  - { policy: monolith }
+";
+
+/// Writes `text` as `<name>.yaml` in `dir` and runs it into `dir/<name>` (the model cache beside it).
+fn run(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    let out = dir.join(name);
+    ddmsim()
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .assert()
+        .success();
+    out
+}
+
+/// The small scenario with extra `sampling` and `router` keys.
+fn small(sampling: &str, router: &str) -> String {
+    SMALL.replace("SAMPLING", sampling).replace("ROUTER", router)
+}
+
+/// Column `name` of `results.csv` by policy.
+fn column(out: &Path, name: &str) -> Vec<(String, Option<f64>)> {
+    let text = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let Some(c) = header.iter().position(|h| *h == name) else {
+        return Vec::new();
+    };
+    lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (cells[0].to_string(), cells[c].parse().ok())
+        })
+        .collect()
+}
+
+/// Every file of a run folder, relative to it, except those that hold times.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.retain(|p| !["run.json", "summary.md", "report.html"].contains(&p.to_str().unwrap()));
+    out.sort();
+    out
+}
+
+#[test]
+fn conditioning_turned_off_changes_no_byte_of_a_run() {
+    let tiny = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny.yaml")).unwrap();
+    let model = "model: { hidden: [32, 32], time_embedding: 8 }";
+    assert!(tiny.contains(model), "the tiny scenario changed");
+    let off = tiny.replace(
+        model,
+        "model: { hidden: [32, 32], time_embedding: 8, condition: { enabled: false, dropout: 0.1 } }",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, explicit) = (run(dir.path(), "plain", &tiny), run(dir.path(), "explicit", &off));
+    let names = files(&plain);
+    assert!(names.len() > 20, "{names:?}");
+    assert_eq!(names, files(&explicit));
+    for name in &names {
+        let same = std::fs::read(plain.join(name)).unwrap() == std::fs::read(explicit.join(name)).unwrap();
+        assert!(same, "{} differs", name.display());
+    }
+    assert!(
+        column(&plain, "cond_accuracy").is_empty(),
+        "unguided tables have no guided columns"
+    );
+}
+
+#[test]
+fn guidance_raises_the_share_of_the_requested_class_and_w1_needs_no_unconditional_branch() {
+    let dir = tempfile::tempdir().unwrap();
+    let unguided = run(dir.path(), "w0", &small(", guidance: { scale: 0 }", ""));
+    let guided = run(dir.path(), "w3", &small(", guidance: { scale: 3 }", ""));
+    let (w0, w3) = (column(&unguided, "cond_accuracy"), column(&guided, "cond_accuracy"));
+    assert_eq!(w0.len(), 5, "two reference rows and three policies: {w0:?}");
+    for ((policy, a), (_, b)) in w0.iter().zip(&w3) {
+        match policy.starts_with("reference") {
+            true => assert_eq!((a, b), (&None, &None), "reference rows request no class"),
+            // Four classes: chance is 0.25; guidance must lift every policy well above its unguided share.
+            false => assert!(
+                b.unwrap() > a.unwrap() + 0.2,
+                "{policy}: {a:?} at w = 0, {b:?} at w = 3"
+            ),
+        }
+    }
+    assert!(column(&guided, "fd_class").iter().skip(2).all(|(_, v)| v.is_some()));
+    // w = 1 runs only the conditional branch: per_expert and combined give the same samples.
+    let per = run(
+        dir.path(),
+        "per",
+        &small(", guidance: { scale: 1, apply: per_expert }", ""),
+    );
+    let comb = run(
+        dir.path(),
+        "comb",
+        &small(", guidance: { scale: 1, apply: combined }", ""),
+    );
+    for policy in ["top_k_k_1", "full", "monolith"] {
+        let file = format!("samples/{policy}.csv");
+        let same = std::fs::read(per.join(&file)).unwrap() == std::fs::read(comb.join(&file)).unwrap();
+        assert!(same, "{file} differs between per_expert and combined at w = 1");
+    }
+    // A router that sees the class routes differently: top-1's samples change, the monolith's do not.
+    let routed = run(
+        dir.path(),
+        "routed",
+        &small(", guidance: { scale: 1 }", ", conditional: true"),
+    );
+    let read = |dir: &Path, policy: &str| std::fs::read(dir.join(format!("samples/{policy}.csv"))).unwrap();
+    assert_ne!(read(&routed, "top_k_k_1"), read(&per, "top_k_k_1"));
+    assert_eq!(read(&routed, "monolith"), read(&per, "monolith"));
+}
+
+#[test]
+fn bad_guidance_settings_are_refused_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = |name: &str, text: &str, key: &str| {
+        let path = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&path, text).unwrap();
+        let assert = ddmsim()
+            .args(["run", "--quiet", "--no-cache", "--out"])
+            .arg(dir.path().join(name))
+            .arg(&path)
+            .assert()
+            .failure();
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert!(stderr.contains(key), "{name}: expected {key} in {stderr}");
+        assert!(!dir.path().join(name).exists(), "{name}: nothing is written");
+    };
+    let unconditional = small(", guidance: { scale: 2 }", "").replace(", condition: { enabled: true }", "");
+    refused("unconditional", &unconditional, "sampling.guidance");
+    refused(
+        "negative",
+        &small(", guidance: { scale: -1 }", ""),
+        "sampling.guidance.scale",
+    );
+    refused(
+        "nan",
+        &small(", guidance: { scale: .nan }", ""),
+        "sampling.guidance.scale",
+    );
+    refused(
+        "empty",
+        &small(", guidance: { scale: 2, classes: [] }", ""),
+        "sampling.guidance.classes",
+    );
+    refused("word", &small(", guidance: { scale: 2, classes: all }", ""), "balanced");
+    refused(
+        "beyond",
+        &small(", guidance: { scale: 2, classes: [1, 4] }", ""),
+        "sampling.guidance.classes",
+    );
+    refused(
+        "no-dropout",
+        &small(", guidance: { scale: 2 }", "").replace("enabled: true", "enabled: true, dropout: 0"),
+        "model.condition.dropout",
+    );
+    refused(
+        "dropout-one",
+        &small("", "").replace("enabled: true", "enabled: true, dropout: 1"),
+        "model.condition.dropout",
+    );
+    let router_only = small("", ", conditional: true").replace(", condition: { enabled: true }", "");
+    refused("router", &router_only, "router.conditional");
+    let moons = small("", "").replace(
+        "{ kind: gmm, components: 4, dim: 2, radius: 3.0, std: 0.3, samples: 2000, test_fraction: 0.25 }",
+        "{ kind: csv, path: unlabelled.csv, test_fraction: 0.25 }",
+    );
+    let rows: String = (0..400)
+        .map(|i| format!("{},{}\n", (i as f64 * 0.1).sin(), (i as f64 * 0.37).cos()))
+        .collect();
+    std::fs::write(dir.path().join("unlabelled.csv"), format!("x,y\n{rows}")).unwrap();
+    refused("unlabelled", &moons, "model.condition.enabled");
+}
