@@ -428,6 +428,7 @@ fn nets_loaded_on_the_gpu_predict_and_route_as_the_cpu_does() {
     let at = At {
         t: 0.37,
         step: 4,
+        steps: 10,
         first_row: 0,
         rows: ddmsim::diffusion::Rows::Samples,
     };

@@ -183,6 +183,7 @@ fn trajectory(
             At {
                 t,
                 step: i,
+                steps: times.len(),
                 first_row,
                 rows: Rows::Samples,
             },

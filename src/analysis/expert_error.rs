@@ -144,6 +144,7 @@ impl HeldOut {
             let at = At {
                 t: *t,
                 step: b,
+                steps: 0,
                 first_row: 0,
                 rows: Rows::HeldOut,
             };

@@ -112,6 +112,7 @@ impl Probe<'_> {
             let at = At {
                 t,
                 step: i,
+                steps,
                 first_row,
                 rows: Rows::Samples,
             };

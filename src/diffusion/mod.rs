@@ -25,6 +25,8 @@ pub struct At {
     pub t: f64,
     /// Sampler step (0 = first, at t = 1).
     pub step: usize,
+    /// Sampler steps of the trajectory the batch is on (0: not on a trajectory, e.g. noised held-out points).
+    pub steps: usize,
     /// Global id of the batch's first row.
     pub first_row: usize,
     /// Which set the rows belong to (guidance looks up a row's requested class in it).
@@ -47,6 +49,7 @@ impl At {
         At {
             t,
             step: 0,
+            steps: 0,
             first_row: 0,
             rows: Rows::Samples,
         }

@@ -88,6 +88,7 @@ fn run(
         let at = At {
             t,
             step: i,
+            steps,
             first_row: 0,
             rows: Rows::Samples,
         };

@@ -280,7 +280,22 @@ fn evaluation_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
             what: "the covariance matrices of the Frechet distance",
             bytes: dim * dim * F64 * 8.0,
         },
+        Part {
+            key: "routing (nearest_data)",
+            what: "the states nearest_data remembers with their x0_hat",
+            bytes: nearest_data_memory(s, dim),
+        },
     ]
+}
+
+/// What a `nearest_data` policy remembers: each state a step led to (its bits, with a hash entry) and its x0_hat,
+/// for the sampler's trajectories and the analyses' (a replay for alignment; for stability the base, two
+/// perturbed and two probed ones, and the run with twice the steps): at most ten trajectories of every sample.
+fn nearest_data_memory(s: &Scenario, dim: f64) -> f64 {
+    let policies = (s.routing.iter())
+        .filter(|r| matches!(r, crate::scenario::RoutingConfig::NearestData { .. }))
+        .count() as f64;
+    policies * s.sampling.samples as f64 * s.sampling.steps as f64 * 10.0 * (dim * F32 * 2.0 + 80.0)
 }
 
 /// Memory available to a new process now (`MemAvailable` of `/proc/meminfo`), if the system says.

@@ -26,7 +26,9 @@ pub(super) fn check_k_against_experts(routing: &[RoutingConfig], experts: usize)
 /// Why policy `i` cannot run with `experts` experts (it asks for more), or `None` if it can.
 pub(super) fn k_beyond_experts(i: usize, r: &RoutingConfig, experts: usize) -> Option<Error> {
     let ks: Vec<(String, usize)> = match r {
-        RoutingConfig::TopK { k, .. } | RoutingConfig::Random { k } => vec![(format!("routing[{i}].k"), *k)],
+        RoutingConfig::TopK { k, .. } | RoutingConfig::Random { k } | RoutingConfig::NearestData { k } => {
+            vec![(format!("routing[{i}].k"), *k)]
+        }
         RoutingConfig::Schedule { stages, .. } => stages
             .iter()
             .enumerate()

@@ -42,15 +42,19 @@ impl RoutedMixture<'_> {
     /// runs only on the rows that give it weight. Under `combined` guidance the combined prediction is
     /// U + w (C - U) and the rest is the conditional branch's.
     pub fn evaluate(&self, x: ArrayView2<f32>, at: At, every_expert: bool) -> Evaluation {
-        let Some(g) = self.guidance.filter(|g| g.blends_mixtures()) else {
-            return self.evaluate_branch(x, at, every_expert, self.branch());
+        let evaluation = match self.guidance.filter(|g| g.blends_mixtures()) {
+            None => self.evaluate_branch(x, at, every_expert, self.branch()),
+            Some(g) => {
+                let conditional = self.evaluate_branch(x, at, every_expert, Branch::Conditional);
+                let unconditional = self.evaluate_branch(x, at, false, Branch::Unconditional);
+                Evaluation {
+                    combined: g.blend(unconditional.combined, &conditional.combined),
+                    ..conditional
+                }
+            }
         };
-        let conditional = self.evaluate_branch(x, at, every_expert, Branch::Conditional);
-        let unconditional = self.evaluate_branch(x, at, false, Branch::Unconditional);
-        Evaluation {
-            combined: g.blend(unconditional.combined, &conditional.combined),
-            ..conditional
-        }
+        self.policy.observe(x, at, evaluation.combined.view());
+        evaluation
     }
 
     /// The branch the experts run when the mixture is evaluated once.
@@ -220,11 +224,15 @@ impl Denoiser for RoutedMixture<'_> {
     /// row's prediction does not depend on the other rows of its batch, and each row still sums its experts in
     /// expert order, so the result is the same as chunk by chunk.
     fn predict_all(&self, x: ArrayView2<f32>, at: At) -> Array2<f32> {
-        let Some(g) = self.guidance.filter(|g| g.blends_mixtures()) else {
-            return self.predict_all_branch(x, at, self.branch());
+        let combined = match self.guidance.filter(|g| g.blends_mixtures()) {
+            None => self.predict_all_branch(x, at, self.branch()),
+            Some(g) => {
+                let conditional = self.predict_all_branch(x, at, Branch::Conditional);
+                g.blend(self.predict_all_branch(x, at, Branch::Unconditional), &conditional)
+            }
         };
-        let conditional = self.predict_all_branch(x, at, Branch::Conditional);
-        g.blend(self.predict_all_branch(x, at, Branch::Unconditional), &conditional)
+        self.policy.observe(x, at, combined.view());
+        combined
     }
 }
 
@@ -373,6 +381,7 @@ mod tests {
             let at = At {
                 t: 0.6,
                 step: 3,
+                steps: 10,
                 first_row: 0,
                 rows: crate::diffusion::Rows::Samples,
             };
@@ -471,6 +480,7 @@ mod tests {
         let at = At {
             t: 0.4,
             step: 2,
+            steps: 10,
             first_row: 0,
             rows: crate::diffusion::Rows::Samples,
         };

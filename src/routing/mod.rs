@@ -2,6 +2,7 @@
 
 mod expert_data;
 mod mixture;
+mod nearest_data;
 mod oracle;
 mod policy;
 mod router;
@@ -11,6 +12,7 @@ mod stochastic;
 pub use crate::scenario::PolicyLabel;
 pub use expert_data::ExpertData;
 pub use mixture::{Evaluation, Routed, RoutedMixture};
+pub use nearest_data::NearestData;
 pub use oracle::Oracle;
 pub use policy::{Full, RouteState, RoutingPolicy, TopK, Uniform};
 pub use router::{RouterModel, RouterTask, softmax};
@@ -59,6 +61,11 @@ pub fn build(config: &RoutingConfig, context: &BuildContext) -> Built {
             seed: context.seed,
             tag,
         }),
+        &RoutingConfig::NearestData { k } => Box::new(NearestData::new(
+            k,
+            Arc::clone(&context.data),
+            context.objective.clone(),
+        )),
         RoutingConfig::Oracle => Box::new(Oracle {
             data: Arc::clone(&context.data),
             objective: context.objective.clone(),

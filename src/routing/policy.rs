@@ -28,6 +28,10 @@ pub trait RoutingPolicy: Sync + Send {
 
     /// Weights for each sample and expert; each row sums to 1 (raw top-k excepted). Shape [n, experts].
     fn weights(&self, state: &RouteState) -> Array2<f32>;
+
+    /// Sees the mixture's final prediction `combined` at (x, at) after each evaluation (a policy that follows
+    /// trajectories remembers where they go; the others ignore it).
+    fn observe(&self, _x: ArrayView2<f32>, _at: At, _combined: ArrayView2<f32>) {}
 }
 
 /// Expert ids of `row` by decreasing probability; ties go to the lower id.

@@ -91,6 +91,7 @@ mod tests {
             at: At {
                 t: 0.5,
                 step,
+                steps: 10,
                 first_row,
                 rows: crate::diffusion::Rows::Samples,
             },

@@ -38,6 +38,11 @@ pub enum PolicyLabel {
     },
     /// `oracle`.
     Oracle,
+    /// `nearest_data:k=K`.
+    NearestData {
+        /// Experts per step.
+        k: usize,
+    },
     /// `schedule:NAME`.
     Schedule {
         /// The schedule's name.
@@ -68,6 +73,7 @@ impl PolicyLabel {
             RoutingConfig::Sample => PolicyLabel::Sample,
             RoutingConfig::Random { k } => PolicyLabel::Random { k: *k },
             RoutingConfig::Oracle => PolicyLabel::Oracle,
+            RoutingConfig::NearestData { k } => PolicyLabel::NearestData { k: *k },
             RoutingConfig::Schedule { name, .. } => PolicyLabel::Schedule { name: name.clone() },
             RoutingConfig::Monolith => PolicyLabel::Monolith,
         }
@@ -116,6 +122,7 @@ impl fmt::Display for PolicyLabel {
             PolicyLabel::Sample => write!(f, "sample"),
             PolicyLabel::Random { k } => write!(f, "random:k={k}"),
             PolicyLabel::Oracle => write!(f, "oracle"),
+            PolicyLabel::NearestData { k } => write!(f, "nearest_data:k={k}"),
             PolicyLabel::Schedule { name } => write!(f, "schedule:{name}"),
             PolicyLabel::Monolith => write!(f, "monolith"),
             PolicyLabel::ReferenceData => write!(f, "reference:data"),
@@ -159,6 +166,10 @@ impl FromStr for PolicyLabel {
                     PolicyLabel::TopP {
                         p: number(v).ok_or_else(bad)?,
                     }
+                } else if let Some(v) = text.strip_prefix("nearest_data:k=") {
+                    PolicyLabel::NearestData {
+                        k: count(v).ok_or_else(bad)?,
+                    }
                 } else if let Some(v) = text.strip_prefix("random:k=") {
                     PolicyLabel::Random {
                         k: count(v).ok_or_else(bad)?,
@@ -186,6 +197,7 @@ mod tests {
             PolicyLabel::Threshold { p_min: 0.3 },
             PolicyLabel::TopP { p: 0.9 },
             PolicyLabel::Random { k: 2 },
+            PolicyLabel::NearestData { k: 1 },
             PolicyLabel::Schedule {
                 name: "wide-then-one".into(),
             },

@@ -294,7 +294,9 @@ fn validate_routing(routing: &[RoutingConfig], clusters: Option<usize>) -> Resul
             Ok(())
         };
         match r {
-            RoutingConfig::TopK { k, .. } | RoutingConfig::Random { k } => experts_k(format!("routing[{i}].k"), *k)?,
+            RoutingConfig::TopK { k, .. } | RoutingConfig::Random { k } | RoutingConfig::NearestData { k } => {
+                experts_k(format!("routing[{i}].k"), *k)?
+            }
             RoutingConfig::Threshold { p_min } => share_f32(&format!("routing[{i}].p_min"), *p_min)?,
             RoutingConfig::TopP { p } => share_f32(&format!("routing[{i}].p"), *p)?,
             RoutingConfig::Schedule { name, stages } => schedule(i, name, stages, &experts_k)?,

@@ -54,6 +54,12 @@ pub enum RoutingConfig {
     },
     /// The expert whose training data is nearest to the full ensemble's x0_hat (an upper bound, not deployable).
     Oracle,
+    /// The k experts whose training data (the alignment subsample the server holds) is nearest to the previous
+    /// step's x0_hat, equal weights; the first step uses the router's top-k.
+    NearestData {
+        /// Experts per sample and step.
+        k: usize,
+    },
     /// Renormalised top-k with k depending on t: at time t the first stage with `t_min <= t` applies.
     Schedule {
         /// Name used in the label `schedule:<name>` (letters, digits, `.`, `-`, `_`).
