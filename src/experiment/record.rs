@@ -97,6 +97,16 @@ fn write_evaluation(dir: &Path, p: &Prepared, e: &Evaluated) -> Result<()> {
     if !p.survivors.all() {
         report::write_lost_experts(&dir.join("lost_experts.csv"), s.seed, &p.survivors.lost)?;
     }
+    if let Some(g) = &s.sampling.guidance {
+        let combined = g.apply == crate::scenario::GuidanceApply::Combined;
+        report::write_guidance(
+            &dir.join("guidance.csv"),
+            s.seed,
+            g.scale,
+            combined,
+            s.router.conditional,
+        )?;
+    }
     if !e.class_counts.is_empty() {
         report::write_class_counts(&dir.join("class_counts.csv"), &e.class_counts)?;
     }

@@ -13,7 +13,7 @@ use serde_norway::Value;
 use std::path::{Path, PathBuf};
 
 /// The long tables a cell writes as CSV and the sweep gathers into `<name>.parquet` (plus `samples.parquet`).
-pub const LONG_TABLES: [&str; 12] = [
+pub const LONG_TABLES: [&str; 13] = [
     "stability_by_step",
     "alignment_by_step",
     "routing_share_by_step",
@@ -26,6 +26,7 @@ pub const LONG_TABLES: [&str; 12] = [
     "class_counts",
     "experts",
     "lost_experts",
+    "guidance",
 ];
 
 /// Columns of the long tables that hold text; every other column is read as a number.

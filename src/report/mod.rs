@@ -10,6 +10,7 @@ mod frames;
 mod gather;
 mod gathered;
 mod grid_table;
+mod guidance_figures;
 mod long_tables;
 mod page;
 mod participation_figure;
@@ -41,7 +42,7 @@ pub use long_tables::{
 };
 pub use reading::{Reading, reading};
 pub use run_reading::run_reading;
-pub use sampled_experts::{write_experts_alone, write_lost_experts};
+pub use sampled_experts::{write_experts_alone, write_guidance, write_lost_experts};
 pub use sections::{Section, sections};
 pub use side_tables::{write_class_counts, write_client_counts, write_points, write_purity, write_training_log};
 pub use study_cells::{StudyCells, StudyCellsEntry, study_params};

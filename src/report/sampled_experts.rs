@@ -44,6 +44,19 @@ pub fn write_lost_experts(path: &Path, seed: u64, lost: &[usize]) -> Result<()> 
     )
 }
 
+/// `guidance.csv`: a guided run's scale, whether guidance is formed on the mixture (`combined`: 1) and whether the
+/// router sees the class (1), with the run's seed; a study's report draws its metrics against the scale.
+pub fn write_guidance(path: &Path, seed: u64, scale: f64, combined: bool, router_conditional: bool) -> Result<()> {
+    let header = ["seed", "scale", "combined", "router_conditional"].map(String::from);
+    let row = vec![
+        seed.to_string(),
+        scale.to_string(),
+        u8::from(combined).to_string(),
+        u8::from(router_conditional).to_string(),
+    ];
+    write_csv(path, &header, std::iter::once(row))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

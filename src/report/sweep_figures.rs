@@ -31,13 +31,14 @@ pub struct WrittenFigure {
 }
 
 /// Collects figures as they are rendered.
-struct Writer<'a> {
+pub(super) struct Writer<'a> {
     dir: &'a Path,
     written: Vec<WrittenFigure>,
 }
 
 impl Writer<'_> {
-    fn add(&mut self, stem: &str, size: (u32, u32), figure: &impl Figure, caption: String) -> Result<()> {
+    /// Renders `figure` as `<stem>.{png,svg}` (and its data as CSV) and keeps it with its caption.
+    pub(super) fn add(&mut self, stem: &str, size: (u32, u32), figure: &impl Figure, caption: String) -> Result<()> {
         let svg = render(&self.dir.join(stem), size, figure)?;
         let (names, rows) = figure.data();
         crate::atomic::write_csv(&self.dir.join(format!("{stem}.csv")), &names, rows)?;
@@ -65,6 +66,7 @@ pub fn write_figures(dir: &Path, data: &ReportData, summary: &SweepSummary) -> R
         written: Vec::new(),
     };
     quality_figures(&mut w, data, summary)?;
+    super::guidance_figures::guidance_figures(&mut w, data, summary)?;
     communication_figure(&mut w, data)?;
     scatter_figures(&mut w, data)?;
     cell_figures(&mut w, data)?;
@@ -606,6 +608,7 @@ fn digit_grids(w: &mut Writer, df: &DataFrame, cell: &str, rows: &[usize], polic
                 .take(DIGITS_SHOWN)
                 .map(|&i| pixels.iter().map(|col| col[i]).collect())
                 .collect(),
+            row_labels: Vec::new(),
         })
         .collect();
     let (columns, height) = panel_layout(panels.len(), 4, 330);

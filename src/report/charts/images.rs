@@ -13,6 +13,8 @@ pub struct ImagePanel {
     pub title: String,
     /// The images.
     pub images: Vec<Vec<f64>>,
+    /// A label left of each row of images (none when empty).
+    pub row_labels: Vec<String>,
 }
 
 /// Panels of image grids.
@@ -66,15 +68,23 @@ impl Figure for ImageGrids {
             // Each image takes `side` cells plus one cell of gap; the grid is square-celled and centred.
             let cells_x = per_row * (self.side + 1);
             let cells_y = rows * (self.side + 1);
-            let cell = ((w as usize).saturating_sub(8) / cells_x)
+            // Room for the row labels on the left.
+            let label_px = if panel.row_labels.is_empty() { 0 } else { 28 };
+            let cell = ((w as usize).saturating_sub(8 + label_px) / cells_x)
                 .min((h as usize).saturating_sub(8) / cells_y)
                 .max(1) as i32;
-            let x0 = (w as i32 - cell * cells_x as i32) / 2;
+            let x0 = (w as i32 + label_px as i32 - cell * cells_x as i32) / 2;
             let y0 = 4;
             let background = [(x0, y0), (x0 + cell * cells_x as i32, y0 + cell * cells_y as i32)];
             region
                 .draw(&Rectangle::new(background, RGBColor(90, 90, 90).filled()))
                 .map_err(text_error)?;
+            for (r, label) in panel.row_labels.iter().enumerate().take(rows) {
+                let y = y0 + (r * (self.side + 1)) as i32 * cell + (self.side as i32 * cell) / 2 - 6;
+                region
+                    .draw(&Text::new(label.clone(), (x0 - label_px as i32, y), (FONT, 12)))
+                    .map_err(text_error)?;
+            }
             for (k, image) in panel.images.iter().enumerate() {
                 let (gx, gy) = ((k % per_row) * (self.side + 1), (k / per_row) * (self.side + 1));
                 for (p, &v) in image.iter().enumerate().take(self.side * self.side) {
