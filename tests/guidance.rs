@@ -151,6 +151,50 @@ fn guidance_raises_the_share_of_the_requested_class_and_w1_needs_no_unconditiona
 }
 
 #[test]
+fn a_study_over_the_scale_plots_each_metric_against_w_per_router() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("base.yaml"), small(", guidance: { scale: 1 }", "")).unwrap();
+    let study = "name: scales
+scenario: base.yaml
+seeds: [0]
+settings:
+  - { name: w=0, set: { sampling.guidance.scale: 0.0 } }
+  - { name: w=3, set: { sampling.guidance.scale: 3.0 } }
+  - { name: w=3_class, set: { sampling.guidance.scale: 3.0, router.conditional: true } }
+";
+    std::fs::write(dir.path().join("study.yaml"), study).unwrap();
+    let out = dir.path().join("scales");
+    ddmsim()
+        .args(["study", "--quiet", "--out"])
+        .arg(&out)
+        .arg(dir.path().join("study.yaml"))
+        .assert()
+        .success();
+    let figure = |stem: &str| std::fs::read_to_string(out.join(format!("figures/{stem}.csv"))).ok();
+    // The router that ignores the class was sampled at two scales, the one that sees it at one (still drawn).
+    let accuracy = figure("cond_accuracy_vs_w").expect("cond_accuracy against w");
+    let categories: std::collections::BTreeSet<&str> =
+        accuracy.lines().skip(1).map(|l| l.split(',').nth(1).unwrap()).collect();
+    assert_eq!(categories, ["0", "3"].into(), "{accuracy}");
+    for policy in ["top_k:k=1", "full", "monolith"] {
+        assert!(
+            accuracy.lines().any(|l| l.starts_with(&format!("{policy},3,"))),
+            "{policy}: {accuracy}"
+        );
+    }
+    assert!(
+        figure("fd_vs_w").is_some() && figure("amp_large_p95_vs_w").is_none(),
+        "stability is off here"
+    );
+    assert!(
+        figure("cond_accuracy_vs_w_router_class").is_some(),
+        "the class-aware router's own figure"
+    );
+    let gathered = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(gathered.contains("cond_accuracy"), "{gathered}");
+}
+
+#[test]
 fn bad_guidance_settings_are_refused_by_key() {
     let dir = tempfile::tempdir().unwrap();
     let refused = |name: &str, text: &str, key: &str| {
