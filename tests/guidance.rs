@@ -195,6 +195,65 @@ settings:
 }
 
 #[test]
+fn digit_grids_show_a_row_per_requested_digit() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/paper_digits_cond.yaml");
+    let study = format!(
+        "name: grids
+scenario: {}
+seeds: [0]
+set:
+  federation.rounds: 4
+  router.rounds: 2
+  sampling.steps: 5
+  sampling.samples: 200
+  metrics.stability: false
+  metrics.alignment: false
+  metrics.classifier.epochs: 2
+  routing: [ {{ policy: top_k, k: 1 }}, {{ policy: monolith }} ]
+settings:
+  - {{ name: w=1, set: {{ sampling.guidance.scale: 1.0 }} }}
+  - {{ name: w=7.5, set: {{ sampling.guidance.scale: 7.5 }} }}
+",
+        base.display()
+    );
+    std::fs::write(dir.path().join("study.yaml"), study).unwrap();
+    let out = dir.path().join("grids");
+    ddmsim()
+        .args(["study", "--quiet", "--out"])
+        .arg(&out)
+        .arg(dir.path().join("study.yaml"))
+        .assert()
+        .success();
+    let parse =
+        |line: &str, skip: usize| -> Vec<f64> { line.split(',').skip(skip).map(|v| v.parse().unwrap()).collect() };
+    for (stem, cell) in [("digits_w1", "w=1"), ("digits_w7_5", "w=7.5")] {
+        let grid = std::fs::read_to_string(out.join(format!("figures/{stem}.csv"))).unwrap();
+        let samples = std::fs::read_to_string(out.join(format!("cells/{cell}/seed-0/samples/top_k_k_1.csv"))).unwrap();
+        let samples: Vec<Vec<f64>> = samples.lines().skip(1).map(|l| parse(l, 0)).collect();
+        let images: Vec<Vec<f64>> = grid
+            .lines()
+            .filter(|l| l.starts_with("top_k:k=1,"))
+            .map(|l| parse(l, 2))
+            .collect();
+        assert_eq!(images.len(), 100, "{stem}: ten rows of ten");
+        // Image k sits in row k / 10 (the requested digit) and column k % 10: sample (k % 10) * 10 + k / 10, since
+        // sample i requested digit i mod 10.
+        for (k, image) in images.iter().enumerate() {
+            let sample = &samples[(k % 10) * 10 + k / 10];
+            assert!(
+                image.iter().zip(sample).all(|(a, b)| (a - b).abs() < 1e-5),
+                "{stem}: image {k}"
+            );
+        }
+        assert!(
+            grid.lines().any(|l| l.starts_with("monolith,99,")),
+            "{stem}: the monolith's panel"
+        );
+    }
+}
+
+#[test]
 fn bad_guidance_settings_are_refused_by_key() {
     let dir = tempfile::tempdir().unwrap();
     let refused = |name: &str, text: &str, key: &str| {
