@@ -88,7 +88,7 @@ fn conditioning_turned_off_changes_no_byte_of_a_run() {
     assert!(tiny.contains(model), "the tiny scenario changed");
     let off = tiny.replace(
         model,
-        "model: { hidden: [32, 32], time_embedding: 8, condition: { enabled: false, dropout: 0.1 } }",
+        "model: { hidden: [32, 32], time_embedding: 8, condition: { enabled: false, dropout: 0.3 } }",
     );
     let dir = tempfile::tempdir().unwrap();
     let (plain, explicit) = (run(dir.path(), "plain", &tiny), run(dir.path(), "explicit", &off));
@@ -295,6 +295,11 @@ fn bad_guidance_settings_are_refused_by_key() {
     refused(
         "no-dropout",
         &small(", guidance: { scale: 2 }", "").replace("enabled: true", "enabled: true, dropout: 0"),
+        "model.condition.dropout",
+    );
+    refused(
+        "unguided-no-dropout",
+        &small("", "").replace("enabled: true", "enabled: true, dropout: 0"),
         "model.condition.dropout",
     );
     refused(

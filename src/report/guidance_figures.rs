@@ -38,7 +38,10 @@ fn guided_groups(data: &ReportData, summary: &SweepSummary) -> Option<Vec<Guided
     for group in &summary.groups {
         let rows: Vec<_> = data.rows.iter().filter(|r| group_of(r) == *group).collect();
         let first = rows.iter().min_by_key(|r| r.record.seed)?;
-        let guided = *by_cell.get(first.cell.as_str())?;
+        // A group sampled without guidance (a baseline setting) has no scale: it is left out of the figures.
+        let Some(&guided) = by_cell.get(first.cell.as_str()) else {
+            continue;
+        };
         if rows.iter().any(|r| by_cell.get(r.cell.as_str()) != Some(&guided)) {
             return None;
         }

@@ -220,14 +220,23 @@ fn validate_model(m: &ModelConfig) -> Result<()> {
     optimizer("model.optimizer", &m.optimizer)
 }
 
-/// Guidance and a conditional router need conditional denoisers; guidance needs an unconditional branch unless
-/// w = 1, a finite scale of at least 0 and at least one requested class.
+/// Guidance and a conditional router need conditional denoisers; conditional denoisers need a trained
+/// unconditional branch unless sampling is guided at w = 1; guidance needs a finite scale of at least 0 and at
+/// least one requested class.
 fn validate_guidance(s: &Scenario) -> Result<()> {
     if s.router.conditional && !s.model.condition.enabled {
         return Err(Error::invalid(
             "router.conditional",
             "routes by class, trained with the denoisers' classes and label dropout: set model.condition.enabled: \
              true",
+        ));
+    }
+    let scale = s.sampling.guidance.as_ref().map(|g| g.scale);
+    if s.model.condition.enabled && s.model.condition.dropout == 0.0 && scale != Some(1.0) {
+        return Err(Error::invalid(
+            "model.condition.dropout",
+            "0 never trains the unconditional branch, which sampling without guidance (or at a scale other than 1) \
+             uses; raise the dropout or sample with sampling.guidance.scale: 1",
         ));
     }
     let Some(g) = &s.sampling.guidance else {
@@ -244,16 +253,6 @@ fn validate_guidance(s: &Scenario) -> Result<()> {
             "sampling.guidance.scale",
             format!(
                 "must be a finite number of at least 0 (0: unconditional, 1: conditional), got {}",
-                num(g.scale)
-            ),
-        ));
-    }
-    if g.scale != 1.0 && s.model.condition.dropout == 0.0 {
-        return Err(Error::invalid(
-            "sampling.guidance.scale",
-            format!(
-                "{} needs the unconditional branch, which model.condition.dropout: 0 never trains; raise the dropout \
-                 or use scale 1",
                 num(g.scale)
             ),
         ));

@@ -26,7 +26,7 @@ pub struct ModelConfig {
     #[serde(default)]
     pub optimizer: OptimizerConfig,
     /// Class conditioning of the denoisers (off by default; then left out of resolved scenarios).
-    #[serde(default, skip_serializing_if = "ConditionConfig::is_default")]
+    #[serde(default, skip_serializing_if = "ConditionConfig::is_off")]
     pub condition: ConditionConfig,
 }
 
@@ -59,9 +59,10 @@ impl Default for ConditionConfig {
 }
 
 impl ConditionConfig {
-    /// Whether this is the default (unconditional; left out of resolved scenarios, so cache keys stay).
-    pub fn is_default(&self) -> bool {
-        *self == ConditionConfig::default()
+    /// Whether the denoisers are unconditional (then the section, dropout included, is left out of resolved
+    /// scenarios, so cache keys and inputs stay those of a scenario without it).
+    pub fn is_off(&self) -> bool {
+        !self.enabled
     }
 }
 
