@@ -281,21 +281,26 @@ fn evaluation_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
             bytes: dim * dim * F64 * 8.0,
         },
         Part {
-            key: "routing (nearest_data)",
+            key: "sampling.samples, sampling.steps (routing: nearest_data)",
             what: "the states nearest_data remembers with their x0_hat",
             bytes: nearest_data_memory(s, dim),
         },
     ]
 }
 
-/// What a `nearest_data` policy remembers: each state a step led to (its bits, with a hash entry) and its x0_hat,
-/// for the sampler's trajectories and the analyses' (a replay for alignment; for stability the base, two
-/// perturbed and two probed ones, and the run with twice the steps): at most ten trajectories of every sample.
+/// What a `nearest_data` policy remembers until its analyses are done (one policy at a time): each state a step
+/// led to and its x0_hat (two vectors of `dim` f32 with their headers, a step and a hash slot, at the table's load
+/// factor and with room for a resize), for the sampler's trajectories and the analyses' (a replay for alignment;
+/// for stability the base, two perturbed and two probed ones, and the run with twice the steps): at most ten
+/// trajectories of every sample.
 fn nearest_data_memory(s: &Scenario, dim: f64) -> f64 {
-    let policies = (s.routing.iter())
-        .filter(|r| matches!(r, crate::scenario::RoutingConfig::NearestData { .. }))
-        .count() as f64;
-    policies * s.sampling.samples as f64 * s.sampling.steps as f64 * 10.0 * (dim * F32 * 2.0 + 80.0)
+    let any = (s.routing.iter()).any(|r| matches!(r, crate::scenario::RoutingConfig::NearestData { .. }));
+    let entry = (dim * F32 * 2.0 + 128.0) * 1.75;
+    if any {
+        s.sampling.samples as f64 * s.sampling.steps as f64 * 10.0 * entry
+    } else {
+        0.0
+    }
 }
 
 /// Memory available to a new process now (`MemAvailable` of `/proc/meminfo`), if the system says.

@@ -360,6 +360,9 @@ fn one_policy(
         .insert(label.to_string(), started.elapsed().as_secs_f64());
     let started = Instant::now();
     let mut analysis = analyse_policy(subject, setup);
+    if let Built::Routed(policy) = policy {
+        policy.forget();
+    }
     if !p.survivors.all() {
         // Where the policy sends the samples, by trained expert: a lost expert gets nothing.
         for step in &mut analysis.alignment {

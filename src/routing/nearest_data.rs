@@ -78,6 +78,14 @@ impl RoutingPolicy for NearestData {
         w
     }
 
+    fn forget(&self) {
+        let mut remembered = self
+            .remembered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *remembered = HashMap::new();
+    }
+
     fn observe(&self, x: ArrayView2<f32>, at: At, combined: ArrayView2<f32>) {
         if at.steps == 0 || at.step + 1 >= at.steps {
             return;

@@ -32,6 +32,9 @@ pub trait RoutingPolicy: Sync + Send {
     /// Sees the mixture's final prediction `combined` at (x, at) after each evaluation (a policy that follows
     /// trajectories remembers where they go; the others ignore it).
     fn observe(&self, _x: ArrayView2<f32>, _at: At, _combined: ArrayView2<f32>) {}
+
+    /// Drops whatever [`RoutingPolicy::observe`] kept (called once the policy's samples and analyses are done).
+    fn forget(&self) {}
 }
 
 /// Expert ids of `row` by decreasing probability; ties go to the lower id.
