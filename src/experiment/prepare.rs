@@ -236,37 +236,47 @@ fn build_policies(
         .collect()
 }
 
-/// Conditional denoisers need a class for every training point, and classes the held-out points share.
+/// Conditional denoisers need a class for every training point; every class the held-out points have, and every
+/// class samples request, must have training points (its embedding is otherwise untrained).
 fn check_conditionable(s: &Scenario, split: &DataSplit) -> Result<()> {
     if !s.model.condition.enabled {
         return Ok(());
     }
-    let (Some(train), Some(test)) = (split.train.num_classes(), split.test.num_classes()) else {
+    let (Some(train), Some(test), Some(classes)) = (
+        split.train.labels.as_ref(),
+        split.test.labels.as_ref(),
+        split.train.num_classes(),
+    ) else {
         return Err(Error::invalid(
             "model.condition.enabled",
             "class-conditional denoisers need labelled data (gmm: the mixture component; digits; csv: set \
              label_column)",
         ));
     };
-    if let Some(crate::scenario::GuidanceConfig {
-        classes: crate::scenario::RequestedClasses::List(list),
-        ..
-    }) = &s.sampling.guidance
-        && let Some(&beyond) = list.iter().find(|&&c| c >= train)
-    {
+    let trained: std::collections::BTreeSet<usize> = train.iter().copied().collect();
+    let requested: Vec<usize> = match &s.sampling.guidance {
+        Some(crate::scenario::GuidanceConfig {
+            classes: crate::scenario::RequestedClasses::List(list),
+            ..
+        }) => list.clone(),
+        Some(_) => (0..classes).collect(),
+        None => Vec::new(),
+    };
+    if let Some(&missing) = requested.iter().find(|c| !trained.contains(c)) {
+        let known: Vec<String> = trained.iter().map(usize::to_string).collect();
         return Err(Error::invalid(
             "sampling.guidance.classes",
-            format!("class {beyond} does not exist: the data has classes 0 to {}", train - 1),
+            format!(
+                "class {missing} has no training point, so samples cannot request it; the training points have \
+                 classes {}: list the ones to request",
+                known.join(", ")
+            ),
         ));
     }
-    if test > train {
+    if let Some(&missing) = test.iter().find(|c| !trained.contains(c)) {
         return Err(Error::invalid(
             "model.condition.enabled",
-            format!(
-                "the held-out points have class {} but no training point has it (the training points have {train} \
-                 classes); use more points",
-                test - 1
-            ),
+            format!("the held-out points have class {missing} but no training point has it; use more points"),
         ));
     }
     Ok(())
