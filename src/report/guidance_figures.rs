@@ -137,16 +137,19 @@ fn digit_grid(
     (suffix, which): (&str, &str),
 ) -> Result<()> {
     let rows = rows_of_cell(df, &g.first_cell);
-    if rows.is_empty() || df.column("x63").is_err() {
+    // 8x8 images only (64 coordinates, as the samples figure requires).
+    if rows.is_empty() || df.column("x63").is_err() || df.column("x64").is_ok() {
         return Ok(());
     }
     let pixels: Vec<Vec<f64>> = (0..64).map(|j| numbers(df, &format!("x{j}"))).collect();
     let policies = texts(df, "policy");
     let names = super::aggregate::distinct_in_order(rows.iter().map(|&i| policies[i].clone()));
+    let enough = |p: &String| rows.iter().filter(|&&i| policies[i] == *p).count() >= 100;
     let panels: Vec<ImagePanel> = (names.iter())
-        .filter(|p| **p != PolicyLabel::ReferenceTest.to_string())
+        .filter(|p| **p != PolicyLabel::ReferenceTest.to_string() && enough(p))
         .map(|p| {
             let own: Vec<usize> = rows.iter().copied().filter(|&i| policies[i] == *p).collect();
+            // Fewer than 100 samples would leave holes that shift the rows off their digits.
             let images = (0..10)
                 .flat_map(|class| (0..10).map(move |j| j * 10 + class))
                 .filter_map(|k| own.get(k))
@@ -159,6 +162,9 @@ fn digit_grid(
             }
         })
         .collect();
+    if panels.is_empty() {
+        return Ok(());
+    }
     let columns = panels.len().clamp(1, 3);
     let height = 60 + 330 * panels.len().div_ceil(columns) as u32;
     let figure = ImageGrids {
