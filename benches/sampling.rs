@@ -25,10 +25,11 @@ fn random_params(net: &TimeNet, tag: u64) -> Vec<f32> {
         .collect()
 }
 
-fn bench_routed_sampling(c: &mut Criterion) {
-    let experts: Vec<DenoiserModel> = (0..EXPERTS as u64)
+/// Eight experts of 3 x 256 (conditioned on `classes` classes; 0: unconditional), a router, and the starting noise.
+fn setup(classes: usize) -> (Vec<DenoiserModel>, RouterModel, Array2<f32>) {
+    let experts = (0..EXPERTS as u64)
         .map(|j| {
-            let net = TimeNet::new(2, 32, &[256, 256, 256], 2, false);
+            let net = TimeNet::conditional(2, 32, classes, &[256, 256, 256], 2, false);
             let params = random_params(&net, j);
             DenoiserModel { net, params }
         })
@@ -41,6 +42,11 @@ fn bench_routed_sampling(c: &mut Criterion) {
     };
     let rng = &mut derive(0, Stream::Sampling, &[]);
     let x1 = Array2::from_shape_simple_fn((SAMPLES, 2), || rng.random_range(-3.0f32..3.0));
+    (experts, router, x1)
+}
+
+fn bench_routed_sampling(c: &mut Criterion) {
+    let (experts, router, x1) = setup(0);
     let objective = Objective::Flow;
     let mut group = c.benchmark_group("routed_sampling");
     group.sample_size(20);
@@ -80,21 +86,7 @@ fn bench_routed_sampling(c: &mut Criterion) {
 }
 
 fn bench_guided_sampling(c: &mut Criterion) {
-    let experts: Vec<DenoiserModel> = (0..EXPERTS as u64)
-        .map(|j| {
-            let net = TimeNet::conditional(2, 32, EXPERTS, &[256, 256, 256], 2, false);
-            let params = random_params(&net, j);
-            DenoiserModel { net, params }
-        })
-        .collect();
-    let rnet = TimeNet::new(2, 32, &[128, 128], EXPERTS, false);
-    let router = RouterModel {
-        params: random_params(&rnet, 99),
-        net: rnet,
-        temperature: 1.0,
-    };
-    let rng = &mut derive(0, Stream::Sampling, &[]);
-    let x1 = Array2::from_shape_simple_fn((SAMPLES, 2), || rng.random_range(-3.0f32..3.0));
+    let (experts, router, x1) = setup(EXPERTS);
     let objective = Objective::Flow;
     let top1 = TopK {
         k: 1,

@@ -2,7 +2,11 @@
 //! today's run to the byte, guidance raises the share of samples of the requested class, w = 1 per_expert and
 //! combined give the same samples under a router that ignores the class, and bad settings are refused by key.
 
+#[path = "common/run_files.rs"]
+mod run_files;
+
 use assert_cmd::Command;
+use run_files::files;
 use std::path::{Path, PathBuf};
 
 fn ddmsim() -> Command {
@@ -41,6 +45,20 @@ fn run(dir: &Path, name: &str, text: &str) -> PathBuf {
     out
 }
 
+/// Writes the study `text` as `<name>.yaml` in `dir` and runs it into `dir/<name>`.
+fn study(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    let out = dir.join(name);
+    ddmsim()
+        .args(["study", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .assert()
+        .success();
+    out
+}
+
 /// The small scenario with extra `sampling` and `router` keys.
 fn small(sampling: &str, router: &str) -> String {
     SMALL.replace("SAMPLING", sampling).replace("ROUTER", router)
@@ -60,25 +78,6 @@ fn column(out: &Path, name: &str) -> Vec<(String, Option<f64>)> {
             (cells[0].to_string(), cells[c].parse().ok())
         })
         .collect()
-}
-
-/// Every file of a run folder, relative to it, except those that hold times.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path.strip_prefix(dir).unwrap().to_path_buf());
-            }
-        }
-    }
-    out.retain(|p| !["run.json", "summary.md", "report.html"].contains(&p.to_str().unwrap()));
-    out.sort();
-    out
 }
 
 #[test]
@@ -154,7 +153,7 @@ fn guidance_raises_the_share_of_the_requested_class_and_w1_needs_no_unconditiona
 fn a_study_over_the_scale_plots_each_metric_against_w_per_router() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("base.yaml"), small(", guidance: { scale: 1 }", "")).unwrap();
-    let study = "name: scales
+    let text = "name: scales
 scenario: base.yaml
 seeds: [0]
 settings:
@@ -162,14 +161,7 @@ settings:
   - { name: w=3, set: { sampling.guidance.scale: 3.0 } }
   - { name: w=3_class, set: { sampling.guidance.scale: 3.0, router.conditional: true } }
 ";
-    std::fs::write(dir.path().join("study.yaml"), study).unwrap();
-    let out = dir.path().join("scales");
-    ddmsim()
-        .args(["study", "--quiet", "--out"])
-        .arg(&out)
-        .arg(dir.path().join("study.yaml"))
-        .assert()
-        .success();
+    let out = study(dir.path(), "scales", text);
     let figure = |stem: &str| std::fs::read_to_string(out.join(format!("figures/{stem}.csv"))).ok();
     // The router that ignores the class was sampled at two scales, the one that sees it at one (still drawn).
     let accuracy = figure("cond_accuracy_vs_w").expect("cond_accuracy against w");
@@ -198,7 +190,7 @@ settings:
 fn digit_grids_show_a_row_per_requested_digit() {
     let dir = tempfile::tempdir().unwrap();
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/paper_digits_cond.yaml");
-    let study = format!(
+    let text = format!(
         "name: grids
 scenario: {}
 seeds: [0]
@@ -217,14 +209,7 @@ settings:
 ",
         base.display()
     );
-    std::fs::write(dir.path().join("study.yaml"), study).unwrap();
-    let out = dir.path().join("grids");
-    ddmsim()
-        .args(["study", "--quiet", "--out"])
-        .arg(&out)
-        .arg(dir.path().join("study.yaml"))
-        .assert()
-        .success();
+    let out = study(dir.path(), "grids", &text);
     let parse =
         |line: &str, skip: usize| -> Vec<f64> { line.split(',').skip(skip).map(|v| v.parse().unwrap()).collect() };
     for (stem, cell) in [("digits_w1", "w=1"), ("digits_w7_5", "w=7.5")] {

@@ -2,7 +2,11 @@
 //! sum to 1, an empty list changes no byte of a run, bad values are refused by key, and a study over counts
 //! trains once per seed and plots quality against the experts lost.
 
+#[path = "common/run_files.rs"]
+mod run_files;
+
 use assert_cmd::Command;
+use run_files::files;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -115,25 +119,6 @@ fn lost_experts_are_never_routed_to_and_the_survivors_weights_sum_to_one() {
         std::fs::read(out.join("samples/full.csv")).unwrap(),
         std::fs::read(full.join("samples/full.csv")).unwrap()
     );
-}
-
-/// Every file of a run folder, relative to it, except those that hold times.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path.strip_prefix(dir).unwrap().to_path_buf());
-            }
-        }
-    }
-    out.retain(|p| !["run.json", "summary.md", "report.html"].contains(&p.to_str().unwrap()));
-    out.sort();
-    out
 }
 
 /// `run.json` without its timings.
