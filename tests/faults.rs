@@ -328,3 +328,59 @@ fn the_clip_bounds_what_is_aggregated_even_after_fednova_lengthens_a_straggler()
         trained.params
     );
 }
+
+/// A round of more participants than one chunk streams its updates into the mean (issue 20); Krum keeping every
+/// model collects them and sums the same products in the same order. With dropouts, a scaling attacker, the
+/// server's clip and kept momentum, the two agree to the bit, on one and two threads.
+#[test]
+fn a_streamed_round_equals_the_collected_mean_to_the_bit() {
+    let n = 3 * ddmsim::federated::STREAM_CHUNK + 17;
+    let task = Quadratic {
+        targets: (0..2 * n).map(|i| [(i % 7) as f32 - 3.0, (i % 5) as f32]).collect(),
+        curvature: (0..2 * n).map(|i| 0.5 + (i % 4) as f32 * 0.25).collect(),
+    };
+    // Unequal sizes, so the weights matter: client i holds one or two rows.
+    let parts: Vec<Vec<usize>> = (0..n).map(|i| (2 * i..2 * i + 1 + i % 2).collect()).collect();
+    let faults = Faults {
+        dropout: 0.1,
+        byzantine: flags(n, &[5, 70, 150]),
+        attack: AttackKind::Scale,
+        scale: 4.0,
+        ..Faults::default()
+    };
+    let mut streamed = plan(6, n - 9, 3, 0.1, faults);
+    streamed.optimizer = sgd(0.1, 0.9);
+    streamed.local_optimizer = LocalOptimizer::Persistent;
+    streamed.strategy.server = ServerConfig::Sgd {
+        lr: 1.0,
+        momentum: 0.0,
+        clip_update_norm: Some(0.8),
+    };
+    assert!(ddmsim::federated::streams(
+        &streamed.strategy,
+        streamed.faults.straggler_policy,
+        streamed.faults.on_nonfinite
+    ));
+    let mut collected = streamed.clone();
+    collected.strategy.aggregate = AggregateConfig::Krum {
+        f: 0,
+        m: n,
+        weighting: ddmsim::scenario::Weighting::Examples,
+    };
+    let on = |threads, plan: &Plan| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| run(&task, &parts, plan).unwrap())
+    };
+    let reference = on(2, &collected);
+    for threads in [1, 2] {
+        let got = on(threads, &streamed);
+        assert_eq!(got.params, reference.params, "{threads} threads");
+        assert_eq!(got.log, reference.log, "{threads} threads");
+    }
+    let first = &reference.log[0].counts;
+    assert!(
+        first.dropped > 0 && first.byzantine > 0 && first.clipped > 0,
+        "{first:?}"
+    );
+    assert!(reference.log[0].participants > 2 * ddmsim::federated::STREAM_CHUNK);
+}

@@ -4,8 +4,10 @@
 
 use crate::data;
 use crate::error::{Error, Result};
+use crate::federated::{STREAM_CHUNK, streams};
 use crate::scenario::{
-    AlgorithmConfig, DataConfig, DataKind, LocalOptimizer, OptimizerConfig, OptimizerKind, RoutingConfig, Scenario,
+    AlgorithmConfig, DataConfig, DataKind, Device, LocalOptimizer, OptimizerConfig, OptimizerKind, RoutingConfig,
+    Scenario,
 };
 use std::path::Path;
 
@@ -140,6 +142,15 @@ fn ever_trained(clients: f64, per_round: f64, rounds: usize) -> f64 {
     (per_round * rounds as f64).min(clients)
 }
 
+/// The client models a round of `participants` across `models` models in training holds at once: all of them,
+/// or one chunk per model when the round's updates stream into the mean.
+fn held(participants: f64, models: f64, streamed: bool) -> f64 {
+    match streamed {
+        true => participants.min(models * STREAM_CHUNK as f64),
+        false => participants,
+    }
+}
+
 /// The models of one round, the training threads' working memory and the per-client state.
 fn training_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
     let needs_router = s.routing.iter().any(|r| {
@@ -165,7 +176,13 @@ fn training_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
     }
     .max(z.k);
     let router_clients = s.router.clients_per_round.at_most(clients);
-    let router_round = router_clients * pr;
+    // A streamed round holds one chunk of client models per model in training (the experts side by side).
+    let on_cpu = s.device == Device::Cpu;
+    let (stragglers, on_nonfinite) = (s.faults.stragglers.policy, s.faults.on_nonfinite);
+    let experts_stream = on_cpu && streams(&s.federation.strategy(), stragglers, on_nonfinite);
+    let router_stream = on_cpu && streams(&s.router.strategy(&s.federation), stragglers, on_nonfinite);
+    let held_models = held(per_round, z.k, experts_stream) + held(per_round, 1.0, experts_stream);
+    let router_round = held(router_clients, 1.0, router_stream) * pr;
     // Experts together, and the monolith, which trains as many clients per round.
     let expert_state = ever_trained(clients, per_round, s.federation.rounds);
     let router_state = ever_trained(clients, router_clients, s.router.rounds);
@@ -174,7 +191,7 @@ fn training_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
         Part {
             key: "clients.count, federation.clients_per_round, model.hidden",
             what: "one round's client models of every expert and the monolith",
-            bytes: (2.0 * per_round * p + 4.0 * (z.k + 1.0) * p) * F32,
+            bytes: (held_models * p + 4.0 * (z.k + 1.0) * p) * F32,
         },
         Part {
             key: "router.hidden, router.time_embedding, router.clients_per_round",
@@ -404,13 +421,46 @@ fn data_shape(config: &DataConfig, base_dir: &Path) -> Result<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::load;
+    use crate::scenario::{AggregateConfig, PerRound, load};
 
     /// The bundled 100,000-client scenario, and its parameters per denoiser.
     fn clients_100k() -> (Scenario, std::path::PathBuf) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/scale/clients_100k.yaml");
         let loaded = load(&path).unwrap();
         (loaded.scenario, loaded.base_dir)
+    }
+
+    /// A tenth of every group per round (10,000 expert participants, 10,000 for the router): streamed, a round
+    /// holds a chunk per model; a rule that needs every update at once (Krum) holds them all.
+    #[test]
+    fn a_streamed_round_holds_a_chunk_per_model_and_a_collected_one_every_update() {
+        let (mut s, _) = clients_100k();
+        s.federation.clients_per_round = PerRound(0.1);
+        s.router.clients_per_round = PerRound(0.1);
+        let models = |s: &Scenario| {
+            let e = estimate_memory(s, 4e6, 2.0);
+            let bytes = |what: &str| e.parts.iter().find(|p| p.what.starts_with(what)).unwrap().bytes;
+            (
+                bytes("one round's client models of every"),
+                bytes("one round's client models of the router"),
+            )
+        };
+        let p = 37_762.0 * F32;
+        let (experts, streamed_router) = models(&s);
+        // 8 experts and the monolith a chunk each, plus the server's copies (4 per model).
+        assert_eq!(experts, (9.0 * STREAM_CHUNK as f64 + 4.0 * 9.0) * p);
+        assert!(streamed_router < 2e6, "{streamed_router}");
+        s.federation.aggregate = AggregateConfig::Krum {
+            f: 0,
+            m: 1,
+            weighting: crate::scenario::Weighting::Examples,
+        };
+        let (experts, router) = models(&s);
+        assert_eq!(experts, (2.0 * 10_000.0 + 4.0 * 9.0) * p);
+        assert!(
+            router > 100.0 * streamed_router,
+            "the router inherits the rule: {router}"
+        );
     }
 
     #[test]

@@ -28,19 +28,54 @@ fn mean_of(
     chosen: impl Iterator<Item = usize> + Clone,
     weighting: Weighting,
 ) -> Vec<f32> {
-    let weight = |i: usize| match weighting {
-        Weighting::Examples => updates[i].1 as f64,
-        Weighting::Uniform => 1.0,
-    };
-    let total: f64 = chosen.clone().map(weight).sum();
-    let mut acc = vec![0f64; updates[0].0.len()];
+    let mut mean = RunningMean::new(updates[0].0.len(), weighting, chosen.clone().map(|i| updates[i].1));
     for i in chosen {
-        let w = weight(i) / total;
-        for (a, p) in acc.iter_mut().zip(&updates[i].0) {
+        mean.add(&updates[i].0, updates[i].1);
+    }
+    mean.finish()
+}
+
+/// A weighted mean accumulated one model at a time, for a round whose updates stream in: the same products and
+/// sums, in the same order, as [`aggregate`]'s mean over the whole list, so the result is byte-identical.
+#[derive(Debug, Clone)]
+pub struct RunningMean {
+    acc: Vec<f64>,
+    total: f64,
+    weighting: Weighting,
+}
+
+impl RunningMean {
+    /// An empty mean of models of `len` parameters; `sizes` are the sample counts of every model that will be
+    /// added (the weights' total must be known before the first model arrives).
+    pub fn new(len: usize, weighting: Weighting, sizes: impl Iterator<Item = usize>) -> Self {
+        let total = sizes.map(|n| weight(weighting, n)).sum();
+        RunningMean {
+            acc: vec![0f64; len],
+            total,
+            weighting,
+        }
+    }
+
+    /// Adds the model `params` of a client with `size` training points.
+    pub fn add(&mut self, params: &[f32], size: usize) {
+        let w = weight(self.weighting, size) / self.total;
+        for (a, p) in self.acc.iter_mut().zip(params) {
             *a += w * *p as f64;
         }
     }
-    acc.into_iter().map(|v| v as f32).collect()
+
+    /// The mean, in single precision.
+    pub fn finish(self) -> Vec<f32> {
+        self.acc.into_iter().map(|v| v as f32).collect()
+    }
+}
+
+/// A model's weight in a mean: its number of training points, or 1.
+fn weight(weighting: Weighting, size: usize) -> f64 {
+    match weighting {
+        Weighting::Examples => size as f64,
+        Weighting::Uniform => 1.0,
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use super::round::{Client, Plan, Trained, finish, round_log, smooth};
 use super::scaffold::{Controls, Renewal, effective_steps};
 use super::selection::select;
 use super::server::ServerOptimizer;
+use super::streamed::{plan_streams, streamed_round};
 use super::{BatchedLocal, ClientWork, Task, local_update};
 use crate::error::{Error, Result};
 use crate::nn::{Optimizer, clip_global_norm};
@@ -21,7 +22,7 @@ use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 /// What one client's local update returns to the server.
-struct LocalOutcome {
+pub(super) struct LocalOutcome {
     /// The client's weights after its local steps.
     params: Vec<f32>,
     /// Its number of training points (the aggregation weight).
@@ -36,24 +37,24 @@ struct LocalOutcome {
 }
 
 /// The kept optimizers of the clients (index into the model's clients) that have trained.
-type States = BTreeMap<usize, Optimizer>;
+pub(super) type States = BTreeMap<usize, Optimizer>;
 
 /// One round's dispatched client: index into the model's clients, its work, kept optimizer, SCAFFOLD's shift
 /// c - c_i.
-struct Taken {
-    c: usize,
+pub(super) struct Taken {
+    pub(super) c: usize,
     work: Work,
     state: Option<Optimizer>,
     shift: Option<Vec<f32>>,
 }
 
 /// An update the server accepted: the client, its weights, its examples, its local steps and its loss.
-struct Accepted {
+pub(super) struct Accepted {
     c: usize,
-    params: Vec<f32>,
-    size: usize,
+    pub(super) params: Vec<f32>,
+    pub(super) size: usize,
     steps: usize,
-    loss: f32,
+    pub(super) loss: f32,
     gradient: Option<Vec<f32>>,
 }
 
@@ -84,19 +85,25 @@ pub(super) fn federated(
                 .iter()
                 .map(|t| round_rows(plan, clients[t.c].rows.len(), t.work.steps))
                 .sum::<u64>();
-        let results = local_round(task, &global, taken, clients, (plan, round), batched, progress)?;
-        let accepted = receive(plan, round, (&global, clients), results, (&mut states, &mut counts))?;
-        if accepted.is_empty() {
+        let update = if plan_streams(plan, batched) {
+            let (states, counts) = (&mut states, &mut counts);
+            streamed_round(task, &global, taken, clients, (plan, round), progress, (states, counts))?
+        } else {
+            let held = (&mut states, &mut counts, controls.as_mut());
+            collected_round(
+                task,
+                (&global, clients),
+                taken,
+                (plan, round),
+                (batched, progress),
+                held,
+            )?
+        };
+        let Some((combined, loss)) = update else {
             let cost = federated_cost(task, &counts, rows, controls.is_some());
             log.push(round_log(plan, round, counts, cost, None));
             continue;
-        }
-        let total: usize = accepted.iter().map(|a| a.size).sum();
-        let loss = accepted.iter().map(|a| a.loss as f64 * a.size as f64).sum::<f64>() / total as f64;
-        if let Some(controls) = &mut controls {
-            renew_controls(controls, plan, &global, &accepted);
-        }
-        let combined = combine(plan, &global, accepted, &mut counts);
+        };
         server.step(&mut global, &combined, round);
         if global.iter().any(|v| !v.is_finite()) {
             return Err(server_diverged(plan, round));
@@ -112,10 +119,33 @@ pub(super) fn federated(
     Ok(finish(global, averaged, plan.ema, log))
 }
 
+/// The aggregate and the size-weighted mean loss of one round's `taken` clients with every update held at once
+/// (the rules and corrections that need them all, and device batches); `None` when no update was accepted.
+fn collected_round(
+    task: &dyn Task,
+    (global, clients): (&[f32], &[Client]),
+    taken: Vec<Taken>,
+    (plan, round): (&Plan, usize),
+    (batched, progress): (Option<&dyn BatchedLocal>, &ProgressBar),
+    (states, counts, controls): (&mut States, &mut Participation, Option<&mut Controls>),
+) -> Result<Option<(Vec<f32>, f64)>> {
+    let results = local_round(task, global, taken, clients, (plan, round), batched, progress)?;
+    let accepted = receive(plan, round, (global, clients), results, (states, counts))?;
+    if accepted.is_empty() {
+        return Ok(None);
+    }
+    let total: usize = accepted.iter().map(|a| a.size).sum();
+    let loss = accepted.iter().map(|a| a.loss as f64 * a.size as f64).sum::<f64>() / total as f64;
+    if let Some(controls) = controls {
+        renew_controls(controls, plan, global, &accepted);
+    }
+    Ok(Some((combine(plan, global, accepted, counts), loss)))
+}
+
 /// What the server keeps of a round's local `results`: each kept optimizer stored (or reset when its update is
 /// rejected), Byzantine updates replaced by what their senders send, non-finite ones failing the run or rejected
 /// and counted.
-fn receive(
+pub(super) fn receive(
     plan: &Plan,
     round: usize,
     (global, clients): (&[f32], &[Client]),
@@ -228,7 +258,7 @@ fn dispatch(
 
 /// The local updates of one round's `taken` clients, each with its client index and local steps: together
 /// through `batched`, or one by one in parallel.
-fn local_round(
+pub(super) fn local_round(
     task: &dyn Task,
     global: &[f32],
     taken: Vec<Taken>,

@@ -17,14 +17,16 @@ mod round;
 pub(crate) mod scaffold;
 mod selection;
 mod server;
+mod streamed;
 
-pub use aggregate::{aggregate, weighted_mean};
+pub use aggregate::{RunningMean, aggregate, weighted_mean};
 pub use client::{Correction, full_gradient, local_update};
 pub use cost::RoundCost;
 pub use faults::{Faults, Work};
 pub use participation::Participation;
 pub use round::{Client, Plan, RoundLog, Trained, train, train_batched};
 pub use server::ServerOptimizer;
+pub use streamed::{STREAM_CHUNK, streams};
 
 use crate::rng::Rng;
 use crate::scenario::OptimizerConfig;
