@@ -186,6 +186,8 @@ settings:
     assert!(gathered.contains("cond_accuracy"), "{gathered}");
 }
 
+/// The grids put each policy's first ten samples that requested a digit in that digit's row, by the samples'
+/// `requested` column: balanced requests give ten rows, a list gives a row per listed digit.
 #[test]
 fn digit_grids_show_a_row_per_requested_digit() {
     let dir = tempfile::tempdir().unwrap();
@@ -205,37 +207,54 @@ set:
   routing: [ {{ policy: top_k, k: 1 }}, {{ policy: monolith }} ]
 settings:
   - {{ name: w=1, set: {{ sampling.guidance.scale: 1.0 }} }}
-  - {{ name: w=7.5, set: {{ sampling.guidance.scale: 7.5 }} }}
+  - {{ name: w=7.5, set: {{ sampling.guidance.scale: 7.5, sampling.guidance.classes: [5, 3, 5] }} }}
 ",
         base.display()
     );
     let out = study(dir.path(), "grids", &text);
     let parse =
         |line: &str, skip: usize| -> Vec<f64> { line.split(',').skip(skip).map(|v| v.parse().unwrap()).collect() };
-    for (stem, cell) in [("digits_w1", "w=1"), ("digits_w7_5", "w=7.5")] {
+    for (stem, cell, digits) in [
+        ("digits_w1", "w=1", (0..10).collect()),
+        ("digits_w7_5", "w=7.5", vec![3, 5]),
+    ] {
         let grid = std::fs::read_to_string(out.join(format!("figures/{stem}.csv"))).unwrap();
         let samples = std::fs::read_to_string(out.join(format!("cells/{cell}/seed-0/samples/top_k_k_1.csv"))).unwrap();
+        assert!(samples.lines().next().unwrap().ends_with(",x63,requested"), "{stem}");
         let samples: Vec<Vec<f64>> = samples.lines().skip(1).map(|l| parse(l, 0)).collect();
         let images: Vec<Vec<f64>> = grid
             .lines()
             .filter(|l| l.starts_with("top_k:k=1,"))
             .map(|l| parse(l, 2))
             .collect();
-        assert_eq!(images.len(), 100, "{stem}: ten rows of ten");
-        // Image k sits in row k / 10 (the requested digit) and column k % 10: sample (k % 10) * 10 + k / 10, since
-        // sample i requested digit i mod 10.
+        assert_eq!(images.len(), 10 * digits.len(), "{stem}: ten per requested digit");
+        // Image k sits in the row of digit digits[k / 10], column k % 10: the (k % 10)-th sample that requested it.
         for (k, image) in images.iter().enumerate() {
-            let sample = &samples[(k % 10) * 10 + k / 10];
+            let digit = digits[k / 10] as f64;
+            let sample = samples.iter().filter(|s| s[64] == digit).nth(k % 10).unwrap();
             assert!(
                 image.iter().zip(sample).all(|(a, b)| (a - b).abs() < 1e-5),
                 "{stem}: image {k}"
             );
         }
+        let last = 10 * digits.len() - 1;
         assert!(
-            grid.lines().any(|l| l.starts_with("monolith,99,")),
+            grid.lines().any(|l| l.starts_with(&format!("monolith,{last},"))),
             "{stem}: the monolith's panel"
         );
     }
+    // Balanced requests: sample i requested i mod 10; the list: 5, 3, 5, 5, 3, 5, ...
+    let requested = |cell: &str| -> Vec<f64> {
+        let text = std::fs::read_to_string(out.join(format!("cells/{cell}/seed-0/samples/monolith.csv"))).unwrap();
+        text.lines().skip(1).map(|l| parse(l, 64)[0]).collect()
+    };
+    assert!(requested("w=1").iter().enumerate().all(|(i, &c)| c == (i % 10) as f64));
+    assert!(
+        requested("w=7.5")
+            .iter()
+            .enumerate()
+            .all(|(i, &c)| c == [5.0, 3.0, 5.0][i % 3])
+    );
 }
 
 #[test]

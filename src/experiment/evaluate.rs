@@ -39,6 +39,8 @@ pub(super) struct Evaluated {
     pub classifier: Option<(Classifier, bool)>,
     /// The scored held-out points of the alignment analyses.
     pub held: Option<HeldOut>,
+    /// The class each sample requested (guided runs; empty otherwise), by sample row.
+    pub requested: Vec<usize>,
     /// The per-expert metrics of each surviving expert sampling alone, with its index among the trained experts.
     pub experts: Vec<(usize, Values)>,
     /// Seconds of sampling and quality metrics per policy.
@@ -99,6 +101,7 @@ pub(super) fn evaluate(
         class_counts: Vec::new(),
         classifier: None,
         held: None,
+        requested: Vec::new(),
         experts: Vec::new(),
         sampling_seconds: BTreeMap::new(),
         analysis_seconds: BTreeMap::new(),
@@ -248,6 +251,7 @@ fn policies(
     }
     bar.finish_and_clear();
     out.held = held;
+    out.requested = guidance.map(|g| g.classes).unwrap_or_default();
     Ok(())
 }
 

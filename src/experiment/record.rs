@@ -86,9 +86,10 @@ fn write_models(dir: &Path, p: &Prepared, t: &Trained) -> Result<()> {
 /// Samples, results and the analyses' long tables.
 fn write_evaluation(dir: &Path, p: &Prepared, e: &Evaluated) -> Result<()> {
     let s = p.scenario();
-    report::write_points(&dir.join("samples/reference_test.csv"), e.reference.view())?;
+    report::write_points(&dir.join("samples/reference_test.csv"), e.reference.view(), &[])?;
     for (label, samples) in &e.samples {
-        report::write_points(&dir.join(format!("samples/{}.csv", label.file_stem())), samples.view())?;
+        let path = dir.join(format!("samples/{}.csv", label.file_stem()));
+        report::write_points(&path, samples.view(), &e.requested)?;
     }
     report::write_results(dir, &e.records)?;
     if !e.experts.is_empty() {

@@ -128,8 +128,43 @@ fn against_w(
     w.add(&format!("{metric}_vs_w{suffix}"), (1000, 620), &figure, caption)
 }
 
-/// Digits of every policy in the first cell of `g`: ten rows, row c the first ten samples that requested class
-/// c (samples request the classes in turn, so sample i requested i mod 10).
+/// The digits requested in `rows` (ascending): those of the `requested` column, or all ten for sample files
+/// without it (written before it existed, by balanced runs, whose sample i requested i mod 10).
+fn requested_digits(rows: &[usize], requested: Option<&[f64]>) -> Vec<usize> {
+    let Some(r) = requested else {
+        return (0..10).collect();
+    };
+    let mut digits: Vec<usize> = (rows.iter())
+        .map(|&i| r[i])
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .map(|v| v as usize)
+        .collect();
+    digits.sort_unstable();
+    digits.dedup();
+    digits
+}
+
+/// The rows (of `own`, one policy's samples in order) of the first ten samples that requested each of `digits`,
+/// digit by digit; a digit with fewer than ten leaves the rest of its row empty (`None`).
+fn first_of_each_digit(own: &[usize], digits: &[usize], requested: Option<&[f64]>) -> Vec<Option<usize>> {
+    digits
+        .iter()
+        .flat_map(|&digit| {
+            let mut of_digit: Vec<Option<usize>> = match requested {
+                Some(r) => (own.iter().copied())
+                    .filter(|&i| r[i] == digit as f64)
+                    .take(10)
+                    .map(Some)
+                    .collect(),
+                None => (0..10).map(|j| own.get(j * 10 + digit).copied()).collect(),
+            };
+            of_digit.resize(10, None);
+            of_digit
+        })
+        .collect()
+}
+
+/// Digits of every policy in the first cell of `g`: ten rows, row c the first ten samples that requested class c.
 fn digit_grid(
     w: &mut Writer,
     df: &polars::prelude::DataFrame,
@@ -142,27 +177,27 @@ fn digit_grid(
         return Ok(());
     }
     let pixels: Vec<Vec<f64>> = (0..64).map(|j| numbers(df, &format!("x{j}"))).collect();
+    let requested = df.column("requested").is_ok().then(|| numbers(df, "requested"));
     let policies = texts(df, "policy");
     let names = super::aggregate::distinct_in_order(rows.iter().map(|&i| policies[i].clone()));
-    let enough = |p: &String| rows.iter().filter(|&&i| policies[i] == *p).count() >= 100;
+    let digits = requested_digits(&rows, requested.as_deref());
     let panels: Vec<ImagePanel> = (names.iter())
-        .filter(|p| **p != PolicyLabel::ReferenceTest.to_string() && enough(p))
+        .filter(|p| **p != PolicyLabel::ReferenceTest.to_string())
         .map(|p| {
             let own: Vec<usize> = rows.iter().copied().filter(|&i| policies[i] == *p).collect();
-            // Fewer than 100 samples would leave holes that shift the rows off their digits.
-            let images = (0..10)
-                .flat_map(|class| (0..10).map(move |j| j * 10 + class))
-                .filter_map(|k| own.get(k))
-                .map(|&i| pixels.iter().map(|col| col[i]).collect())
+            // A missing sample stays a blank cell, so every row keeps to its digit.
+            let images = first_of_each_digit(&own, &digits, requested.as_deref())
+                .into_iter()
+                .map(|i| i.map_or_else(Vec::new, |i| pixels.iter().map(|col| col[i]).collect()))
                 .collect();
             ImagePanel {
                 title: p.clone(),
                 images,
-                row_labels: (0..10).map(|c| c.to_string()).collect(),
+                row_labels: digits.iter().map(|c| c.to_string()).collect(),
             }
         })
         .collect();
-    if panels.is_empty() {
+    if panels.is_empty() || digits.is_empty() {
         return Ok(());
     }
     let columns = panels.len().clamp(1, 3);

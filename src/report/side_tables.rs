@@ -106,16 +106,25 @@ pub fn write_training_log(path: &Path, log: &[RoundLog]) -> Result<()> {
     )
 }
 
-/// A sample file: header `x0,x1,...`, one point per row.
-pub fn write_points<T: std::fmt::Display + Copy>(path: &Path, points: ArrayView2<T>) -> Result<()> {
-    let header: Vec<String> = (0..points.ncols()).map(|j| format!("x{j}")).collect();
+/// A sample file: header `x0,x1,...`, one point per row; for guided samples a last column `requested`, the class
+/// each sample requested (`requested` empty: no such column).
+pub fn write_points<T: std::fmt::Display + Copy>(
+    path: &Path,
+    points: ArrayView2<T>,
+    requested: &[usize],
+) -> Result<()> {
+    let mut header: Vec<String> = (0..points.ncols()).map(|j| format!("x{j}")).collect();
+    if !requested.is_empty() {
+        header.push("requested".into());
+    }
     write_csv(
         path,
         &header,
-        points
-            .rows()
-            .into_iter()
-            .map(|r| r.iter().map(|v| format!("{v}")).collect()),
+        points.rows().into_iter().enumerate().map(|(i, r)| {
+            let mut cells: Vec<String> = r.iter().map(|v| format!("{v}")).collect();
+            cells.extend(requested.get(i).map(usize::to_string));
+            cells
+        }),
     )
 }
 

@@ -51,7 +51,8 @@ impl Figure for ImageGrids {
         for panel in &self.panels {
             for (i, image) in panel.images.iter().enumerate() {
                 let mut row = vec![panel.title.clone(), i.to_string()];
-                row.extend(image.iter().map(f64::to_string));
+                // A blank cell (no image) has empty pixels.
+                row.extend((0..pixels).map(|p| image.get(p).map_or_else(String::new, f64::to_string)));
                 rows.push(row);
             }
         }
