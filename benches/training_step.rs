@@ -1,6 +1,7 @@
 //! One Adam training step of the flow-matching denoiser (noise a batch, forward, backward, update) at the four
-//! shapes of the PyTorch comparison in benches/README.md. A step runs on the calling thread (ddmsim parallelises
-//! across clients, never inside a step), so this is the single-thread figure.
+//! shapes of the PyTorch comparison in benches/README.md. The step runs inside a rayon pool of
+//! `RAYON_NUM_THREADS` threads (default: one per core), as ddmsim's work does: with 1 it is the single-thread
+//! figure, with more the step's large matrix products are split over the idle threads.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ddmsim::diffusion::{DenoiserTask, Objective};
@@ -21,6 +22,7 @@ pub const SHAPES: [(usize, usize, usize, usize); 4] = [
 
 fn bench_training_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("training_step");
+    let pool = rayon::ThreadPoolBuilder::new().build().expect("a rayon pool");
     for (d, width, depth, batch) in SHAPES {
         let rng = &mut derive(0, Stream::Data, &[d as u64]);
         let data = Array2::from_shape_simple_fn((4 * batch, d), || rng.random_range(-1.0f32..1.0));
@@ -46,9 +48,11 @@ fn bench_training_step(c: &mut Criterion) {
         }
         let id = BenchmarkId::from_parameter(format!("d{d}_w{width}_depth{depth}_b{batch}"));
         group.bench_function(id, |b| {
-            b.iter(|| {
-                task.loss_and_grad(&params, &rows, step_rng, &mut grad);
-                optimizer.update(&mut params, &mut grad);
+            pool.install(|| {
+                b.iter(|| {
+                    task.loss_and_grad(&params, &rows, step_rng, &mut grad);
+                    optimizer.update(&mut params, &mut grad);
+                })
             })
         });
     }

@@ -5,8 +5,8 @@
 
 use super::Scalar;
 use super::activation::sigmoid;
+use super::matmul::{product, product_into};
 use crate::rng::Rng;
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
 use rand::Rng as _;
 
@@ -34,7 +34,7 @@ impl Layer {
 
     /// Forward: z = x W + b. Shapes: x [n, fan_in] -> z [n, fan_out].
     fn forward<F: Scalar>(&self, p: &[F], x: ArrayView2<F>) -> Array2<F> {
-        let mut z = x.dot(&self.w(p));
+        let mut z = product(x, self.w(p));
         z += &self.b(p);
         z
     }
@@ -42,14 +42,14 @@ impl Layer {
     /// Backward: writes dW = x^T dz and db = sum_rows dz into `grad`, returns dx = dz W^T.
     fn backward<F: Scalar>(&self, p: &[F], x: ArrayView2<F>, dz: ArrayView2<F>, grad: &mut [F]) -> Array2<F> {
         self.weight_grads(x, dz, grad);
-        dz.dot(&self.w(p).t())
+        product(dz, self.w(p).t())
     }
 
     /// Writes dW = x^T dz and db = sum_rows dz into `grad`.
     fn weight_grads<F: Scalar>(&self, x: ArrayView2<F>, dz: ArrayView2<F>, grad: &mut [F]) {
         let (gw, gb) = grad[self.weight..self.bias + self.fan_out].split_at_mut(self.bias - self.weight);
-        let mut gw = ArrayViewMut2::from_shape((self.fan_in, self.fan_out), gw).expect("layer shape");
-        general_mat_mul(F::one(), &x.t(), &dz, F::zero(), &mut gw);
+        let gw = ArrayViewMut2::from_shape((self.fan_in, self.fan_out), gw).expect("layer shape");
+        product_into(x.t(), dz, gw);
         ArrayViewMut1::from(gb).assign(&dz.sum_axis(Axis(0)));
     }
 }

@@ -5,6 +5,7 @@ mod activation;
 pub mod adam;
 pub mod ema;
 mod embedding;
+pub mod matmul;
 mod mlp;
 mod network;
 mod optimizer;
