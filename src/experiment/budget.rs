@@ -176,13 +176,19 @@ fn training_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
     }
     .max(z.k);
     let router_clients = s.router.clients_per_round.at_most(clients);
-    // A streamed round holds one chunk of client models per model in training (the experts side by side).
+    // A streamed round holds one chunk of client results per model in training (the experts side by side); each
+    // result is the client's weights and its optimizer's state (SGD's velocity, Adam's two moments) until the
+    // server has read it. A device batches the experts' plain rounds and collects them (counted as collected);
+    // the router always trains on the CPU.
     let on_cpu = s.device == Device::Cpu;
     let (stragglers, on_nonfinite) = (s.faults.stragglers.policy, s.faults.on_nonfinite);
     let experts_stream = on_cpu && streams(&s.federation.strategy(), stragglers, on_nonfinite);
-    let router_stream = on_cpu && streams(&s.router.strategy(&s.federation), stragglers, on_nonfinite);
-    let held_models = held(per_round, z.k, experts_stream) + held(per_round, 1.0, experts_stream);
-    let router_round = held(router_clients, 1.0, router_stream) * pr;
+    let router_stream = streams(&s.router.strategy(&s.federation), stragglers, on_nonfinite);
+    let result = |optimizer: &OptimizerConfig| 1.0 + kept_moments(LocalOptimizer::Persistent, optimizer);
+    let held_models =
+        (held(per_round, z.k, experts_stream) + held(per_round, 1.0, experts_stream)) * result(&s.model.optimizer);
+    let router_held = held(router_clients, 1.0, router_stream) * result(&s.router.optimizer) * pr;
+    let router_round = router_clients * pr;
     // Experts together, and the monolith, which trains as many clients per round.
     let expert_state = ever_trained(clients, per_round, s.federation.rounds);
     let router_state = ever_trained(clients, router_clients, s.router.rounds);
@@ -191,12 +197,13 @@ fn training_parts(s: &Scenario, z: &Sizes) -> Vec<Part> {
         Part {
             key: "clients.count, federation.clients_per_round, model.hidden",
             what: "one round's client models of every expert and the monolith",
-            bytes: (held_models * p + 4.0 * (z.k + 1.0) * p) * F32,
+            // Per model: the global, averaged and combined weights, a spare, and the mean's f64 accumulator.
+            bytes: (held_models * p + 6.0 * (z.k + 1.0) * p) * F32,
         },
         Part {
             key: "router.hidden, router.time_embedding, router.clients_per_round",
             what: "one round's client models of the router",
-            bytes: router * (router_round + 4.0 * pr) * F32,
+            bytes: router * (router_held + 6.0 * pr) * F32,
         },
         Part {
             key: "model.hidden, model.time_embedding, federation.batch_size",
@@ -447,16 +454,23 @@ mod tests {
         };
         let p = 37_762.0 * F32;
         let (experts, streamed_router) = models(&s);
-        // 8 experts and the monolith a chunk each, plus the server's copies (4 per model).
-        assert_eq!(experts, (9.0 * STREAM_CHUNK as f64 + 4.0 * 9.0) * p);
-        assert!(streamed_router < 2e6, "{streamed_router}");
+        // 8 experts and the monolith a chunk each, every result its weights and SGD's velocity, plus the
+        // server's copies and the mean's f64 accumulator (6 vectors per model).
+        assert_eq!(experts, (9.0 * STREAM_CHUNK as f64 * 2.0 + 6.0 * 9.0) * p);
+        assert!(streamed_router < 5e6, "{streamed_router}");
+        // On a device the experts' plain rounds are batched and collected; the router still streams on the CPU.
+        let mut on_gpu = s.clone();
+        on_gpu.device = crate::scenario::Device::Gpu;
+        let (gpu_experts, gpu_router) = models(&on_gpu);
+        assert_eq!(gpu_router, streamed_router);
+        assert_eq!(gpu_experts, (2.0 * 10_000.0 * 2.0 + 6.0 * 9.0) * p);
         s.federation.aggregate = AggregateConfig::Krum {
             f: 0,
             m: 1,
             weighting: crate::scenario::Weighting::Examples,
         };
         let (experts, router) = models(&s);
-        assert_eq!(experts, (2.0 * 10_000.0 + 4.0 * 9.0) * p);
+        assert_eq!(experts, (2.0 * 10_000.0 * 2.0 + 6.0 * 9.0) * p);
         assert!(
             router > 100.0 * streamed_router,
             "the router inherits the rule: {router}"

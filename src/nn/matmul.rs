@@ -30,7 +30,7 @@ pub fn product<F: Scalar>(a: ArrayView2<F>, b: ArrayView2<F>) -> Array2<F> {
 /// c = a b, overwriting c (shape [a rows, b columns]). A product of at least twice [`SPLIT_WORK`] multiply-adds,
 /// on a worker thread of a pool of several threads with no task of its own queued, is halved along its longer
 /// output side (rows of a and c, or columns of b and c), never along the reduction; the halves run under
-/// `rayon::join`, into as many blocks as the pool has threads, at most [`MAX_BLOCKS`].
+/// `rayon::join`, into the pool's number of threads rounded up to a power of two, at most [`MAX_BLOCKS`].
 pub fn product_into<F: Scalar>(a: ArrayView2<F>, b: ArrayView2<F>, c: ArrayViewMut2<F>) {
     let threads = rayon::current_num_threads().min(MAX_BLOCKS);
     let alone = rayon_core::current_thread_has_pending_tasks() == Some(false);

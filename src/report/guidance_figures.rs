@@ -177,7 +177,10 @@ fn digit_grid(
         return Ok(());
     }
     let pixels: Vec<Vec<f64>> = (0..64).map(|j| numbers(df, &format!("x{j}"))).collect();
-    let requested = df.column("requested").is_ok().then(|| numbers(df, "requested"));
+    // Per cell: a cell written before the column existed has it null (NaN) in a stacked table.
+    let requested = (df.column("requested").is_ok())
+        .then(|| numbers(df, "requested"))
+        .filter(|r| rows.iter().any(|&i| r[i].is_finite()));
     let policies = texts(df, "policy");
     let names = super::aggregate::distinct_in_order(rows.iter().map(|&i| policies[i].clone()));
     let digits = requested_digits(&rows, requested.as_deref());
