@@ -1,6 +1,9 @@
 //! End-to-end tests of the `ddmsim` binary: a full run, resolved scenarios, and one-line errors on bad input that
 //! leave no output folder behind.
 
+#[path = "common/run_files.rs"]
+mod run_files;
+
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::path::{Path, PathBuf};
@@ -478,20 +481,14 @@ fn device_gpu_without_the_gpu_feature_says_how_to_build_it() {
 
 /// Every file under `dir` (relative path -> bytes).
 fn folder_bytes(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    out
+    (run_files::all_files(dir).into_iter())
+        .map(|rel| {
+            (
+                rel.to_string_lossy().into_owned(),
+                std::fs::read(dir.join(&rel)).unwrap(),
+            )
+        })
+        .collect()
 }
 
 /// The same files with the same bytes, except files named in `except` (compared by presence only).

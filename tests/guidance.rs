@@ -31,13 +31,14 @@ routing:
   - { policy: monolith }
 ";
 
-/// Writes `text` as `<name>.yaml` in `dir` and runs it into `dir/<name>` (the model cache beside it).
-fn run(dir: &Path, name: &str, text: &str) -> PathBuf {
+/// Writes `text` as `<name>.yaml` in `dir` and runs `ddmsim <command>` on it into `dir/<name>` (the model
+/// cache beside it).
+fn execute(command: &str, dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(format!("{name}.yaml"));
     std::fs::write(&path, text).unwrap();
     let out = dir.join(name);
     ddmsim()
-        .args(["run", "--quiet", "--out"])
+        .args([command, "--quiet", "--out"])
         .arg(&out)
         .arg(&path)
         .assert()
@@ -45,18 +46,14 @@ fn run(dir: &Path, name: &str, text: &str) -> PathBuf {
     out
 }
 
-/// Writes the study `text` as `<name>.yaml` in `dir` and runs it into `dir/<name>`.
+/// A run of the scenario `text` (see [`execute`]).
+fn run(dir: &Path, name: &str, text: &str) -> PathBuf {
+    execute("run", dir, name, text)
+}
+
+/// A study of the study file `text` (see [`execute`]).
 fn study(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, text).unwrap();
-    let out = dir.join(name);
-    ddmsim()
-        .args(["study", "--quiet", "--out"])
-        .arg(&out)
-        .arg(&path)
-        .assert()
-        .success();
-    out
+    execute("study", dir, name, text)
 }
 
 /// The small scenario with extra `sampling` and `router` keys.

@@ -7,6 +7,8 @@
 mod common;
 #[path = "common/external.rs"]
 mod external;
+#[path = "common/run_files.rs"]
+mod run_files;
 
 #[path = "safety/cache_files.rs"]
 mod cache_files;

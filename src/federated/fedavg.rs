@@ -194,13 +194,18 @@ fn combine(plan: &Plan, global: &[f32], accepted: Vec<Accepted>, counts: &mut Pa
         normalise(&mut updates, global, mean_weighting(plan), &plan.optimizer);
     }
     // The clip bounds what is aggregated: after FedNova's rescaling, which can lengthen a straggler's update.
-    if let Some(clip) = plan.strategy.server.clip_update_norm() {
-        for (params, _, _) in &mut updates {
-            counts.clipped += usize::from(clip_update(params, global, clip));
-        }
+    for (params, _, _) in &mut updates {
+        server_clip(plan, global, params, counts);
     }
     let updates: Vec<(Vec<f32>, usize)> = updates.into_iter().map(|(p, n, _)| (p, n)).collect();
     aggregate(&plan.strategy.aggregate, &updates)
+}
+
+/// The server's update-norm clip of one received model `params` about `global`, if the plan has one; counted.
+pub(super) fn server_clip(plan: &Plan, global: &[f32], params: &mut [f32], counts: &mut Participation) {
+    if let Some(clip) = plan.strategy.server.clip_update_norm() {
+        counts.clipped += usize::from(clip_update(params, global, clip));
+    }
 }
 
 /// The clients of `round` that train, with their work: the online ones, those selected among them, less the

@@ -3,8 +3,7 @@
 //! memory then follows the chunk, not the cohort, and the sums are those of the collected mean, byte for byte.
 
 use super::aggregate::RunningMean;
-use super::faults::clip_update;
-use super::fedavg::{States, Taken, local_round, receive};
+use super::fedavg::{States, Taken, local_round, receive, server_clip};
 use super::participation::Participation;
 use super::round::{Client, Plan};
 use super::{BatchedLocal, Task};
@@ -58,9 +57,7 @@ pub(super) fn streamed_round(
         }
         let results = local_round(task, global, chunk, clients, (plan, round), None, progress)?;
         for mut accepted in receive(plan, round, (global, clients), results, (states, counts))? {
-            if let Some(clip) = plan.strategy.server.clip_update_norm() {
-                counts.clipped += usize::from(clip_update(&mut accepted.params, global, clip));
-            }
+            server_clip(plan, global, &mut accepted.params, counts);
             mean.add(&accepted.params, accepted.size);
             loss += accepted.loss as f64 * accepted.size as f64;
             total += accepted.size;

@@ -1,9 +1,11 @@
-//! Listing a run folder's files for byte-for-byte comparisons between runs (shared by end-to-end tests).
+//! Listing a folder's files for byte-for-byte comparisons between runs (shared by end-to-end tests). Include it
+//! with `#[path = "common/run_files.rs"] mod run_files;`.
+#![allow(dead_code)] // each test binary uses the part it needs
 
 use std::path::{Path, PathBuf};
 
-/// Every file of a run folder, relative to it, except those that hold times.
-pub fn files(dir: &Path) -> Vec<PathBuf> {
+/// Every file below `dir`, relative to it, sorted (hidden names included).
+pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -16,7 +18,13 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
             }
         }
     }
-    out.retain(|p| !["run.json", "summary.md", "report.html"].contains(&p.to_str().unwrap()));
     out.sort();
+    out
+}
+
+/// Every file of a run folder, relative to it, except those that hold times.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = all_files(dir);
+    out.retain(|p| !["run.json", "summary.md", "report.html"].contains(&p.to_str().unwrap()));
     out
 }

@@ -8,20 +8,9 @@ use serde_json::json;
 
 /// Every file below `dir`, relative, sorted (markers and other hidden names included).
 fn files(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    out.sort();
-    out
+    (crate::run_files::all_files(dir).iter())
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// A two-cell sweep over seeds, run into `sw`.
