@@ -282,6 +282,12 @@ fn bad_guidance_settings_are_refused_by_key() {
         &small(", guidance: { scale: .nan }", ""),
         "sampling.guidance.scale",
     );
+    // Finite in the file, infinite in the sampler's single precision.
+    refused(
+        "beyond_f32",
+        &small(", guidance: { scale: 1.0e39 }", ""),
+        "sampling.guidance.scale",
+    );
     refused(
         "empty",
         &small(", guidance: { scale: 2, classes: [] }", ""),

@@ -353,9 +353,14 @@ fn one_policy(
                 step + 1,
                 s.sampling.steps
             ),
-            what: "the combined prediction is not finite: the router's probabilities or an expert's output are not \
-                   finite numbers there (a diverged model, or router.temperature too small)"
-                .into(),
+            what: format!(
+                "the combined prediction is not finite: the router's probabilities or an expert's output are not \
+                 finite numbers there (a diverged model, or router.temperature too small{})",
+                match guidance {
+                    Some(g) if g.scale != 0.0 && g.scale != 1.0 => ", or sampling.guidance.scale too large",
+                    _ => "",
+                }
+            ),
         }
     })?;
     let requested = guidance.map(|g| g.classes.as_slice());

@@ -223,15 +223,25 @@ impl CellSource {
 /// `kinds`) in front.
 fn read_cell_table(path: &Path, cell: &CellSource, kinds: &[ParamKind]) -> Result<DataFrame> {
     let fail = |e: PolarsError| table_error("reading", path, e);
-    let mut options = CsvReadOptions::default()
+    // Numbers are read as Float64 from the start: inferred, a column of integer-looking values (a huge finite
+    // float prints without a point) would become i64 and fail on one beyond its range. Seeds are u64 (one at or
+    // above 2^63 is no i64 either).
+    let schema = Schema::from_iter(
+        (header(path)?.into_iter())
+            .filter(|name| !TEXT_COLUMNS.contains(&name.as_str()))
+            .map(|name| {
+                let kind = if name == "seed" {
+                    DataType::UInt64
+                } else {
+                    DataType::Float64
+                };
+                Field::new(name.into(), kind)
+            }),
+    );
+    let mut df = CsvReadOptions::default()
         .with_has_header(true)
-        .with_infer_schema_length(None);
-    // Seeds are u64: inferred as i64, one at or above 2^63 would not parse.
-    if header_has(path, "seed")? {
-        let seed = Schema::from_iter([Field::new("seed".into(), DataType::UInt64)]);
-        options = options.with_schema_overwrite(Some(std::sync::Arc::new(seed)));
-    }
-    let mut df = options
+        .with_infer_schema_length(None)
+        .with_schema_overwrite(Some(std::sync::Arc::new(schema)))
         .try_into_reader_with_file_path(Some(path.to_path_buf()))
         .map_err(fail)?
         .finish()
@@ -252,15 +262,15 @@ fn read_cell_table(path: &Path, cell: &CellSource, kinds: &[ParamKind]) -> Resul
     Ok(df)
 }
 
-/// Whether the CSV file at `path` has a column named `name` (read from its header line).
-fn header_has(path: &Path, name: &str) -> Result<bool> {
+/// The column names of the CSV file at `path` (its header line).
+fn header(path: &Path) -> Result<Vec<String>> {
     use std::io::BufRead;
     let file = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
     let mut header = String::new();
     std::io::BufReader::new(file)
         .read_line(&mut header)
         .map_err(|e| Error::read(path, e))?;
-    Ok(header.trim_end().split(',').any(|c| c == name))
+    Ok(header.trim_end().split(',').map(str::to_string).collect())
 }
 
 /// Stacks frames whose columns may differ (e.g. more clusters in one cell): missing columns become nulls.
@@ -375,4 +385,25 @@ fn write_parquet(path: &Path, mut df: DataFrame) -> Result<()> {
         .finish(&mut df)
         .map_err(|e| table_error("writing", path, e))?;
     crate::atomic::write_atomic(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A column whose values all print without a point and one of which is beyond i64 (a huge finite float), and a
+    /// seed at or above 2^63, both read as numbers.
+    #[test]
+    fn integer_looking_floats_and_large_seeds_are_read_as_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        let text = "policy,seed,lipschitz\nfull,18446744073709551615,3\ntop_k:k=1,1,384656488090175700000000000\n";
+        std::fs::write(&path, text).unwrap();
+        let df = read_cell_table(&path, &CellSource::single(dir.path()), &[]).unwrap();
+        let lipschitz = df.column("lipschitz").unwrap().f64().unwrap().to_vec();
+        assert_eq!(lipschitz, [Some(3.0), Some(3.846564880901757e26)]);
+        let seeds = df.column("seed").unwrap().f64().unwrap().to_vec();
+        assert_eq!(seeds, [Some(18446744073709551615u64 as f64), Some(1.0)]);
+        assert_eq!(df.column("policy").unwrap().str().unwrap().get(1), Some("top_k:k=1"));
+    }
 }

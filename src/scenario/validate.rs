@@ -248,11 +248,12 @@ fn validate_guidance(s: &Scenario) -> Result<()> {
             "guides class-conditional denoisers: set model.condition.enabled: true",
         ));
     }
-    if !(g.scale.is_finite() && g.scale >= 0.0) {
+    // The sampler forms u + w (c - u) in single precision, so w must be finite there too.
+    if !(g.scale.is_finite() && (g.scale as f32).is_finite() && g.scale >= 0.0) {
         return Err(Error::invalid(
             "sampling.guidance.scale",
             format!(
-                "must be a finite number of at least 0 (0: unconditional, 1: conditional), got {}",
+                "must be a finite number of at least 0 and below 3.4e38 (0: unconditional, 1: conditional), got {}",
                 num(g.scale)
             ),
         ));
